@@ -1,0 +1,450 @@
+//! The command line: one clap command per job, each a thin shell over the library. Human
+//! output by default, `--json` for machines; progress bars only on a terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Datelike, Utc};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::config::{Overrides, Settings};
+use crate::domain::{Calendar, CalendarName, Hour, SeriesId, TimeZone};
+use crate::import::{self, ImportOptions, ImportReport, Progress, Resample};
+use crate::store::{DatabaseUrl, SeriesStats, Store};
+
+/// prescale: forecasts hourly demand and scales services ahead of it.
+#[derive(Debug, Parser)]
+#[command(name = "prescale", version, about)]
+pub struct Cli {
+    /// Config file (default: prescale.toml in the working directory, when present).
+    #[arg(long, global = true, value_name = "FILE", env = "PRESCALE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database: sqlite://FILE (default sqlite://prescale.db) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<DatabaseUrl>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import hourly (or finer) demand from a CSV with columns timestamp,y[,...].
+    ///
+    /// Timestamps are ISO-8601 with a UTC offset (or local time in --tz). Weather columns
+    /// (temp*, precip*, rain*, snow*, humidity*, wind*, weather, ...) and the holiday column are
+    /// stored too; other columns are reported as ignored. The whole file is checked first: a bad
+    /// row rejects the import and nothing is written. Re-importing the same file changes nothing.
+    Import(ImportArgs),
+    /// Inspect stored series.
+    #[command(subcommand)]
+    Series(SeriesCommand),
+    /// List a holiday calendar, or import a series' custom holidays.
+    Holidays(HolidaysArgs),
+    /// Import or list special events (concerts, matches) that move demand.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// The tour on the embedded default: import the shipped datasets, list them, show the calendar.
+    Demo {
+        /// Folder with the shipped datasets.
+        #[arg(long, default_value = "datasets")]
+        datasets: PathBuf,
+    },
+    /// Print the settings in force after defaults, config file, environment and flags.
+    Config {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Series id, e.g. trips or trips/lima-norte.
+    #[arg(long)]
+    pub series: SeriesId,
+    /// IANA time zone of the series (new series) and of timestamps without an offset.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<TimeZone>,
+    /// Built-in holiday calendar of a new series: PE, US or none.
+    #[arg(long)]
+    pub calendar: Option<CalendarName>,
+    /// How sub-hourly rows become an hour: sum (counts) or mean (rates).
+    #[arg(long, default_value = "sum")]
+    pub resample: Resample,
+    /// Print the import report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The CSV file.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeriesCommand {
+    /// Every series with its observation count, span and missing hours.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HolidaysArgs {
+    #[command(subcommand)]
+    pub command: Option<HolidaysCommand>,
+    /// Built-in calendar to list: PE, US or none.
+    #[arg(long)]
+    pub calendar: Option<CalendarName>,
+    /// A series whose full calendar (built-in, imported and configured holidays) to list.
+    #[arg(long, conflicts_with = "calendar")]
+    pub series: Option<SeriesId>,
+    /// Year to list (default: this year).
+    #[arg(long)]
+    pub year: Option<i32>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HolidaysCommand {
+    /// Add custom holidays to a series from a CSV with columns date,name.
+    Import {
+        #[arg(long)]
+        series: SeriesId,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Import events from a CSV (event_id,name,venue,starts_at,ends_at,expected_attendance,...).
+    Import {
+        /// Series the events move (repeatable); a `series` column may name more.
+        #[arg(long)]
+        series: Vec<SeriesId>,
+        file: PathBuf,
+    },
+    /// List stored events.
+    List {
+        #[arg(long)]
+        series: Option<SeriesId>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs one command.
+///
+/// # Errors
+/// Whatever the command failed on, with what it was doing.
+pub async fn run(cli: Cli) -> Result<()> {
+    let overrides = Overrides { database_url: cli.database_url.clone() };
+    let settings = Settings::load(cli.config.as_deref(), std::env::vars(), overrides)?;
+    init_tracing(&settings.log, &cli.log_format);
+    let text = match cli.command {
+        Command::Import(args) => import_cmd(&settings, args).await?,
+        Command::Series(SeriesCommand::List { json }) => series_list(&settings, json).await?,
+        Command::Holidays(args) => holidays_cmd(&settings, args).await?,
+        Command::Events(cmd) => events_cmd(&settings, cmd).await?,
+        Command::Demo { datasets } => demo(&settings, &datasets).await?,
+        Command::Config { json: true } => serde_json::to_string_pretty(&settings)? + "\n",
+        Command::Config { json: false } => format!("{settings:#?}\n"),
+    };
+    emit(&text)
+}
+
+/// Writes a command's output; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
+fn json(value: &impl Serialize) -> Result<String> {
+    Ok(serde_json::to_string_pretty(value)? + "\n")
+}
+
+fn init_tracing(filter: &str, format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second call (tests run several commands in one process) keeps the first subscriber.
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+async fn open_store(settings: &Settings) -> Result<Store> {
+    Store::open(&settings.database_url).await.with_context(|| format!("opening the database {}", settings.database_url))
+}
+
+async fn import_cmd(settings: &Settings, args: ImportArgs) -> Result<String> {
+    let store = open_store(settings).await?;
+    let opts = ImportOptions {
+        series: args.series.clone(),
+        time_zone: args.tz,
+        calendar: args.calendar,
+        resample: args.resample,
+        default_time_zone: settings.series_defaults.time_zone,
+        default_calendar: settings.series_defaults.calendar,
+        default_tolerance: settings.series_defaults.tolerance,
+    };
+    let bar = progress_bar(&args.file);
+    let mut tick = |p: Progress| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+    };
+    let result = import::import_demand(&store, &args.file, &opts, &mut tick).await;
+    bar.finish_and_clear();
+    let report = result.with_context(|| format!("importing {} into series {}", args.file.display(), args.series))?;
+    let series = store.series(&args.series).await?.context("the imported series is stored")?;
+    store.close().await;
+    if args.json { json(&report) } else { Ok(import_text(&report, series.time_zone, series.calendar)) }
+}
+
+/// The shipped datasets: file, series id, time zone, calendar.
+const SHIPPED: &[(&str, &str, &str, CalendarName)] = &[
+    ("nyc_taxi_passengers_hourly.csv", "nyc-taxi", "America/New_York", CalendarName::Us),
+    ("dc_bikeshare_hourly.csv", "dc-bikeshare", "America/New_York", CalendarName::Us),
+    ("nasa_http_requests_hourly.csv", "nasa-http", "America/New_York", CalendarName::Us),
+];
+
+async fn demo(settings: &Settings, datasets: &Path) -> Result<String> {
+    use std::fmt::Write;
+    let store = open_store(settings).await?;
+    let mut o = String::new();
+    let _ = writeln!(o, "database: {}\n", settings.database_url);
+    for &(file, id, tz, calendar) in SHIPPED {
+        let path = datasets.join(file);
+        let opts = ImportOptions {
+            series: SeriesId::parse(id)?,
+            time_zone: Some(TimeZone::parse(tz)?),
+            calendar: Some(calendar),
+            resample: Resample::Sum,
+            default_time_zone: settings.series_defaults.time_zone,
+            default_calendar: settings.series_defaults.calendar,
+            default_tolerance: settings.series_defaults.tolerance,
+        };
+        let bar = progress_bar(&path);
+        let mut tick = |p: Progress| {
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+        };
+        let started = std::time::Instant::now();
+        let result = import::import_demand(&store, &path, &opts, &mut tick).await;
+        bar.finish_and_clear();
+        let r = result.with_context(|| format!("importing {} (run the demo from the repository root, or pass --datasets DIR)", path.display()))?;
+        let _ = writeln!(
+            o,
+            "imported {file} as {id}: {} hours ({} new, {} updated, {} unchanged), {} missing, {} weather values, in {:.2} s",
+            r.hours,
+            r.inserted,
+            r.updated,
+            r.unchanged,
+            r.gaps.missing_hours,
+            r.weather_values,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    store.close().await;
+    let _ = writeln!(o, "\n{}", series_list(settings, false).await?);
+    let lima = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+    let today = Utc::now().with_timezone(&TimeZone::LIMA.tz()).date_naive();
+    let upcoming: Vec<_> = [today.year(), today.year() + 1]
+        .into_iter()
+        .flat_map(|y| lima.holidays_in(y))
+        .filter(|h| h.date >= today)
+        .take(5)
+        .map(|h| vec![h.date.to_string(), h.date.format("%a").to_string(), h.name])
+        .collect();
+    let _ = writeln!(o, "next public holidays in Lima (calendar PE):\n{}", table(&["DATE", "DAY", "NAME"], &upcoming));
+    Ok(o)
+}
+
+fn progress_bar(file: &Path) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("reading {}", file.display()));
+    bar
+}
+
+fn import_text(r: &ImportReport, tz: TimeZone, calendar: CalendarName) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let local = |h: Hour| local_iso(h, tz);
+    let new = if r.created_series { "new series" } else { "existing series" };
+    let _ = writeln!(o, "{}: series {} ({new}; {tz}, calendar {calendar})", r.file, r.series);
+    let _ = writeln!(o, "  rows read      {}", r.rows_read);
+    let _ = writeln!(o, "  hours          {} ({} .. {})", r.hours, local(r.first_hour), local(r.last_hour));
+    let _ = writeln!(o, "  observations   {} new, {} updated, {} unchanged", r.inserted, r.updated, r.unchanged);
+    let _ = match r.gaps.longest {
+        Some((start, len)) => writeln!(o, 
+            "  missing hours  {} in {} gaps (longest {len} h from {})",
+            r.gaps.missing_hours,
+            r.gaps.runs,
+            local(start)
+        ),
+        None => writeln!(o, "  missing hours  0"),
+    };
+    let _ = writeln!(o, "  weather values {} new or changed", r.weather_values);
+    let _ = writeln!(o, "  holidays       {} new from the holiday column", r.holidays);
+    let ignored: Vec<_> = r.columns.iter().filter(|c| c.role == import::ColumnRole::Ignored).map(|c| c.name.as_str()).collect();
+    if !ignored.is_empty() {
+        let _ = writeln!(o, "  ignored columns {}", ignored.join(", "));
+    }
+    for w in &r.warnings {
+        let _ = writeln!(o, "  warning: {w}");
+    }
+    if r.is_noop() {
+        let _ = writeln!(o, "  nothing written: the store already holds this data");
+    }
+    o
+}
+
+/// An hour as local ISO-8601 with its offset, as the datasets write it.
+fn local_iso(hour: Hour, tz: TimeZone) -> String {
+    hour.to_utc().with_timezone(&tz.tz()).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+#[derive(Serialize)]
+struct SeriesView<'a> {
+    #[serde(flatten)]
+    stats: &'a SeriesStats,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+async fn series_list(settings: &Settings, as_json: bool) -> Result<String> {
+    let store = open_store(settings).await?;
+    let all = store.list_series().await?;
+    store.close().await;
+    if as_json {
+        let views: Vec<_> = all
+            .iter()
+            .map(|s| SeriesView {
+                stats: s,
+                first: s.first_hour.map(|h| local_iso(h, s.series.time_zone)),
+                last: s.last_hour.map(|h| local_iso(h, s.series.time_zone)),
+            })
+            .collect();
+        return json(&views);
+    }
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|s| {
+            let tz = s.series.time_zone;
+            vec![
+                s.series.id.to_string(),
+                tz.to_string(),
+                s.series.calendar.to_string(),
+                s.observations.to_string(),
+                s.first_hour.map_or_else(|| "-".into(), |h| local_iso(h, tz)),
+                s.last_hour.map_or_else(|| "-".into(), |h| local_iso(h, tz)),
+                s.missing_hours.to_string(),
+            ]
+        })
+        .collect();
+    Ok(table(&["SERIES", "TIME ZONE", "CALENDAR", "OBSERVATIONS", "FIRST", "LAST", "MISSING"], &rows))
+}
+
+async fn holidays_cmd(settings: &Settings, args: HolidaysArgs) -> Result<String> {
+    if let Some(HolidaysCommand::Import { series, file }) = args.command {
+        let store = open_store(settings).await?;
+        let n = import::import_holidays(&store, &series, &file)
+            .await
+            .with_context(|| format!("importing holidays of series {series} from {}", file.display()))?;
+        store.close().await;
+        return Ok(format!("{}: {n} custom holidays stored for series {series}\n", file.display()));
+    }
+    let year = args.year.unwrap_or_else(|| Utc::now().year());
+    let calendar = match &args.series {
+        Some(id) => {
+            let store = open_store(settings).await?;
+            let series = store.series(id).await?.with_context(|| format!("series {id} does not exist"))?;
+            let mut custom = store.custom_holidays(id).await?;
+            custom.extend(settings.holidays_of(id));
+            store.close().await;
+            Calendar::new(series.time_zone, series.calendar, custom)
+        }
+        None => {
+            let name = args.calendar.unwrap_or(settings.series_defaults.calendar);
+            Calendar::new(settings.series_defaults.time_zone, name, [])
+        }
+    };
+    let days = calendar.holidays_in(year);
+    if args.json {
+        return json(&days);
+    }
+    let rows: Vec<_> = days.iter().map(|h| vec![h.date.to_string(), h.date.format("%a").to_string(), h.name.clone()]).collect();
+    Ok(table(&["DATE", "DAY", "NAME"], &rows))
+}
+
+async fn events_cmd(settings: &Settings, cmd: EventsCommand) -> Result<String> {
+    let store = open_store(settings).await?;
+    let text = match cmd {
+        EventsCommand::Import { series, file } => {
+            let n = import::import_events(&store, &file, &series)
+                .await
+                .with_context(|| format!("importing events from {}", file.display()))?;
+            format!("{}: {n} events stored\n", file.display())
+        }
+        EventsCommand::List { series, json: as_json } => {
+            let events = store.events(series.as_ref()).await?;
+            if as_json {
+                json(&events)?
+            } else {
+                let rows: Vec<_> = events
+                    .iter()
+                    .map(|e| {
+                        let series: Vec<_> = e.series.iter().map(SeriesId::as_str).collect();
+                        vec![
+                            e.id.to_string(),
+                            e.name.clone(),
+                            utc_iso(e.starts_at),
+                            utc_iso(e.ends_at),
+                            e.expected_attendance.to_string(),
+                            series.join(","),
+                        ]
+                    })
+                    .collect();
+                table(&["EVENT", "NAME", "STARTS (UTC)", "ENDS (UTC)", "ATTENDANCE", "SERIES"], &rows)
+            }
+        }
+    };
+    store.close().await;
+    Ok(text)
+}
+
+fn utc_iso(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%MZ").to_string()
+}
+
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}

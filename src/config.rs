@@ -1,0 +1,340 @@
+//! Settings: compiled-in `defaults.toml` < `prescale.toml` (or `--config FILE`) < environment
+//! (`PRESCALE_*`, `DATABASE_URL`) < command-line flags. Each layer is parsed on its own, so an
+//! error names its place: file, line and key, or the environment variable.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{CalendarName, Holiday, SeriesId, TimeZone, Tolerance};
+use crate::store::DatabaseUrl;
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+/// The config file read when `--config` is not given and it exists in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "prescale.toml";
+
+/// One layer as written: every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    database_url: Option<DatabaseUrl>,
+    models_dir: Option<PathBuf>,
+    log: Option<String>,
+    series_defaults: Option<RawSeriesDefaults>,
+    holidays: Option<Vec<ConfigHoliday>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSeriesDefaults {
+    time_zone: Option<TimeZone>,
+    calendar: Option<CalendarName>,
+    tolerance: Option<Tolerance>,
+}
+
+/// A custom holiday of one series, from `[[holidays]]` in the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigHoliday {
+    pub series: SeriesId,
+    /// A TOML date (`2026-03-14`) or the same as a string.
+    #[serde(deserialize_with = "toml_date")]
+    pub date: NaiveDate,
+    pub name: String,
+}
+
+fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Toml(toml::value::Datetime),
+        Text(String),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Toml(t) => t.to_string(),
+        Raw::Text(s) => s,
+    };
+    text.parse().map_err(|_| serde::de::Error::custom(format!("{text:?} is not a date (expected YYYY-MM-DD)")))
+}
+
+/// What a new series gets unless its import says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesDefaults {
+    pub time_zone: TimeZone,
+    pub calendar: CalendarName,
+    pub tolerance: Tolerance,
+}
+
+/// The settings in force, every key resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub models_dir: PathBuf,
+    pub log: String,
+    pub series_defaults: SeriesDefaults,
+    pub holidays: Vec<ConfigHoliday>,
+    /// The config file read, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+/// Values given on the command line: the top layer.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub database_url: Option<DatabaseUrl>,
+}
+
+/// A setting that could not be read; the message names where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}:{line}:{column}: key {key:?}: {message}", .path.display())]
+    File { path: PathBuf, line: usize, column: usize, key: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("cannot read config file {}: {error}", .path.display())]
+    Read { path: PathBuf, error: std::io::Error },
+}
+
+impl Settings {
+    /// Resolves every layer. `config` is `--config`; without it `prescale.toml` is read if it
+    /// exists. `env` is the process environment (passed in, so tests need not change it).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file, line and key, or the variable, of the first bad value.
+    pub fn load(
+        config: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: Overrides,
+    ) -> Result<Self, ConfigError> {
+        let defaults = parse_file_layer(Path::new("defaults.toml"), DEFAULTS).expect("compiled-in defaults parse");
+        let config_file = match config {
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let file = match &config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.clone(), error })?;
+                parse_file_layer(path, &text)?
+            }
+            None => RawSettings::default(),
+        };
+        let env = parse_env_layer(env)?;
+        let flags = RawSettings { database_url: overrides.database_url, ..RawSettings::default() };
+
+        let layers = [defaults, file, env, flags];
+        let mut merged = RawSettings::default();
+        let mut sd = RawSeriesDefaults::default();
+        let mut holidays = Vec::new();
+        for layer in layers {
+            merged.database_url = layer.database_url.or(merged.database_url);
+            merged.models_dir = layer.models_dir.or(merged.models_dir);
+            merged.log = layer.log.or(merged.log);
+            if let Some(s) = layer.series_defaults {
+                sd.time_zone = s.time_zone.or(sd.time_zone);
+                sd.calendar = s.calendar.or(sd.calendar);
+                sd.tolerance = s.tolerance.or(sd.tolerance);
+            }
+            // Later layers replace the whole list, as they do any other key.
+            if let Some(h) = layer.holidays {
+                holidays = h;
+            }
+        }
+        let missing = "is set in defaults.toml";
+        Ok(Self {
+            database_url: merged.database_url.expect(missing),
+            models_dir: merged.models_dir.expect(missing),
+            log: merged.log.expect(missing),
+            series_defaults: SeriesDefaults {
+                time_zone: sd.time_zone.expect(missing),
+                calendar: sd.calendar.expect(missing),
+                tolerance: sd.tolerance.expect(missing),
+            },
+            holidays,
+            config_file,
+        })
+    }
+
+    /// The config file's holidays of one series.
+    pub fn holidays_of(&self, id: &SeriesId) -> Vec<Holiday> {
+        self.holidays
+            .iter()
+            .filter(|h| &h.series == id)
+            .map(|h| Holiday { date: h.date, name: h.name.clone() })
+            .collect()
+    }
+}
+
+fn parse_file_layer(path: &Path, text: &str) -> Result<RawSettings, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column, key) = locate(text, e.span());
+        ConfigError::File { path: path.to_path_buf(), line, column, key, message: e.message().to_owned() }
+    })
+}
+
+/// Line, column (1-based) and dotted key of a span in a TOML text.
+fn locate(text: &str, span: Option<Range<usize>>) -> (usize, usize, String) {
+    let start = span.map_or(0, |s| s.start).min(text.len());
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let this_line = text[line_start..].lines().next().unwrap_or("");
+    let key = this_line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_owned());
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let key = match (table, key) {
+        (Some(t), Some(k)) => format!("{t}.{k}"),
+        (None, Some(k)) => k,
+        (Some(t), None) => t,
+        (None, None) => this_line.trim().trim_matches(|c| c == '[' || c == ']').to_owned(),
+    };
+    (line, column, key)
+}
+
+/// `PRESCALE_LOG=debug` sets `log`; `PRESCALE_SERIES_DEFAULTS__TIME_ZONE` sets
+/// `series_defaults.time_zone`; `DATABASE_URL` sets `database_url` unless
+/// `PRESCALE_DATABASE_URL` does. `PRESCALE_CONFIG` names the config file and is not a key.
+fn parse_env_layer(env: impl IntoIterator<Item = (String, String)>) -> Result<RawSettings, ConfigError> {
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    // (variable, key, value), one TOML line each, so a parse error's line names its variable.
+    let mut vars: Vec<(String, String, String)> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("PRESCALE_") && k != "PRESCALE_CONFIG" && k != "PRESCALE_API_TOKENS")
+        .map(|(k, v)| (k.clone(), k["PRESCALE_".len()..].to_ascii_lowercase().replace("__", "."), v.clone()))
+        .collect();
+    let generic = env.iter().find(|(k, _)| k == "DATABASE_URL");
+    if let Some((_, url)) = generic.filter(|_| !vars.iter().any(|(k, _, _)| k == "PRESCALE_DATABASE_URL")) {
+        vars.push(("DATABASE_URL".to_owned(), "database_url".to_owned(), url.clone()));
+    }
+    vars.sort();
+    let mut doc = String::new();
+    for (var, key, value) in &vars {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.') {
+            return Err(ConfigError::Env { var: var.clone(), message: "not a settings key".to_owned() });
+        }
+        doc.push_str(&format!("{key} = {}\n", toml_value(value)));
+    }
+    toml::from_str(&doc).map_err(|e| {
+        let (line, _, _) = locate(&doc, e.span());
+        let var = vars.get(line.saturating_sub(1)).map_or_else(|| "PRESCALE_*".to_owned(), |(v, _, _)| v.clone());
+        ConfigError::Env { var, message: e.message().to_owned() }
+    })
+}
+
+/// A variable's text as a TOML value: numbers and booleans as themselves, the rest a string.
+fn toml_value(raw: &str) -> String {
+    let probe = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&probe).ok().and_then(|t| t.get("v").cloned()) {
+        Some(toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)) => raw.to_owned(),
+        _ => {
+            let mut quoted = String::with_capacity(raw.len() + 2);
+            quoted.push('"');
+            for c in raw.chars() {
+                match c {
+                    '"' => quoted.push_str("\\\""),
+                    '\\' => quoted.push_str("\\\\"),
+                    c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+                    c => quoted.push(c),
+                }
+            }
+            quoted.push('"');
+            quoted
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let path = dir.path().join("prescale.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_else_is_given() {
+        let s = Settings::load(Some(Path::new("src/defaults.toml")), env(&[]), Overrides::default()).unwrap();
+        assert_eq!(s.database_url.as_str(), "sqlite://prescale.db");
+        assert_eq!(s.series_defaults.time_zone, TimeZone::LIMA);
+        assert_eq!(s.series_defaults.calendar, CalendarName::Pe);
+    }
+
+    #[test]
+    fn file_then_env_then_flags_override_each_other_in_that_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(&dir, "database_url = \"sqlite://file.db\"\nlog = \"warn\"\n[series_defaults]\ntolerance = 0.3\n");
+        let s = Settings::load(Some(&file), env(&[]), Overrides::default()).unwrap();
+        assert_eq!((s.database_url.as_str(), s.log.as_str()), ("sqlite://file.db", "warn"));
+        assert_eq!(s.series_defaults.tolerance.get(), 0.3);
+
+        let e = env(&[("DATABASE_URL", "sqlite://env.db"), ("PRESCALE_SERIES_DEFAULTS__TOLERANCE", "0.25")]);
+        let s = Settings::load(Some(&file), e.clone(), Overrides::default()).unwrap();
+        assert_eq!(s.database_url.as_str(), "sqlite://env.db");
+        assert_eq!(s.series_defaults.tolerance.get(), 0.25);
+        assert_eq!(s.log, "warn", "keys the environment does not set keep the file's value");
+
+        let both = env(&[("DATABASE_URL", "sqlite://generic.db"), ("PRESCALE_DATABASE_URL", "sqlite://specific.db")]);
+        let s = Settings::load(Some(&file), both, Overrides::default()).unwrap();
+        assert_eq!(s.database_url.as_str(), "sqlite://specific.db");
+
+        let flags = Overrides { database_url: Some(DatabaseUrl::parse("sqlite://flag.db").unwrap()) };
+        let s = Settings::load(Some(&file), e, flags).unwrap();
+        assert_eq!(s.database_url.as_str(), "sqlite://flag.db");
+    }
+
+    #[test]
+    fn a_bad_value_in_the_file_names_the_file_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(&dir, "log = \"info\"\n\n[series_defaults]\ncalendar = \"PE\"\ntime_zone = \"America/Lmia\"\n");
+        let err = Settings::load(Some(&file), env(&[]), Overrides::default()).unwrap_err();
+        let ConfigError::File { line, ref key, ref message, .. } = err else { panic!("{err}") };
+        assert_eq!((line, key.as_str()), (5, "series_defaults.time_zone"));
+        assert!(message.contains("America/Lmia"), "{message}");
+        assert!(err.to_string().starts_with(&format!("{}:5:", file.display())), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error_that_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(&dir, "databse_url = \"sqlite://x.db\"\n");
+        let err = Settings::load(Some(&file), env(&[]), Overrides::default()).unwrap_err();
+        let ConfigError::File { line, key, .. } = &err else { panic!("{err}") };
+        assert_eq!((*line, key.as_str()), (1, "databse_url"));
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        let e = env(&[("PRESCALE_LOG", "debug"), ("PRESCALE_SERIES_DEFAULTS__TOLERANCE", "lots")]);
+        let err = Settings::load(Some(Path::new("src/defaults.toml")), e, Overrides::default()).unwrap_err();
+        let ConfigError::Env { var, .. } = &err else { panic!("{err}") };
+        assert_eq!(var, "PRESCALE_SERIES_DEFAULTS__TOLERANCE");
+        let err = Settings::load(None, env(&[("DATABASE_URL", "mysql://x")]), Overrides::default()).unwrap_err();
+        assert!(matches!(&err, ConfigError::Env { var, .. } if var == "DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_explicit_config_file_is_an_error() {
+        let err = Settings::load(Some(Path::new("no/such/prescale.toml")), env(&[]), Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("no/such/prescale.toml"), "{err}");
+    }
+
+    #[test]
+    fn configured_holidays_belong_to_their_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(&dir, "[[holidays]]\nseries = \"trips\"\ndate = 2026-03-14\nname = \"Concierto\"\n");
+        let s = Settings::load(Some(&file), env(&[]), Overrides::default()).unwrap();
+        assert_eq!(s.holidays_of(&SeriesId::parse("trips").unwrap()).len(), 1);
+        assert!(s.holidays_of(&SeriesId::parse("other").unwrap()).is_empty());
+    }
+}

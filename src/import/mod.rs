@@ -1,0 +1,241 @@
+//! Demand history in, as domain values: the standard CSV (`timestamp,y` plus exogenous
+//! columns), special events and custom holidays. A file is read and checked whole before
+//! anything is written; an error names file, line, column and value; the write is one
+//! transaction, so a bad file leaves the store as it was.
+
+mod csv_demand;
+mod error;
+mod events;
+mod holidays;
+mod timestamp;
+
+pub use csv_demand::{Column, ColumnRole, ParsedDemand, Resample, parse_demand_csv};
+pub use error::{ImportError, ImportFailure};
+pub use events::{import_events, parse_events_csv};
+pub use holidays::{import_holidays, parse_holidays_csv};
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::domain::{CalendarName, Demand, Hour, Observation, Series, SeriesId, TimeZone, Tolerance, WeatherKind};
+use crate::store::{ImportBatch, Store};
+
+/// How to read a demand file and what to call the series.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub series: SeriesId,
+    /// The series' time zone (new series), and how to read timestamps without an offset.
+    pub time_zone: Option<TimeZone>,
+    pub calendar: Option<CalendarName>,
+    pub resample: Resample,
+    /// Used for a new series when the flags do not say.
+    pub default_time_zone: TimeZone,
+    pub default_calendar: CalendarName,
+    pub default_tolerance: Tolerance,
+}
+
+/// Progress of a long import, for a bar: bytes read of the total.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Missing hours in a span of hours.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GapReport {
+    pub missing_hours: u64,
+    pub runs: u64,
+    /// The longest run of missing hours: its first hour and length.
+    pub longest: Option<(Hour, u64)>,
+}
+
+impl GapReport {
+    /// Gaps between consecutive hours of an ascending list.
+    pub fn of(hours: impl IntoIterator<Item = Hour>) -> Self {
+        let mut report = Self::default();
+        let mut prev: Option<Hour> = None;
+        for h in hours {
+            if let Some(p) = prev {
+                let gap = u64::try_from(p.hours_until(h) - 1).unwrap_or(0);
+                if gap > 0 {
+                    report.missing_hours += gap;
+                    report.runs += 1;
+                    if report.longest.is_none_or(|(_, n)| gap > n) {
+                        report.longest = Some((p.plus(1), gap));
+                    }
+                }
+            }
+            prev = Some(h);
+        }
+        report
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub series: SeriesId,
+    pub file: String,
+    pub created_series: bool,
+    pub rows_read: u64,
+    pub hours: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub weather_values: u64,
+    pub holidays: u64,
+    pub first_hour: Hour,
+    pub last_hour: Hour,
+    pub gaps: GapReport,
+    pub columns: Vec<Column>,
+    pub warnings: Vec<String>,
+}
+
+impl ImportReport {
+    /// True when the store already held exactly this data.
+    pub fn is_noop(&self) -> bool {
+        !self.created_series && self.inserted == 0 && self.updated == 0 && self.weather_values == 0 && self.holidays == 0
+    }
+}
+
+/// Reads `path` whole, checks it, and writes what is new or changed in one transaction.
+///
+/// # Errors
+/// [`ImportFailure`] naming the file, line, column and value of the first bad cell; nothing
+/// is written then.
+pub async fn import_demand(
+    store: &Store,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ImportReport, ImportFailure> {
+    let existing = store.series(&opts.series).await?;
+    let series = settle_series(existing.as_ref(), opts)?;
+    let parsed = parse_demand_csv(path, series.time_zone, opts.time_zone.is_some(), opts.resample, progress)?;
+    let (Some(first), Some(last)) = (parsed.hours.keys().next().copied(), parsed.hours.keys().next_back().copied())
+    else {
+        return Err(ImportFailure::Empty { path: path.to_path_buf() });
+    };
+
+    let stored: HashMap<Hour, f64> =
+        store.observations(&series.id, first, last).await?.into_iter().map(|o| (o.hour, o.demand.get())).collect();
+    let (mut inserted, mut updated) = (0, 0);
+    let mut changed = Vec::new();
+    for (&hour, &value) in &parsed.hours {
+        match stored.get(&hour) {
+            Some(&old) if same(old, value) => continue,
+            Some(_) => updated += 1,
+            None => inserted += 1,
+        }
+        changed.push(Observation { hour, demand: Demand::new(value).expect("parse checked demand") });
+    }
+
+    let stored_weather: HashMap<(Hour, String), f64> = store
+        .weather(&series.weather_location, first, last, WeatherKind::Observed)
+        .await?
+        .into_iter()
+        .map(|w| ((w.hour, w.variable.as_str().to_owned()), w.value))
+        .collect();
+    let weather: Vec<_> = parsed
+        .weather
+        .iter()
+        .filter(|w| stored_weather.get(&(w.hour, w.variable.as_str().to_owned())).is_none_or(|&old| !same(old, w.value)))
+        .cloned()
+        .collect();
+
+    let stored_holidays: BTreeSet<_> = store.custom_holidays(&series.id).await?.into_iter().collect();
+    let holidays: Vec<_> = parsed.holidays.iter().filter(|h| !stored_holidays.contains(*h)).cloned().collect();
+
+    let report = ImportReport {
+        series: series.id.clone(),
+        file: path.display().to_string(),
+        created_series: existing.is_none(),
+        rows_read: parsed.rows_read,
+        hours: parsed.hours.len() as u64,
+        inserted,
+        updated,
+        unchanged: parsed.hours.len() as u64 - inserted - updated,
+        weather_values: weather.len() as u64,
+        holidays: holidays.len() as u64,
+        first_hour: first,
+        last_hour: last,
+        gaps: GapReport::of(parsed.hours.keys().copied()),
+        columns: parsed.columns.clone(),
+        warnings: parsed.warnings.clone(),
+    };
+    if !report.is_noop() {
+        let batch = ImportBatch {
+            series,
+            source: file_name(path),
+            rows_read: parsed.rows_read,
+            hours: report.hours,
+            observations: changed,
+            inserted,
+            updated,
+            weather,
+            holidays,
+            first_hour: first,
+            last_hour: last,
+        };
+        store.import(&batch).await?;
+    }
+    Ok(report)
+}
+
+/// The series as stored, or as it will be created; flags that contradict a stored series are
+/// an error rather than a silent change.
+fn settle_series(existing: Option<&Series>, opts: &ImportOptions) -> Result<Series, ImportFailure> {
+    if let Some(s) = existing {
+        if let Some(tz) = opts.time_zone.filter(|tz| *tz != s.time_zone) {
+            return Err(ImportFailure::Conflict(format!(
+                "series {} is stored with time zone {}, not {tz}; drop --tz or import under another series id",
+                s.id, s.time_zone
+            )));
+        }
+        if let Some(cal) = opts.calendar.filter(|c| *c != s.calendar) {
+            return Err(ImportFailure::Conflict(format!(
+                "series {} is stored with calendar {}, not {cal}; drop --calendar or import under another series id",
+                s.id, s.calendar
+            )));
+        }
+        return Ok(s.clone());
+    }
+    Ok(Series {
+        id: opts.series.clone(),
+        time_zone: opts.time_zone.unwrap_or(opts.default_time_zone),
+        calendar: opts.calendar.unwrap_or(opts.default_calendar),
+        unit: "requests".to_owned(),
+        tolerance: opts.default_tolerance,
+        weather_location: opts.series.to_string(),
+        created_at: Utc::now(),
+    })
+}
+
+/// Equal as stored numbers: the database keeps f64, so a round trip is exact, but allow for
+/// the last bit of a sum computed in another order.
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_counted_in_runs_with_the_longest_named() {
+        let h = |n: i64| Hour::from_unix(n * 3600).unwrap();
+        let report = GapReport::of([h(0), h(1), h(4), h(5), h(6), h(8)]);
+        assert_eq!(report.missing_hours, 3);
+        assert_eq!(report.runs, 2);
+        assert_eq!(report.longest, Some((h(2), 2)));
+        assert_eq!(GapReport::of([h(0), h(1)]), GapReport::default());
+    }
+}

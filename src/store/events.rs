@@ -1,0 +1,94 @@
+//! The `events` and `event_series` tables: special events and the series they move.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sqlx::Row;
+
+use super::series::epoch;
+use super::{Store, StoreError};
+use crate::domain::{EventId, SeriesId, SpecialEvent};
+
+impl Store {
+    /// Inserts or replaces events (with their series lists) in one transaction.
+    ///
+    /// # Errors
+    /// On database failure; nothing is written then.
+    pub async fn put_events(&self, events: &[SpecialEvent]) -> Result<(), StoreError> {
+        let now = Utc::now().timestamp();
+        let mut tx = self.pool.begin().await?;
+        for e in events {
+            sqlx::query(
+                "INSERT INTO events (id, name, venue, latitude, longitude, starts_at, ends_at, expected_attendance, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                 venue = excluded.venue, latitude = excluded.latitude, longitude = excluded.longitude, \
+                 starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
+                 expected_attendance = excluded.expected_attendance, updated_at = excluded.updated_at",
+            )
+            .bind(e.id.as_str())
+            .bind(e.name.as_str())
+            .bind(e.venue.as_str())
+            .bind(e.latitude)
+            .bind(e.longitude)
+            .bind(e.starts_at.timestamp())
+            .bind(e.ends_at.timestamp())
+            .bind(i64::from(e.expected_attendance))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM event_series WHERE event = $1").bind(e.id.as_str()).execute(&mut *tx).await?;
+            for s in &e.series {
+                sqlx::query("INSERT INTO event_series (event, series) VALUES ($1, $2)")
+                    .bind(e.id.as_str())
+                    .bind(s.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(tx.commit().await?)
+    }
+
+    /// Events that move `series` (all events when `None`), by start time.
+    ///
+    /// # Errors
+    /// On database failure or a stored value that no longer parses.
+    pub async fn events(&self, series: Option<&SeriesId>) -> Result<Vec<SpecialEvent>, StoreError> {
+        let cols = "e.id, e.name, e.venue, e.latitude, e.longitude, e.starts_at, e.ends_at, e.expected_attendance";
+        let rows = match series {
+            Some(s) => {
+                let sql = format!(
+                    "SELECT {cols} FROM events e WHERE e.id IN (SELECT event FROM event_series WHERE series = $1) \
+                     ORDER BY e.starts_at, e.id"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(s.as_str()).fetch_all(&self.pool).await?
+            }
+            None => {
+                let sql = format!("SELECT {cols} FROM events e ORDER BY e.starts_at, e.id");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?
+            }
+        };
+        let links = sqlx::query("SELECT event, series FROM event_series ORDER BY event, series").fetch_all(&self.pool).await?;
+        let mut by_event: BTreeMap<String, Vec<SeriesId>> = BTreeMap::new();
+        for l in &links {
+            by_event.entry(l.try_get("event")?).or_default().push(SeriesId::parse(l.try_get("series")?)?);
+        }
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                let attendance: i64 = r.try_get("expected_attendance")?;
+                Ok(SpecialEvent {
+                    id: EventId::parse(&id)?,
+                    name: r.try_get("name")?,
+                    venue: r.try_get("venue")?,
+                    latitude: r.try_get("latitude")?,
+                    longitude: r.try_get("longitude")?,
+                    starts_at: epoch(r.try_get("starts_at")?)?,
+                    ends_at: epoch(r.try_get("ends_at")?)?,
+                    expected_attendance: u32::try_from(attendance)
+                        .map_err(|_| StoreError::CorruptText(format!("attendance {attendance} of event {id}")))?,
+                    series: by_event.remove(&id).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,74 @@
+//! The `observations` table: one demand value per series and UTC hour.
+
+use sqlx::Row;
+
+use super::{BATCH_ROWS, Backend, Store, StoreError, values_placeholders};
+use crate::domain::{Demand, Hour, Observation, SeriesId};
+
+impl Store {
+    /// Observations of `id` with `from <= hour <= to`, ordered by hour.
+    ///
+    /// # Errors
+    /// On database failure or a stored value that no longer parses.
+    pub async fn observations(&self, id: &SeriesId, from: Hour, to: Hour) -> Result<Vec<Observation>, StoreError> {
+        self.observations_between(id, from.unix(), to.unix()).await
+    }
+
+    /// All observations of `id`, ordered by hour.
+    ///
+    /// # Errors
+    /// As [`Store::observations`].
+    pub async fn all_observations(&self, id: &SeriesId) -> Result<Vec<Observation>, StoreError> {
+        self.observations_between(id, i64::MIN, i64::MAX).await
+    }
+
+    async fn observations_between(&self, id: &SeriesId, from: i64, to: i64) -> Result<Vec<Observation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hour, demand FROM observations WHERE series = $1 AND hour >= $2 AND hour <= $3 ORDER BY hour",
+        )
+        .bind(id.as_str())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Observation { hour: Hour::from_unix(r.try_get("hour")?)?, demand: Demand::new(r.try_get("demand")?)? })
+            })
+            .collect()
+    }
+
+    /// How many hours of `id` are stored.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub async fn count_observations(&self, id: &SeriesId) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM observations WHERE series = $1")
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}
+
+/// Inserts or overwrites observations, many rows per statement.
+pub(super) async fn upsert_observations(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    id: &SeriesId,
+    rows: &[Observation],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO observations (series, hour, demand) VALUES {} \
+             ON CONFLICT (series, hour) DO UPDATE SET demand = excluded.demand",
+            values_placeholders(backend, chunk.len(), 3)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for o in chunk {
+            q = q.bind(id.as_str()).bind(o.hour.unix()).bind(o.demand.get());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -143,7 +143,9 @@ pub enum EventsCommand {
 /// # Errors
 /// Whatever the command failed on, with what it was doing.
 pub async fn run(cli: Cli) -> Result<()> {
-    let overrides = Overrides { database_url: cli.database_url.clone() };
+    let overrides = Overrides {
+        database_url: cli.database_url.clone(),
+    };
     let settings = Settings::load(cli.config.as_deref(), std::env::vars(), overrides)?;
     init_tracing(&settings.log, &cli.log_format);
     let text = match cli.command {
@@ -174,13 +176,21 @@ fn json(value: &impl Serialize) -> Result<String> {
 
 fn init_tracing(filter: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second call (tests run several commands in one process) keeps the first subscriber.
-    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 async fn open_store(settings: &Settings) -> Result<Store> {
-    Store::open(&settings.database_url).await.with_context(|| format!("opening the database {}", settings.database_url))
+    Store::open(&settings.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", settings.database_url))
 }
 
 async fn import_cmd(settings: &Settings, args: ImportArgs) -> Result<String> {
@@ -201,17 +211,45 @@ async fn import_cmd(settings: &Settings, args: ImportArgs) -> Result<String> {
     };
     let result = import::import_demand(&store, &args.file, &opts, &mut tick).await;
     bar.finish_and_clear();
-    let report = result.with_context(|| format!("importing {} into series {}", args.file.display(), args.series))?;
-    let series = store.series(&args.series).await?.context("the imported series is stored")?;
+    let report = result.with_context(|| {
+        format!(
+            "importing {} into series {}",
+            args.file.display(),
+            args.series
+        )
+    })?;
+    let series = store
+        .series(&args.series)
+        .await?
+        .context("the imported series is stored")?;
     store.close().await;
-    if args.json { json(&report) } else { Ok(import_text(&report, series.time_zone, series.calendar)) }
+    if args.json {
+        json(&report)
+    } else {
+        Ok(import_text(&report, series.time_zone, series.calendar))
+    }
 }
 
 /// The shipped datasets: file, series id, time zone, calendar.
 const SHIPPED: &[(&str, &str, &str, CalendarName)] = &[
-    ("nyc_taxi_passengers_hourly.csv", "nyc-taxi", "America/New_York", CalendarName::Us),
-    ("dc_bikeshare_hourly.csv", "dc-bikeshare", "America/New_York", CalendarName::Us),
-    ("nasa_http_requests_hourly.csv", "nasa-http", "America/New_York", CalendarName::Us),
+    (
+        "nyc_taxi_passengers_hourly.csv",
+        "nyc-taxi",
+        "America/New_York",
+        CalendarName::Us,
+    ),
+    (
+        "dc_bikeshare_hourly.csv",
+        "dc-bikeshare",
+        "America/New_York",
+        CalendarName::Us,
+    ),
+    (
+        "nasa_http_requests_hourly.csv",
+        "nasa-http",
+        "America/New_York",
+        CalendarName::Us,
+    ),
 ];
 
 async fn demo(settings: &Settings, datasets: &Path) -> Result<String> {
@@ -238,7 +276,12 @@ async fn demo(settings: &Settings, datasets: &Path) -> Result<String> {
         let started = std::time::Instant::now();
         let result = import::import_demand(&store, &path, &opts, &mut tick).await;
         bar.finish_and_clear();
-        let r = result.with_context(|| format!("importing {} (run the demo from the repository root, or pass --datasets DIR)", path.display()))?;
+        let r = result.with_context(|| {
+            format!(
+                "importing {} (run the demo from the repository root, or pass --datasets DIR)",
+                path.display()
+            )
+        })?;
         let _ = writeln!(
             o,
             "imported {file} as {id}: {} hours ({} new, {} updated, {} unchanged), {} missing, {} weather values, in {:.2} s",
@@ -262,7 +305,11 @@ async fn demo(settings: &Settings, datasets: &Path) -> Result<String> {
         .take(5)
         .map(|h| vec![h.date.to_string(), h.date.format("%a").to_string(), h.name])
         .collect();
-    let _ = writeln!(o, "next public holidays in Lima (calendar PE):\n{}", table(&["DATE", "DAY", "NAME"], &upcoming));
+    let _ = writeln!(
+        o,
+        "next public holidays in Lima (calendar PE):\n{}",
+        table(&["DATE", "DAY", "NAME"], &upcoming)
+    );
     Ok(o)
 }
 
@@ -272,9 +319,11 @@ fn progress_bar(file: &Path) -> ProgressBar {
     }
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} ({eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_message(format!("reading {}", file.display()));
     bar
@@ -284,13 +333,32 @@ fn import_text(r: &ImportReport, tz: TimeZone, calendar: CalendarName) -> String
     use std::fmt::Write;
     let mut o = String::new();
     let local = |h: Hour| local_iso(h, tz);
-    let new = if r.created_series { "new series" } else { "existing series" };
-    let _ = writeln!(o, "{}: series {} ({new}; {tz}, calendar {calendar})", r.file, r.series);
+    let new = if r.created_series {
+        "new series"
+    } else {
+        "existing series"
+    };
+    let _ = writeln!(
+        o,
+        "{}: series {} ({new}; {tz}, calendar {calendar})",
+        r.file, r.series
+    );
     let _ = writeln!(o, "  rows read      {}", r.rows_read);
-    let _ = writeln!(o, "  hours          {} ({} .. {})", r.hours, local(r.first_hour), local(r.last_hour));
-    let _ = writeln!(o, "  observations   {} new, {} updated, {} unchanged", r.inserted, r.updated, r.unchanged);
+    let _ = writeln!(
+        o,
+        "  hours          {} ({} .. {})",
+        r.hours,
+        local(r.first_hour),
+        local(r.last_hour)
+    );
+    let _ = writeln!(
+        o,
+        "  observations   {} new, {} updated, {} unchanged",
+        r.inserted, r.updated, r.unchanged
+    );
     let _ = match r.gaps.longest {
-        Some((start, len)) => writeln!(o, 
+        Some((start, len)) => writeln!(
+            o,
             "  missing hours  {} in {} gaps (longest {len} h from {})",
             r.gaps.missing_hours,
             r.gaps.runs,
@@ -299,8 +367,17 @@ fn import_text(r: &ImportReport, tz: TimeZone, calendar: CalendarName) -> String
         None => writeln!(o, "  missing hours  0"),
     };
     let _ = writeln!(o, "  weather values {} new or changed", r.weather_values);
-    let _ = writeln!(o, "  holidays       {} new from the holiday column", r.holidays);
-    let ignored: Vec<_> = r.columns.iter().filter(|c| c.role == import::ColumnRole::Ignored).map(|c| c.name.as_str()).collect();
+    let _ = writeln!(
+        o,
+        "  holidays       {} new from the holiday column",
+        r.holidays
+    );
+    let ignored: Vec<_> = r
+        .columns
+        .iter()
+        .filter(|c| c.role == import::ColumnRole::Ignored)
+        .map(|c| c.name.as_str())
+        .collect();
     if !ignored.is_empty() {
         let _ = writeln!(o, "  ignored columns {}", ignored.join(", "));
     }
@@ -315,7 +392,10 @@ fn import_text(r: &ImportReport, tz: TimeZone, calendar: CalendarName) -> String
 
 /// An hour as local ISO-8601 with its offset, as the datasets write it.
 fn local_iso(hour: Hour, tz: TimeZone) -> String {
-    hour.to_utc().with_timezone(&tz.tz()).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    hour.to_utc()
+        .with_timezone(&tz.tz())
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 #[derive(Serialize)]
@@ -350,13 +430,25 @@ async fn series_list(settings: &Settings, as_json: bool) -> Result<String> {
                 tz.to_string(),
                 s.series.calendar.to_string(),
                 s.observations.to_string(),
-                s.first_hour.map_or_else(|| "-".into(), |h| local_iso(h, tz)),
+                s.first_hour
+                    .map_or_else(|| "-".into(), |h| local_iso(h, tz)),
                 s.last_hour.map_or_else(|| "-".into(), |h| local_iso(h, tz)),
                 s.missing_hours.to_string(),
             ]
         })
         .collect();
-    Ok(table(&["SERIES", "TIME ZONE", "CALENDAR", "OBSERVATIONS", "FIRST", "LAST", "MISSING"], &rows))
+    Ok(table(
+        &[
+            "SERIES",
+            "TIME ZONE",
+            "CALENDAR",
+            "OBSERVATIONS",
+            "FIRST",
+            "LAST",
+            "MISSING",
+        ],
+        &rows,
+    ))
 }
 
 async fn holidays_cmd(settings: &Settings, args: HolidaysArgs) -> Result<String> {
@@ -364,15 +456,26 @@ async fn holidays_cmd(settings: &Settings, args: HolidaysArgs) -> Result<String>
         let store = open_store(settings).await?;
         let n = import::import_holidays(&store, &series, &file)
             .await
-            .with_context(|| format!("importing holidays of series {series} from {}", file.display()))?;
+            .with_context(|| {
+                format!(
+                    "importing holidays of series {series} from {}",
+                    file.display()
+                )
+            })?;
         store.close().await;
-        return Ok(format!("{}: {n} custom holidays stored for series {series}\n", file.display()));
+        return Ok(format!(
+            "{}: {n} custom holidays stored for series {series}\n",
+            file.display()
+        ));
     }
     let year = args.year.unwrap_or_else(|| Utc::now().year());
     let calendar = match &args.series {
         Some(id) => {
             let store = open_store(settings).await?;
-            let series = store.series(id).await?.with_context(|| format!("series {id} does not exist"))?;
+            let series = store
+                .series(id)
+                .await?
+                .with_context(|| format!("series {id} does not exist"))?;
             let mut custom = store.custom_holidays(id).await?;
             custom.extend(settings.holidays_of(id));
             store.close().await;
@@ -387,7 +490,16 @@ async fn holidays_cmd(settings: &Settings, args: HolidaysArgs) -> Result<String>
     if args.json {
         return json(&days);
     }
-    let rows: Vec<_> = days.iter().map(|h| vec![h.date.to_string(), h.date.format("%a").to_string(), h.name.clone()]).collect();
+    let rows: Vec<_> = days
+        .iter()
+        .map(|h| {
+            vec![
+                h.date.to_string(),
+                h.date.format("%a").to_string(),
+                h.name.clone(),
+            ]
+        })
+        .collect();
     Ok(table(&["DATE", "DAY", "NAME"], &rows))
 }
 
@@ -400,7 +512,10 @@ async fn events_cmd(settings: &Settings, cmd: EventsCommand) -> Result<String> {
                 .with_context(|| format!("importing events from {}", file.display()))?;
             format!("{}: {n} events stored\n", file.display())
         }
-        EventsCommand::List { series, json: as_json } => {
+        EventsCommand::List {
+            series,
+            json: as_json,
+        } => {
             let events = store.events(series.as_ref()).await?;
             if as_json {
                 json(&events)?
@@ -419,7 +534,17 @@ async fn events_cmd(settings: &Settings, cmd: EventsCommand) -> Result<String> {
                         ]
                     })
                     .collect();
-                table(&["EVENT", "NAME", "STARTS (UTC)", "ENDS (UTC)", "ATTENDANCE", "SERIES"], &rows)
+                table(
+                    &[
+                        "EVENT",
+                        "NAME",
+                        "STARTS (UTC)",
+                        "ENDS (UTC)",
+                        "ATTENDANCE",
+                        "SERIES",
+                    ],
+                    &rows,
+                )
             }
         }
     };
@@ -439,7 +564,11 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         padded.join("  ").trim_end().to_owned() + "\n"
     };
     let mut out = line(header.to_vec());

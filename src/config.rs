@@ -56,7 +56,9 @@ fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Err
         Raw::Toml(t) => t.to_string(),
         Raw::Text(s) => s,
     };
-    text.parse().map_err(|_| serde::de::Error::custom(format!("{text:?} is not a date (expected YYYY-MM-DD)")))
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!("{text:?} is not a date (expected YYYY-MM-DD)"))
+    })
 }
 
 /// What a new series gets unless its import says otherwise.
@@ -89,11 +91,20 @@ pub struct Overrides {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{}:{line}:{column}: key {key:?}: {message}", .path.display())]
-    File { path: PathBuf, line: usize, column: usize, key: String, message: String },
+    File {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
     #[error("cannot read config file {}: {error}", .path.display())]
-    Read { path: PathBuf, error: std::io::Error },
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl Settings {
@@ -107,20 +118,27 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: Overrides,
     ) -> Result<Self, ConfigError> {
-        let defaults = parse_file_layer(Path::new("defaults.toml"), DEFAULTS).expect("compiled-in defaults parse");
+        let defaults = parse_file_layer(Path::new("defaults.toml"), DEFAULTS)
+            .expect("compiled-in defaults parse");
         let config_file = match config {
             Some(p) => Some(p.to_path_buf()),
             None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
         };
         let file = match &config_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.clone(), error })?;
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                    path: path.clone(),
+                    error,
+                })?;
                 parse_file_layer(path, &text)?
             }
             None => RawSettings::default(),
         };
         let env = parse_env_layer(env)?;
-        let flags = RawSettings { database_url: overrides.database_url, ..RawSettings::default() };
+        let flags = RawSettings {
+            database_url: overrides.database_url,
+            ..RawSettings::default()
+        };
 
         let layers = [defaults, file, env, flags];
         let mut merged = RawSettings::default();
@@ -160,7 +178,10 @@ impl Settings {
         self.holidays
             .iter()
             .filter(|h| &h.series == id)
-            .map(|h| Holiday { date: h.date, name: h.name.clone() })
+            .map(|h| Holiday {
+                date: h.date,
+                name: h.name.clone(),
+            })
             .collect()
     }
 }
@@ -168,7 +189,13 @@ impl Settings {
 fn parse_file_layer(path: &Path, text: &str) -> Result<RawSettings, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let (line, column, key) = locate(text, e.span());
-        ConfigError::File { path: path.to_path_buf(), line, column, key, message: e.message().to_owned() }
+        ConfigError::File {
+            path: path.to_path_buf(),
+            line,
+            column,
+            key,
+            message: e.message().to_owned(),
+        }
     })
 }
 
@@ -180,7 +207,9 @@ fn locate(text: &str, span: Option<Range<usize>>) -> (usize, usize, String) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
     let this_line = text[line_start..].lines().next().unwrap_or("");
-    let key = this_line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_owned());
+    let key = this_line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned());
     let table = text[..line_start]
         .lines()
         .rev()
@@ -191,7 +220,10 @@ fn locate(text: &str, span: Option<Range<usize>>) -> (usize, usize, String) {
         (Some(t), Some(k)) => format!("{t}.{k}"),
         (None, Some(k)) => k,
         (Some(t), None) => t,
-        (None, None) => this_line.trim().trim_matches(|c| c == '[' || c == ']').to_owned(),
+        (None, None) => this_line
+            .trim()
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_owned(),
     };
     (line, column, key)
 }
@@ -199,38 +231,73 @@ fn locate(text: &str, span: Option<Range<usize>>) -> (usize, usize, String) {
 /// `PRESCALE_LOG=debug` sets `log`; `PRESCALE_SERIES_DEFAULTS__TIME_ZONE` sets
 /// `series_defaults.time_zone`; `DATABASE_URL` sets `database_url` unless
 /// `PRESCALE_DATABASE_URL` does. `PRESCALE_CONFIG` names the config file and is not a key.
-fn parse_env_layer(env: impl IntoIterator<Item = (String, String)>) -> Result<RawSettings, ConfigError> {
+fn parse_env_layer(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<RawSettings, ConfigError> {
     let env: Vec<(String, String)> = env.into_iter().collect();
     // (variable, key, value), one TOML line each, so a parse error's line names its variable.
     let mut vars: Vec<(String, String, String)> = env
         .iter()
-        .filter(|(k, _)| k.starts_with("PRESCALE_") && k != "PRESCALE_CONFIG" && k != "PRESCALE_API_TOKENS")
-        .map(|(k, v)| (k.clone(), k["PRESCALE_".len()..].to_ascii_lowercase().replace("__", "."), v.clone()))
+        .filter(|(k, _)| {
+            k.starts_with("PRESCALE_") && k != "PRESCALE_CONFIG" && k != "PRESCALE_API_TOKENS"
+        })
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                k["PRESCALE_".len()..]
+                    .to_ascii_lowercase()
+                    .replace("__", "."),
+                v.clone(),
+            )
+        })
         .collect();
     let generic = env.iter().find(|(k, _)| k == "DATABASE_URL");
-    if let Some((_, url)) = generic.filter(|_| !vars.iter().any(|(k, _, _)| k == "PRESCALE_DATABASE_URL")) {
-        vars.push(("DATABASE_URL".to_owned(), "database_url".to_owned(), url.clone()));
+    if let Some((_, url)) =
+        generic.filter(|_| !vars.iter().any(|(k, _, _)| k == "PRESCALE_DATABASE_URL"))
+    {
+        vars.push((
+            "DATABASE_URL".to_owned(),
+            "database_url".to_owned(),
+            url.clone(),
+        ));
     }
     vars.sort();
     let mut doc = String::new();
     for (var, key, value) in &vars {
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.') {
-            return Err(ConfigError::Env { var: var.clone(), message: "not a settings key".to_owned() });
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+        {
+            return Err(ConfigError::Env {
+                var: var.clone(),
+                message: "not a settings key".to_owned(),
+            });
         }
         doc.push_str(&format!("{key} = {}\n", toml_value(value)));
     }
     toml::from_str(&doc).map_err(|e| {
         let (line, _, _) = locate(&doc, e.span());
-        let var = vars.get(line.saturating_sub(1)).map_or_else(|| "PRESCALE_*".to_owned(), |(v, _, _)| v.clone());
-        ConfigError::Env { var, message: e.message().to_owned() }
+        let var = vars
+            .get(line.saturating_sub(1))
+            .map_or_else(|| "PRESCALE_*".to_owned(), |(v, _, _)| v.clone());
+        ConfigError::Env {
+            var,
+            message: e.message().to_owned(),
+        }
     })
 }
 
 /// A variable's text as a TOML value: numbers and booleans as themselves, the rest a string.
 fn toml_value(raw: &str) -> String {
     let probe = format!("v = {raw}");
-    match toml::from_str::<toml::Table>(&probe).ok().and_then(|t| t.get("v").cloned()) {
-        Some(toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)) => raw.to_owned(),
+    match toml::from_str::<toml::Table>(&probe)
+        .ok()
+        .and_then(|t| t.get("v").cloned())
+    {
+        Some(toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)) => {
+            raw.to_owned()
+        }
         _ => {
             let mut quoted = String::with_capacity(raw.len() + 2);
             quoted.push('"');
@@ -253,7 +320,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
@@ -264,7 +334,12 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_nothing_else_is_given() {
-        let s = Settings::load(Some(Path::new("src/defaults.toml")), env(&[]), Overrides::default()).unwrap();
+        let s = Settings::load(
+            Some(Path::new("src/defaults.toml")),
+            env(&[]),
+            Overrides::default(),
+        )
+        .unwrap();
         assert_eq!(s.database_url.as_str(), "sqlite://prescale.db");
         assert_eq!(s.series_defaults.time_zone, TimeZone::LIMA);
         assert_eq!(s.series_defaults.calendar, CalendarName::Pe);
@@ -273,22 +348,39 @@ mod tests {
     #[test]
     fn file_then_env_then_flags_override_each_other_in_that_order() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(&dir, "database_url = \"sqlite://file.db\"\nlog = \"warn\"\n[series_defaults]\ntolerance = 0.3\n");
+        let file = write(
+            &dir,
+            "database_url = \"sqlite://file.db\"\nlog = \"warn\"\n[series_defaults]\ntolerance = 0.3\n",
+        );
         let s = Settings::load(Some(&file), env(&[]), Overrides::default()).unwrap();
-        assert_eq!((s.database_url.as_str(), s.log.as_str()), ("sqlite://file.db", "warn"));
+        assert_eq!(
+            (s.database_url.as_str(), s.log.as_str()),
+            ("sqlite://file.db", "warn")
+        );
         assert_eq!(s.series_defaults.tolerance.get(), 0.3);
 
-        let e = env(&[("DATABASE_URL", "sqlite://env.db"), ("PRESCALE_SERIES_DEFAULTS__TOLERANCE", "0.25")]);
+        let e = env(&[
+            ("DATABASE_URL", "sqlite://env.db"),
+            ("PRESCALE_SERIES_DEFAULTS__TOLERANCE", "0.25"),
+        ]);
         let s = Settings::load(Some(&file), e.clone(), Overrides::default()).unwrap();
         assert_eq!(s.database_url.as_str(), "sqlite://env.db");
         assert_eq!(s.series_defaults.tolerance.get(), 0.25);
-        assert_eq!(s.log, "warn", "keys the environment does not set keep the file's value");
+        assert_eq!(
+            s.log, "warn",
+            "keys the environment does not set keep the file's value"
+        );
 
-        let both = env(&[("DATABASE_URL", "sqlite://generic.db"), ("PRESCALE_DATABASE_URL", "sqlite://specific.db")]);
+        let both = env(&[
+            ("DATABASE_URL", "sqlite://generic.db"),
+            ("PRESCALE_DATABASE_URL", "sqlite://specific.db"),
+        ]);
         let s = Settings::load(Some(&file), both, Overrides::default()).unwrap();
         assert_eq!(s.database_url.as_str(), "sqlite://specific.db");
 
-        let flags = Overrides { database_url: Some(DatabaseUrl::parse("sqlite://flag.db").unwrap()) };
+        let flags = Overrides {
+            database_url: Some(DatabaseUrl::parse("sqlite://flag.db").unwrap()),
+        };
         let s = Settings::load(Some(&file), e, flags).unwrap();
         assert_eq!(s.database_url.as_str(), "sqlite://flag.db");
     }
@@ -296,12 +388,27 @@ mod tests {
     #[test]
     fn a_bad_value_in_the_file_names_the_file_line_and_key() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(&dir, "log = \"info\"\n\n[series_defaults]\ncalendar = \"PE\"\ntime_zone = \"America/Lmia\"\n");
+        let file = write(
+            &dir,
+            "log = \"info\"\n\n[series_defaults]\ncalendar = \"PE\"\ntime_zone = \"America/Lmia\"\n",
+        );
         let err = Settings::load(Some(&file), env(&[]), Overrides::default()).unwrap_err();
-        let ConfigError::File { line, ref key, ref message, .. } = err else { panic!("{err}") };
+        let ConfigError::File {
+            line,
+            ref key,
+            ref message,
+            ..
+        } = err
+        else {
+            panic!("{err}")
+        };
         assert_eq!((line, key.as_str()), (5, "series_defaults.time_zone"));
         assert!(message.contains("America/Lmia"), "{message}");
-        assert!(err.to_string().starts_with(&format!("{}:5:", file.display())), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}:5:", file.display())),
+            "{err}"
+        );
     }
 
     #[test]
@@ -309,30 +416,58 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = write(&dir, "databse_url = \"sqlite://x.db\"\n");
         let err = Settings::load(Some(&file), env(&[]), Overrides::default()).unwrap_err();
-        let ConfigError::File { line, key, .. } = &err else { panic!("{err}") };
+        let ConfigError::File { line, key, .. } = &err else {
+            panic!("{err}")
+        };
         assert_eq!((*line, key.as_str()), (1, "databse_url"));
     }
 
     #[test]
     fn a_bad_environment_value_names_the_variable() {
-        let e = env(&[("PRESCALE_LOG", "debug"), ("PRESCALE_SERIES_DEFAULTS__TOLERANCE", "lots")]);
-        let err = Settings::load(Some(Path::new("src/defaults.toml")), e, Overrides::default()).unwrap_err();
-        let ConfigError::Env { var, .. } = &err else { panic!("{err}") };
+        let e = env(&[
+            ("PRESCALE_LOG", "debug"),
+            ("PRESCALE_SERIES_DEFAULTS__TOLERANCE", "lots"),
+        ]);
+        let err = Settings::load(
+            Some(Path::new("src/defaults.toml")),
+            e,
+            Overrides::default(),
+        )
+        .unwrap_err();
+        let ConfigError::Env { var, .. } = &err else {
+            panic!("{err}")
+        };
         assert_eq!(var, "PRESCALE_SERIES_DEFAULTS__TOLERANCE");
-        let err = Settings::load(None, env(&[("DATABASE_URL", "mysql://x")]), Overrides::default()).unwrap_err();
-        assert!(matches!(&err, ConfigError::Env { var, .. } if var == "DATABASE_URL"), "{err}");
+        let err = Settings::load(
+            None,
+            env(&[("DATABASE_URL", "mysql://x")]),
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Env { var, .. } if var == "DATABASE_URL"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_missing_explicit_config_file_is_an_error() {
-        let err = Settings::load(Some(Path::new("no/such/prescale.toml")), env(&[]), Overrides::default()).unwrap_err();
+        let err = Settings::load(
+            Some(Path::new("no/such/prescale.toml")),
+            env(&[]),
+            Overrides::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no/such/prescale.toml"), "{err}");
     }
 
     #[test]
     fn configured_holidays_belong_to_their_series() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(&dir, "[[holidays]]\nseries = \"trips\"\ndate = 2026-03-14\nname = \"Concierto\"\n");
+        let file = write(
+            &dir,
+            "[[holidays]]\nseries = \"trips\"\ndate = 2026-03-14\nname = \"Concierto\"\n",
+        );
         let s = Settings::load(Some(&file), env(&[]), Overrides::default()).unwrap();
         assert_eq!(s.holidays_of(&SeriesId::parse("trips").unwrap()).len(), 1);
         assert!(s.holidays_of(&SeriesId::parse("other").unwrap()).is_empty());

@@ -10,11 +10,11 @@
 //! Code that decides is pure ([`domain`]); code that touches the world is a thin shell
 //! ([`store`], [`import`], [`cli`]). Modules are listed in the order data flows through them.
 
-pub mod domain;
-pub mod config;
-pub mod store;
-pub mod import;
 pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod import;
+pub mod store;
 
 /// Compile-time guard: shared handles must cross threads.
 const _: () = {

@@ -6,7 +6,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = prescale::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: starting the async runtime: {err}");

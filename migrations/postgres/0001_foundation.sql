@@ -18,16 +18,18 @@ CREATE TABLE observations (
     PRIMARY KEY (series, hour)
 );
 
--- Hourly weather per named location (a series' own id unless it names another location).
--- kind 'observed' has issued_at = hour; kind 'forecast' has the time the forecast was issued.
+-- Hourly weather per named location (a series' own id unless it names another location), one
+-- row per hour: `vars` is a JSON object of the hour's variables named as in the import CSV,
+-- e.g. {"temp_c": 18.5, "precip_mm": 0.2, "weather": 2}. A row per variable would triple the rows
+-- of a typical file and its import time. kind 'observed' has issued_at = hour; kind 'forecast'
+-- has the time the forecast was issued.
 CREATE TABLE weather (
     location  TEXT NOT NULL,
-    variable  TEXT NOT NULL,
     hour      BIGINT NOT NULL,
     kind      TEXT NOT NULL CHECK (kind IN ('observed', 'forecast')),
     issued_at BIGINT NOT NULL,
-    value     DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (location, variable, hour, kind, issued_at)
+    vars      TEXT NOT NULL,
+    PRIMARY KEY (location, hour, kind, issued_at)
 );
 
 CREATE TABLE events (

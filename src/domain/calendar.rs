@@ -56,7 +56,12 @@ impl CalendarName {
             Self::Us => holidays::united_states(year),
             Self::None => Vec::new(),
         };
-        days.into_iter().map(|(date, name)| Holiday { date, name: name.to_owned() }).collect()
+        days.into_iter()
+            .map(|(date, name)| Holiday {
+                date,
+                name: name.to_owned(),
+            })
+            .collect()
     }
 }
 
@@ -118,7 +123,11 @@ pub struct Calendar {
 const EXPANDED_YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
 
 impl Calendar {
-    pub fn new(time_zone: TimeZone, name: CalendarName, custom: impl IntoIterator<Item = Holiday>) -> Self {
+    pub fn new(
+        time_zone: TimeZone,
+        name: CalendarName,
+        custom: impl IntoIterator<Item = Holiday>,
+    ) -> Self {
         let mut days = BTreeMap::new();
         for year in EXPANDED_YEARS {
             for h in name.holidays(year) {
@@ -128,7 +137,11 @@ impl Calendar {
         for h in custom {
             days.insert(h.date, h.name);
         }
-        Self { time_zone, name, days }
+        Self {
+            time_zone,
+            name,
+            days,
+        }
     }
 
     pub fn time_zone(&self) -> TimeZone {
@@ -141,7 +154,9 @@ impl Calendar {
 
     /// The local wall-clock start of `hour` in this calendar's time zone.
     pub fn local(&self, hour: Hour) -> NaiveDateTime {
-        hour.to_utc().with_timezone(&self.time_zone.tz()).naive_local()
+        hour.to_utc()
+            .with_timezone(&self.time_zone.tz())
+            .naive_local()
     }
 
     /// The holiday on `date`, if any (custom holidays win over built-in names).
@@ -193,18 +208,29 @@ impl Calendar {
 
     /// All holidays of a calendar year (built-in and custom), sorted by date.
     pub fn holidays_in(&self, year: i32) -> Vec<Holiday> {
-        let (Some(first), Some(last)) = (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year, 12, 31))
-        else {
+        let (Some(first), Some(last)) = (
+            NaiveDate::from_ymd_opt(year, 1, 1),
+            NaiveDate::from_ymd_opt(year, 12, 31),
+        ) else {
             return Vec::new();
         };
         if !EXPANDED_YEARS.contains(&year) {
             let mut all = self.name.holidays(year);
-            all.extend(self.days.range(first..=last).map(|(d, n)| Holiday { date: *d, name: n.clone() }));
+            all.extend(self.days.range(first..=last).map(|(d, n)| Holiday {
+                date: *d,
+                name: n.clone(),
+            }));
             all.sort();
             all.dedup_by(|a, b| a.date == b.date);
             return all;
         }
-        self.days.range(first..=last).map(|(d, n)| Holiday { date: *d, name: n.clone() }).collect()
+        self.days
+            .range(first..=last)
+            .map(|(d, n)| Holiday {
+                date: *d,
+                name: n.clone(),
+            })
+            .collect()
     }
 }
 
@@ -221,19 +247,64 @@ mod tests {
     }
 
     fn dates(name: CalendarName, year: i32) -> Vec<String> {
-        name.holidays(year).iter().map(|h| h.date.to_string()).collect()
+        name.holidays(year)
+            .iter()
+            .map(|h| h.date.to_string())
+            .collect()
     }
 
     #[test]
     fn peru_matches_the_official_calendar_in_the_reference_years() {
         let table: &[(i32, &[&str])] = &[
-            (2000, &["01-01", "04-20", "04-21", "05-01", "06-29", "07-28", "07-29", "08-30", "10-08", "11-01", "12-08", "12-25"]),
-            (2015, &["01-01", "04-02", "04-03", "05-01", "06-29", "07-28", "07-29", "08-30", "10-08", "11-01", "12-08", "12-25"]),
-            (2022, &["01-01", "04-14", "04-15", "05-01", "06-29", "07-28", "07-29", "08-06", "08-30", "10-08", "11-01", "12-08", "12-09", "12-25"]),
-            (2023, &["01-01", "04-06", "04-07", "05-01", "06-29", "07-23", "07-28", "07-29", "08-06", "08-30", "10-08", "11-01", "12-08", "12-09", "12-25"]),
-            (2024, &["01-01", "03-28", "03-29", "05-01", "06-07", "06-29", "07-23", "07-28", "07-29", "08-06", "08-30", "10-08", "11-01", "12-08", "12-09", "12-25"]),
-            (2026, &["01-01", "04-02", "04-03", "05-01", "06-07", "06-29", "07-23", "07-28", "07-29", "08-06", "08-30", "10-08", "11-01", "12-08", "12-09", "12-25"]),
-            (2035, &["01-01", "03-22", "03-23", "05-01", "06-07", "06-29", "07-23", "07-28", "07-29", "08-06", "08-30", "10-08", "11-01", "12-08", "12-09", "12-25"]),
+            (
+                2000,
+                &[
+                    "01-01", "04-20", "04-21", "05-01", "06-29", "07-28", "07-29", "08-30",
+                    "10-08", "11-01", "12-08", "12-25",
+                ],
+            ),
+            (
+                2015,
+                &[
+                    "01-01", "04-02", "04-03", "05-01", "06-29", "07-28", "07-29", "08-30",
+                    "10-08", "11-01", "12-08", "12-25",
+                ],
+            ),
+            (
+                2022,
+                &[
+                    "01-01", "04-14", "04-15", "05-01", "06-29", "07-28", "07-29", "08-06",
+                    "08-30", "10-08", "11-01", "12-08", "12-09", "12-25",
+                ],
+            ),
+            (
+                2023,
+                &[
+                    "01-01", "04-06", "04-07", "05-01", "06-29", "07-23", "07-28", "07-29",
+                    "08-06", "08-30", "10-08", "11-01", "12-08", "12-09", "12-25",
+                ],
+            ),
+            (
+                2024,
+                &[
+                    "01-01", "03-28", "03-29", "05-01", "06-07", "06-29", "07-23", "07-28",
+                    "07-29", "08-06", "08-30", "10-08", "11-01", "12-08", "12-09", "12-25",
+                ],
+            ),
+            (
+                2026,
+                &[
+                    "01-01", "04-02", "04-03", "05-01", "06-07", "06-29", "07-23", "07-28",
+                    "07-29", "08-06", "08-30", "10-08", "11-01", "12-08", "12-09", "12-25",
+                ],
+            ),
+            (
+                2035,
+                &[
+                    "01-01", "03-22", "03-23", "05-01", "06-07", "06-29", "07-23", "07-28",
+                    "07-29", "08-06", "08-30", "10-08", "11-01", "12-08", "12-09", "12-25",
+                ],
+            ),
         ];
         for (year, expected) in table {
             let expected: Vec<String> = expected.iter().map(|md| format!("{year}-{md}")).collect();
@@ -244,13 +315,55 @@ mod tests {
     #[test]
     fn us_federal_holidays_include_observed_days_in_the_reference_years() {
         let table: &[(i32, &[&str])] = &[
-            (2000, &["01-01", "01-17", "02-21", "05-29", "07-04", "09-04", "10-09", "11-10", "11-11", "11-23", "12-25"]),
-            (2015, &["01-01", "01-19", "02-16", "05-25", "07-03", "07-04", "09-07", "10-12", "11-11", "11-26", "12-25"]),
-            (2021, &["01-01", "01-18", "02-15", "05-31", "06-18", "06-19", "07-04", "07-05", "09-06", "10-11", "11-11", "11-25", "12-24", "12-25", "12-31"]),
-            (2022, &["01-01", "01-17", "02-21", "05-30", "06-19", "06-20", "07-04", "09-05", "10-10", "11-11", "11-24", "12-25", "12-26"]),
-            (2024, &["01-01", "01-15", "02-19", "05-27", "06-19", "07-04", "09-02", "10-14", "11-11", "11-28", "12-25"]),
-            (2026, &["01-01", "01-19", "02-16", "05-25", "06-19", "07-03", "07-04", "09-07", "10-12", "11-11", "11-26", "12-25"]),
-            (2035, &["01-01", "01-15", "02-19", "05-28", "06-19", "07-04", "09-03", "10-08", "11-11", "11-12", "11-22", "12-25"]),
+            (
+                2000,
+                &[
+                    "01-01", "01-17", "02-21", "05-29", "07-04", "09-04", "10-09", "11-10",
+                    "11-11", "11-23", "12-25",
+                ],
+            ),
+            (
+                2015,
+                &[
+                    "01-01", "01-19", "02-16", "05-25", "07-03", "07-04", "09-07", "10-12",
+                    "11-11", "11-26", "12-25",
+                ],
+            ),
+            (
+                2021,
+                &[
+                    "01-01", "01-18", "02-15", "05-31", "06-18", "06-19", "07-04", "07-05",
+                    "09-06", "10-11", "11-11", "11-25", "12-24", "12-25", "12-31",
+                ],
+            ),
+            (
+                2022,
+                &[
+                    "01-01", "01-17", "02-21", "05-30", "06-19", "06-20", "07-04", "09-05",
+                    "10-10", "11-11", "11-24", "12-25", "12-26",
+                ],
+            ),
+            (
+                2024,
+                &[
+                    "01-01", "01-15", "02-19", "05-27", "06-19", "07-04", "09-02", "10-14",
+                    "11-11", "11-28", "12-25",
+                ],
+            ),
+            (
+                2026,
+                &[
+                    "01-01", "01-19", "02-16", "05-25", "06-19", "07-03", "07-04", "09-07",
+                    "10-12", "11-11", "11-26", "12-25",
+                ],
+            ),
+            (
+                2035,
+                &[
+                    "01-01", "01-15", "02-19", "05-28", "06-19", "07-04", "09-03", "10-08",
+                    "11-11", "11-12", "11-22", "12-25",
+                ],
+            ),
         ];
         for (year, expected) in table {
             let expected: Vec<String> = expected.iter().map(|md| format!("{year}-{md}")).collect();
@@ -273,7 +386,12 @@ mod tests {
 
     #[test]
     fn peru_days_added_by_law_apply_only_from_their_first_year() {
-        for (md, since) in [("08-06", 2022), ("12-09", 2022), ("07-23", 2023), ("06-07", 2024)] {
+        for (md, since) in [
+            ("08-06", 2022),
+            ("12-09", 2022),
+            ("07-23", 2023),
+            ("06-07", 2024),
+        ] {
             for year in 2000..=2035 {
                 let date = d(&format!("{year}-{md}"));
                 let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
@@ -285,9 +403,14 @@ mod tests {
     #[test]
     fn every_us_observed_day_is_a_weekday_next_to_its_weekend_holiday() {
         for year in 2000..=2035 {
-            for h in CalendarName::Us.holidays(year).iter().filter(|h| h.name.ends_with("(observed)")) {
+            for h in CalendarName::Us
+                .holidays(year)
+                .iter()
+                .filter(|h| h.name.ends_with("(observed)"))
+            {
                 assert!(!is_weekend(h.date), "{h:?}");
-                let next_or_prev_is_weekend = is_weekend(h.date + Duration::days(1)) || is_weekend(h.date - Duration::days(1));
+                let next_or_prev_is_weekend = is_weekend(h.date + Duration::days(1))
+                    || is_weekend(h.date - Duration::days(1));
                 assert!(next_or_prev_is_weekend, "{h:?}");
             }
         }
@@ -307,7 +430,10 @@ mod tests {
 
     #[test]
     fn custom_holidays_add_to_the_built_in_ones_and_none_replaces_them() {
-        let concert = Holiday { date: d("2026-03-14"), name: "Concierto".into() };
+        let concert = Holiday {
+            date: d("2026-03-14"),
+            name: "Concierto".into(),
+        };
         let pe = Calendar::new(TimeZone::LIMA, CalendarName::Pe, [concert.clone()]);
         assert_eq!(pe.holiday(d("2026-03-14")), Some("Concierto"));
         assert!(pe.is_holiday(d("2026-12-25")));

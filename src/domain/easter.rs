@@ -28,14 +28,24 @@ mod tests {
 
     #[test]
     fn easter_matches_known_dates_and_is_always_a_sunday_in_march_or_april() {
-        let known = [(2000, 4, 23), (2015, 4, 5), (2019, 4, 21), (2024, 3, 31), (2026, 4, 5), (2035, 3, 25)];
+        let known = [
+            (2000, 4, 23),
+            (2015, 4, 5),
+            (2019, 4, 21),
+            (2024, 3, 31),
+            (2026, 4, 5),
+            (2035, 3, 25),
+        ];
         for (y, m, d) in known {
             assert_eq!(easter_sunday(y), NaiveDate::from_ymd_opt(y, m, d).unwrap());
         }
         for y in 1900..=2100 {
             let e = easter_sunday(y);
             assert_eq!(e.weekday(), Weekday::Sun, "{e}");
-            assert!((e.month() == 3 && e.day() >= 22) || (e.month() == 4 && e.day() <= 25), "{e}");
+            assert!(
+                (e.month() == 3 && e.day() >= 22) || (e.month() == 4 && e.day() <= 25),
+                "{e}"
+            );
         }
     }
 }

@@ -76,9 +76,17 @@ impl SpecialEvent {
     /// # Errors
     /// [`DomainError::Event`] naming the event and the broken rule.
     pub fn validate(self) -> Result<Self, DomainError> {
-        let fail = |problem: String| Err(DomainError::Event { id: self.id.to_string(), problem });
+        let fail = |problem: String| {
+            Err(DomainError::Event {
+                id: self.id.to_string(),
+                problem,
+            })
+        };
         if self.ends_at <= self.starts_at {
-            return fail(format!("ends_at {} is not after starts_at {}", self.ends_at, self.starts_at));
+            return fail(format!(
+                "ends_at {} is not after starts_at {}",
+                self.ends_at, self.starts_at
+            ));
         }
         if let Some(lat) = self.latitude.filter(|l| !(-90.0..=90.0).contains(l)) {
             return fail(format!("latitude {lat} is outside [-90, 90]"));

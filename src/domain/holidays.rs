@@ -54,15 +54,26 @@ pub(crate) fn united_states(year: i32) -> Vec<(NaiveDate, &'static str)> {
     };
     fixed(1, 1, "New Year's Day", "New Year's Day (observed)");
     if year >= 2021 {
-        fixed(6, 19, "Juneteenth National Independence Day", "Juneteenth National Independence Day (observed)");
+        fixed(
+            6,
+            19,
+            "Juneteenth National Independence Day",
+            "Juneteenth National Independence Day (observed)",
+        );
     }
     fixed(7, 4, "Independence Day", "Independence Day (observed)");
     fixed(11, 11, "Veterans Day", "Veterans Day (observed)");
     fixed(12, 25, "Christmas Day", "Christmas Day (observed)");
     if year >= 1986 {
-        days.push((nth_weekday(year, 1, Weekday::Mon, 3), "Martin Luther King Jr. Day"));
+        days.push((
+            nth_weekday(year, 1, Weekday::Mon, 3),
+            "Martin Luther King Jr. Day",
+        ));
     }
-    days.push((nth_weekday(year, 2, Weekday::Mon, 3), "Washington's Birthday"));
+    days.push((
+        nth_weekday(year, 2, Weekday::Mon, 3),
+        "Washington's Birthday",
+    ));
     days.push((last_weekday(year, 5, Weekday::Mon), "Memorial Day"));
     days.push((nth_weekday(year, 9, Weekday::Mon, 1), "Labor Day"));
     days.push((nth_weekday(year, 10, Weekday::Mon, 2), "Columbus Day"));
@@ -89,11 +100,16 @@ fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
 }
 
 fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
-    NaiveDate::from_weekday_of_month_opt(year, month, weekday, n).expect("every month has 4 of each weekday")
+    NaiveDate::from_weekday_of_month_opt(year, month, weekday, n)
+        .expect("every month has 4 of each weekday")
 }
 
 fn last_weekday(year: i32, month: u32, weekday: Weekday) -> NaiveDate {
-    let first_next = if month == 12 { ymd(year + 1, 1, 1) } else { ymd(year, month + 1, 1) };
+    let first_next = if month == 12 {
+        ymd(year + 1, 1, 1)
+    } else {
+        ymd(year, month + 1, 1)
+    };
     let last = first_next - Duration::days(1);
     let back = (7 + last.weekday().num_days_from_monday() - weekday.num_days_from_monday()) % 7;
     last - Duration::days(i64::from(back))

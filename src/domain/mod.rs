@@ -11,12 +11,14 @@ pub mod weather;
 pub use calendar::{Calendar, CalendarName, DayKind, Holiday};
 pub use events::{EventId, SpecialEvent};
 pub use series::{Demand, Hour, Observation, Series, SeriesId, TimeZone, Tolerance};
-pub use weather::{WeatherKind, WeatherReading, WeatherVariable};
+pub use weather::{WeatherHour, WeatherKind, WeatherVariable};
 
 /// A value that broke its type's rule; the message names the value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DomainError {
-    #[error("invalid series id {0:?}: use 1-64 characters a-z, 0-9 and '-', with '/' between parts (e.g. trips/lima-norte)")]
+    #[error(
+        "invalid series id {0:?}: use 1-64 characters a-z, 0-9 and '-', with '/' between parts (e.g. trips/lima-norte)"
+    )]
     SeriesId(String),
     #[error("invalid demand {0}: demand must be a finite number >= 0")]
     Demand(f64),

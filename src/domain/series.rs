@@ -26,7 +26,10 @@ impl SeriesId {
     /// [`DomainError::SeriesId`] unless `raw` is 1-64 characters of `a-z0-9-` parts joined by `/`.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
-        if !raw.is_empty() && raw.len() <= 64 && raw.split('/').all(|p| !p.is_empty() && p.bytes().all(ok)) {
+        if !raw.is_empty()
+            && raw.len() <= 64
+            && raw.split('/').all(|p| !p.is_empty() && p.bytes().all(ok))
+        {
             Ok(Self(raw.to_owned()))
         } else {
             Err(DomainError::SeriesId(raw.to_owned()))
@@ -98,7 +101,9 @@ impl Hour {
     }
 
     pub fn to_utc(self) -> DateTime<Utc> {
-        Utc.timestamp_opt(self.0, 0).single().expect("an hour is a valid instant")
+        Utc.timestamp_opt(self.0, 0)
+            .single()
+            .expect("an hour is a valid instant")
     }
 
     /// The hour `n` hours later (earlier for negative `n`).
@@ -312,7 +317,15 @@ mod tests {
 
     #[test]
     fn a_series_id_with_uppercase_or_empty_parts_is_rejected() {
-        for bad in ["", "Trips", "trips/", "/trips", "a b", "trips_x", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Trips",
+            "trips/",
+            "/trips",
+            "a b",
+            "trips_x",
+            &"a".repeat(65),
+        ] {
             assert!(SeriesId::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         for good in ["trips", "trips/lima-norte", "a1/b2/c-3", &"a".repeat(64)] {
@@ -329,11 +342,19 @@ mod tests {
 
     #[test]
     fn an_hour_floors_an_instant_and_rejects_unaligned_seconds() {
-        let t = DateTime::parse_from_rfc3339("2026-07-28T14:59:59-05:00").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-07-28T14:59:59-05:00")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(Hour::containing(t).to_string(), "2026-07-28T19:00:00Z");
         assert!(Hour::from_unix(-3600).is_ok());
         assert!(Hour::from_unix(-1).is_err());
-        assert_eq!(Hour::from_unix(0).unwrap().plus(3).hours_until(Hour::from_unix(0).unwrap()), -3);
+        assert_eq!(
+            Hour::from_unix(0)
+                .unwrap()
+                .plus(3)
+                .hours_until(Hour::from_unix(0).unwrap()),
+            -3
+        );
     }
 
     #[test]

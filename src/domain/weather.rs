@@ -1,6 +1,7 @@
 //! Hourly weather at a named location: observed, or forecast with the time it was issued.
 //! Variables are named by the CSV column they came from (`temp_c`, `precip_mm`, `weather`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,9 @@ use super::{DomainError, Hour};
 pub enum WeatherKind {
     Observed,
     /// Issued at this hour (forecasts of later hours).
-    Forecast { issued: Hour },
+    Forecast {
+        issued: Hour,
+    },
 }
 
 impl WeatherKind {
@@ -77,10 +80,9 @@ impl fmt::Display for WeatherVariable {
     }
 }
 
-/// One weather value for one hour.
+/// The weather of one hour: a value per variable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WeatherReading {
+pub struct WeatherHour {
     pub hour: Hour,
-    pub variable: WeatherVariable,
-    pub value: f64,
+    pub values: BTreeMap<WeatherVariable, f64>,
 }

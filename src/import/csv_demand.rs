@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::timestamp;
 use super::{ImportError, ImportFailure, Progress};
-use crate::domain::{Demand, Holiday, Hour, TimeZone, WeatherReading, WeatherVariable};
+use crate::domain::{Demand, Holiday, Hour, TimeZone, WeatherHour, WeatherVariable};
 
 /// How sub-hourly rows become one hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -60,7 +60,7 @@ pub struct Column {
 pub struct ParsedDemand {
     /// Demand per UTC hour, ascending.
     pub hours: BTreeMap<Hour, f64>,
-    pub weather: Vec<WeatherReading>,
+    pub weather: Vec<WeatherHour>,
     /// Local dates the `holiday` column flags.
     pub holidays: Vec<Holiday>,
     pub rows_read: u64,
@@ -70,8 +70,18 @@ pub struct ParsedDemand {
 
 /// Weather columns are known by their name's start (as in the shared datasets).
 const WEATHER_PREFIXES: &[&str] = &[
-    "temp", "feels_like", "apparent_temp", "dewpoint", "precip", "rain", "snow", "humidity", "wind", "visibility",
-    "pressure", "cloud",
+    "temp",
+    "feels_like",
+    "apparent_temp",
+    "dewpoint",
+    "precip",
+    "rain",
+    "snow",
+    "humidity",
+    "wind",
+    "visibility",
+    "pressure",
+    "cloud",
 ];
 
 fn role_of(name: &str) -> ColumnRole {
@@ -99,7 +109,11 @@ impl Acc {
     }
 
     fn value(self, sum: bool) -> f64 {
-        if sum { self.sum } else { self.sum / f64::from(self.n) }
+        if sum {
+            self.sum
+        } else {
+            self.sum / f64::from(self.n)
+        }
     }
 }
 
@@ -115,7 +129,10 @@ pub fn parse_demand_csv(
     resample: Resample,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ParsedDemand, ImportFailure> {
-    let io = |error| ImportFailure::Io { path: path.to_path_buf(), error };
+    let io = |error| ImportFailure::Io {
+        path: path.to_path_buf(),
+        error,
+    };
     let file = File::open(path).map_err(io)?;
     let total = file.metadata().map_err(io)?.len();
     let mut rdr = csv::ReaderBuilder::new()
@@ -129,22 +146,36 @@ pub fn parse_demand_csv(
         problem,
     };
 
-    let headers = rdr.headers().map_err(|e| fail(1, "(header)", csv_problem(&e)))?.clone();
+    let headers = rdr
+        .headers()
+        .map_err(|e| fail(1, "(header)", csv_problem(&e)))?
+        .clone();
     let mut columns = Vec::with_capacity(headers.len());
     for (i, name) in headers.iter().enumerate() {
         if headers.iter().take(i).any(|n| n == name) {
             return Err(fail(1, name, "column appears twice in the header".to_owned()).into());
         }
-        columns.push(Column { name: name.to_owned(), role: role_of(name) });
+        columns.push(Column {
+            name: name.to_owned(),
+            role: role_of(name),
+        });
     }
     let find = |role: ColumnRole| columns.iter().position(|c| c.role == role);
-    let (Some(ts_col), Some(y_col)) = (find(ColumnRole::Timestamp), find(ColumnRole::Demand)) else {
-        let problem = format!("the header needs columns \"timestamp\" and \"y\"; it has {:?}", headers.iter().collect::<Vec<_>>());
+    let (Some(ts_col), Some(y_col)) = (find(ColumnRole::Timestamp), find(ColumnRole::Demand))
+    else {
+        let problem = format!(
+            "the header needs columns \"timestamp\" and \"y\"; it has {:?}",
+            headers.iter().collect::<Vec<_>>()
+        );
         return Err(fail(1, "(header)", problem).into());
     };
     let holiday_col = find(ColumnRole::Holiday);
     let mut weather_cols = Vec::new();
-    for (i, c) in columns.iter().enumerate().filter(|(_, c)| c.role == ColumnRole::Weather) {
+    for (i, c) in columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.role == ColumnRole::Weather)
+    {
         let var = WeatherVariable::parse(&c.name).map_err(|e| fail(1, &c.name, e.to_string()))?;
         weather_cols.push((i, var));
     }
@@ -152,7 +183,8 @@ pub fn parse_demand_csv(
     let local = naive_ok.then_some(zone);
     let mut hours: BTreeMap<Hour, Acc> = BTreeMap::new();
     let mut seen: HashMap<i64, (f64, u64)> = HashMap::new();
-    let mut weather: HashMap<(Hour, usize), Acc> = HashMap::new();
+    // Per hour: one accumulator per weather column.
+    let mut weather: BTreeMap<Hour, Vec<Acc>> = BTreeMap::new();
     let mut holiday_dates = BTreeSet::new();
     let (mut rows_read, mut empty_y, mut repeated) = (0u64, 0u64, 0u64);
     let mut offset_mismatch: Option<(u64, u64, String)> = None; // (count, first line, value)
@@ -170,18 +202,29 @@ pub fn parse_demand_csv(
         let line = record.position().map_or(0, csv::Position::line);
         rows_read += 1;
         if rows_read.is_multiple_of(8192) {
-            progress(Progress { done: record.position().map_or(0, csv::Position::byte), total });
+            progress(Progress {
+                done: record.position().map_or(0, csv::Position::byte),
+                total,
+            });
         }
         if record.len() != headers.len() {
-            let problem = format!("row has {} fields, the header has {}", record.len(), headers.len());
+            let problem = format!(
+                "row has {} fields, the header has {}",
+                record.len(),
+                headers.len()
+            );
             return Err(fail(line, "(row)", problem).into());
         }
 
         let raw_ts = &record[ts_col];
-        let stamp = timestamp::parse(raw_ts, local, previous).map_err(|p| fail(line, "timestamp", p))?;
+        let stamp =
+            timestamp::parse(raw_ts, local, previous).map_err(|p| fail(line, "timestamp", p))?;
         previous = Some(stamp.instant);
         if let Some(offset) = stamp.offset {
-            let expected = zone.tz().offset_from_utc_datetime(&stamp.instant.naive_utc()).fix();
+            let expected = zone
+                .tz()
+                .offset_from_utc_datetime(&stamp.instant.naive_utc())
+                .fix();
             if offset != expected {
                 let m = offset_mismatch.get_or_insert((0, line, raw_ts.to_owned()));
                 m.0 += 1;
@@ -194,7 +237,8 @@ pub fn parse_demand_csv(
             continue;
         }
         let y = parse_number(raw_y).map_err(|p| fail(line, "y", p))?;
-        let demand = Demand::new(y).map_err(|e| fail(line, "y", format!("value {raw_y:?}: {e}")))?;
+        let demand =
+            Demand::new(y).map_err(|e| fail(line, "y", format!("value {raw_y:?}: {e}")))?;
 
         let instant = stamp.instant.timestamp();
         if let Some(&(old, old_line)) = seen.get(&instant) {
@@ -218,9 +262,17 @@ pub fn parse_demand_csv(
             }
             let v = parse_number(raw).map_err(|p| fail(line, var.as_str(), p))?;
             if !v.is_finite() {
-                return Err(fail(line, var.as_str(), format!("value {raw:?} is not a finite number")).into());
+                return Err(fail(
+                    line,
+                    var.as_str(),
+                    format!("value {raw:?} is not a finite number"),
+                )
+                .into());
             }
-            weather.entry((hour, k)).or_default().add(v);
+            weather
+                .entry(hour)
+                .or_insert_with(|| vec![Acc::default(); weather_cols.len()])[k]
+                .add(v);
         }
         if let Some(col) = holiday_col {
             match &record[col] {
@@ -228,7 +280,11 @@ pub fn parse_demand_csv(
                     holiday_dates.insert(stamp.instant.with_timezone(&zone.tz()).date_naive());
                 }
                 "0" | "false" | "False" | "FALSE" | "" => {}
-                other => return Err(fail(line, "holiday", format!("value {other:?} is not 0 or 1")).into()),
+                other => {
+                    return Err(
+                        fail(line, "holiday", format!("value {other:?} is not 0 or 1")).into(),
+                    );
+                }
             }
         }
     }
@@ -247,10 +303,14 @@ pub fn parse_demand_csv(
     }
     note_partial_hours(&hours, &mut warnings);
     if empty_y > 0 {
-        warnings.push(format!("{empty_y} rows have an empty y and were left as missing hours"));
+        warnings.push(format!(
+            "{empty_y} rows have an empty y and were left as missing hours"
+        ));
     }
     if repeated > 0 {
-        warnings.push(format!("{repeated} rows repeat an earlier timestamp with the same value and were skipped"));
+        warnings.push(format!(
+            "{repeated} rows repeat an earlier timestamp with the same value and were skipped"
+        ));
     }
     if let Some((n, line, raw)) = offset_mismatch {
         warnings.push(format!(
@@ -259,17 +319,36 @@ pub fn parse_demand_csv(
         ));
     }
 
-    let mut readings: Vec<WeatherReading> = weather
+    let readings: Vec<WeatherHour> = weather
         .into_iter()
-        .map(|((hour, k), acc)| {
-            let var = &weather_cols[k].1;
-            WeatherReading { hour, variable: var.clone(), value: acc.value(var.sums_over_time()) }
+        .map(|(hour, accs)| {
+            let values = weather_cols
+                .iter()
+                .zip(accs)
+                .filter(|(_, acc)| acc.n > 0)
+                .map(|((_, var), acc)| (var.clone(), acc.value(var.sums_over_time())))
+                .collect();
+            WeatherHour { hour, values }
         })
         .collect();
-    readings.sort_by(|a, b| (a.hour, &a.variable).cmp(&(b.hour, &b.variable)));
-    let source = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let holidays = holiday_dates.into_iter().map(|date| Holiday { date, name: format!("holiday ({source})") }).collect();
-    Ok(ParsedDemand { hours: out_hours, weather: readings, holidays, rows_read, columns, warnings })
+    let source = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let holidays = holiday_dates
+        .into_iter()
+        .map(|date| Holiday {
+            date,
+            name: format!("holiday ({source})"),
+        })
+        .collect();
+    Ok(ParsedDemand {
+        hours: out_hours,
+        weather: readings,
+        holidays,
+        rows_read,
+        columns,
+        warnings,
+    })
 }
 
 /// With sub-hourly rows, an hour with fewer rows than most is probably partial: say so.
@@ -278,13 +357,20 @@ fn note_partial_hours(hours: &BTreeMap<Hour, Acc>, warnings: &mut Vec<String>) {
     for acc in hours.values() {
         *freq.entry(acc.n).or_default() += 1;
     }
-    let Some((&modal, _)) = freq.iter().max_by_key(|(n, count)| (**count, std::cmp::Reverse(**n))) else {
+    let Some((&modal, _)) = freq
+        .iter()
+        .max_by_key(|(n, count)| (**count, std::cmp::Reverse(**n)))
+    else {
         return;
     };
     if modal <= 1 {
         return;
     }
-    let short: Vec<_> = hours.iter().filter(|(_, a)| a.n < modal).map(|(h, _)| *h).collect();
+    let short: Vec<_> = hours
+        .iter()
+        .filter(|(_, a)| a.n < modal)
+        .map(|(h, _)| *h)
+        .collect();
     if let Some(first) = short.first() {
         warnings.push(format!(
             "{} hours have fewer than the usual {modal} sub-hourly rows (first: {first}); their demand may be partial",
@@ -294,7 +380,8 @@ fn note_partial_hours(hours: &BTreeMap<Hour, Acc>, warnings: &mut Vec<String>) {
 }
 
 fn parse_number(raw: &str) -> Result<f64, String> {
-    raw.parse::<f64>().map_err(|_| format!("value {raw:?} is not a number"))
+    raw.parse::<f64>()
+        .map_err(|_| format!("value {raw:?} is not a number"))
 }
 
 fn csv_problem(e: &csv::Error) -> String {

@@ -20,7 +20,10 @@ pub enum ImportFailure {
     #[error(transparent)]
     Row(#[from] ImportError),
     #[error("{}: {error}", .path.display())]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{}: no data rows", .path.display())]
     Empty { path: PathBuf },
     #[error("{0}")]

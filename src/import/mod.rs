@@ -20,8 +20,10 @@ use std::path::Path;
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::domain::{CalendarName, Demand, Hour, Observation, Series, SeriesId, TimeZone, Tolerance, WeatherKind};
-use crate::store::{ImportBatch, Store};
+use crate::domain::{
+    CalendarName, Demand, Hour, Observation, Series, SeriesId, TimeZone, Tolerance, WeatherKind,
+};
+use crate::store::{ImportBatch, Store, merge_weather};
 
 /// How to read a demand file and what to call the series.
 #[derive(Debug, Clone)]
@@ -86,6 +88,7 @@ pub struct ImportReport {
     pub inserted: u64,
     pub updated: u64,
     pub unchanged: u64,
+    /// Values of the weather hours written (new or changed hours, counted whole).
     pub weather_values: u64,
     pub holidays: u64,
     pub first_hour: Hour,
@@ -98,7 +101,11 @@ pub struct ImportReport {
 impl ImportReport {
     /// True when the store already held exactly this data.
     pub fn is_noop(&self) -> bool {
-        !self.created_series && self.inserted == 0 && self.updated == 0 && self.weather_values == 0 && self.holidays == 0
+        !self.created_series
+            && self.inserted == 0
+            && self.updated == 0
+            && self.weather_values == 0
+            && self.holidays == 0
     }
 }
 
@@ -115,14 +122,28 @@ pub async fn import_demand(
 ) -> Result<ImportReport, ImportFailure> {
     let existing = store.series(&opts.series).await?;
     let series = settle_series(existing.as_ref(), opts)?;
-    let parsed = parse_demand_csv(path, series.time_zone, opts.time_zone.is_some(), opts.resample, progress)?;
-    let (Some(first), Some(last)) = (parsed.hours.keys().next().copied(), parsed.hours.keys().next_back().copied())
-    else {
-        return Err(ImportFailure::Empty { path: path.to_path_buf() });
+    let parsed = parse_demand_csv(
+        path,
+        series.time_zone,
+        opts.time_zone.is_some(),
+        opts.resample,
+        progress,
+    )?;
+    let (Some(first), Some(last)) = (
+        parsed.hours.keys().next().copied(),
+        parsed.hours.keys().next_back().copied(),
+    ) else {
+        return Err(ImportFailure::Empty {
+            path: path.to_path_buf(),
+        });
     };
 
-    let stored: HashMap<Hour, f64> =
-        store.observations(&series.id, first, last).await?.into_iter().map(|o| (o.hour, o.demand.get())).collect();
+    let stored: HashMap<Hour, f64> = store
+        .observations(&series.id, first, last)
+        .await?
+        .into_iter()
+        .map(|o| (o.hour, o.demand.get()))
+        .collect();
     let (mut inserted, mut updated) = (0, 0);
     let mut changed = Vec::new();
     for (&hour, &value) in &parsed.hours {
@@ -131,24 +152,29 @@ pub async fn import_demand(
             Some(_) => updated += 1,
             None => inserted += 1,
         }
-        changed.push(Observation { hour, demand: Demand::new(value).expect("parse checked demand") });
+        changed.push(Observation {
+            hour,
+            demand: Demand::new(value).expect("parse checked demand"),
+        });
     }
 
-    let stored_weather: HashMap<(Hour, String), f64> = store
+    let stored_weather = store
         .weather(&series.weather_location, first, last, WeatherKind::Observed)
+        .await?;
+    let weather = merge_weather(&stored_weather, &parsed.weather);
+    let weather_values = weather.iter().map(|w| w.values.len() as u64).sum();
+
+    let stored_holidays: BTreeSet<_> = store
+        .custom_holidays(&series.id)
         .await?
         .into_iter()
-        .map(|w| ((w.hour, w.variable.as_str().to_owned()), w.value))
         .collect();
-    let weather: Vec<_> = parsed
-        .weather
+    let holidays: Vec<_> = parsed
+        .holidays
         .iter()
-        .filter(|w| stored_weather.get(&(w.hour, w.variable.as_str().to_owned())).is_none_or(|&old| !same(old, w.value)))
+        .filter(|h| !stored_holidays.contains(*h))
         .cloned()
         .collect();
-
-    let stored_holidays: BTreeSet<_> = store.custom_holidays(&series.id).await?.into_iter().collect();
-    let holidays: Vec<_> = parsed.holidays.iter().filter(|h| !stored_holidays.contains(*h)).cloned().collect();
 
     let report = ImportReport {
         series: series.id.clone(),
@@ -159,7 +185,7 @@ pub async fn import_demand(
         inserted,
         updated,
         unchanged: parsed.hours.len() as u64 - inserted - updated,
-        weather_values: weather.len() as u64,
+        weather_values,
         holidays: holidays.len() as u64,
         first_hour: first,
         last_hour: last,
@@ -222,7 +248,10 @@ fn same(a: f64, b: f64) -> bool {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 #[cfg(test)]

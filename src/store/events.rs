@@ -36,7 +36,10 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM event_series WHERE event = $1").bind(e.id.as_str()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM event_series WHERE event = $1")
+                .bind(e.id.as_str())
+                .execute(&mut *tx)
+                .await?;
             for s in &e.series {
                 sqlx::query("INSERT INTO event_series (event, series) VALUES ($1, $2)")
                     .bind(e.id.as_str())
@@ -60,17 +63,27 @@ impl Store {
                     "SELECT {cols} FROM events e WHERE e.id IN (SELECT event FROM event_series WHERE series = $1) \
                      ORDER BY e.starts_at, e.id"
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(s.as_str()).fetch_all(&self.pool).await?
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(s.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
             }
             None => {
                 let sql = format!("SELECT {cols} FROM events e ORDER BY e.starts_at, e.id");
-                sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&self.pool)
+                    .await?
             }
         };
-        let links = sqlx::query("SELECT event, series FROM event_series ORDER BY event, series").fetch_all(&self.pool).await?;
+        let links = sqlx::query("SELECT event, series FROM event_series ORDER BY event, series")
+            .fetch_all(&self.pool)
+            .await?;
         let mut by_event: BTreeMap<String, Vec<SeriesId>> = BTreeMap::new();
         for l in &links {
-            by_event.entry(l.try_get("event")?).or_default().push(SeriesId::parse(l.try_get("series")?)?);
+            by_event
+                .entry(l.try_get("event")?)
+                .or_default()
+                .push(SeriesId::parse(l.try_get("series")?)?);
         }
         rows.iter()
             .map(|r| {
@@ -84,8 +97,9 @@ impl Store {
                     longitude: r.try_get("longitude")?,
                     starts_at: epoch(r.try_get("starts_at")?)?,
                     ends_at: epoch(r.try_get("ends_at")?)?,
-                    expected_attendance: u32::try_from(attendance)
-                        .map_err(|_| StoreError::CorruptText(format!("attendance {attendance} of event {id}")))?,
+                    expected_attendance: u32::try_from(attendance).map_err(|_| {
+                        StoreError::CorruptText(format!("attendance {attendance} of event {id}"))
+                    })?,
                     series: by_event.remove(&id).unwrap_or_default(),
                 })
             })

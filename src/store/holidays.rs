@@ -12,17 +12,21 @@ impl Store {
     /// # Errors
     /// On database failure or a stored date that no longer parses.
     pub async fn custom_holidays(&self, id: &SeriesId) -> Result<Vec<Holiday>, StoreError> {
-        let rows = sqlx::query("SELECT day, name FROM custom_holidays WHERE series = $1 ORDER BY day")
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT day, name FROM custom_holidays WHERE series = $1 ORDER BY day")
+                .bind(id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| {
                 let day: String = r.try_get("day")?;
-                let date = day
-                    .parse::<NaiveDate>()
-                    .map_err(|_| StoreError::CorruptText(format!("holiday date {day:?} of series {id}")))?;
-                Ok(Holiday { date, name: r.try_get("name")? })
+                let date = day.parse::<NaiveDate>().map_err(|_| {
+                    StoreError::CorruptText(format!("holiday date {day:?} of series {id}"))
+                })?;
+                Ok(Holiday {
+                    date,
+                    name: r.try_get("name")?,
+                })
             })
             .collect()
     }
@@ -40,9 +44,17 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::NoSuchSeries`] if the series is not stored; nothing is written then.
-    pub async fn put_custom_holidays(&self, id: &SeriesId, holidays: &[Holiday], source: &str) -> Result<(), StoreError> {
+    pub async fn put_custom_holidays(
+        &self,
+        id: &SeriesId,
+        holidays: &[Holiday],
+        source: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 AS one FROM series WHERE id = $1").bind(id.as_str()).fetch_optional(&mut *tx).await?;
+        let exists = sqlx::query("SELECT 1 AS one FROM series WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         if exists.is_none() {
             return Err(StoreError::NoSuchSeries(id.to_string()));
         }
@@ -66,7 +78,11 @@ pub(super) async fn upsert_holidays(
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for h in chunk {
-            q = q.bind(id.as_str()).bind(h.date.to_string()).bind(h.name.as_str()).bind(source);
+            q = q
+                .bind(id.as_str())
+                .bind(h.date.to_string())
+                .bind(h.name.as_str())
+                .bind(source);
         }
         q.execute(&mut **tx).await?;
     }

@@ -10,7 +10,7 @@ use super::observations::upsert_observations;
 use super::series::{epoch, insert_series};
 use super::weather::upsert_weather;
 use super::{Store, StoreError};
-use crate::domain::{Holiday, Hour, Observation, Series, WeatherKind, WeatherReading};
+use crate::domain::{Holiday, Hour, Observation, Series, WeatherHour, WeatherKind};
 
 /// Everything one import writes; the import module has already diffed it against the store.
 #[derive(Debug, Clone)]
@@ -23,7 +23,8 @@ pub struct ImportBatch {
     pub observations: Vec<Observation>,
     pub inserted: u64,
     pub updated: u64,
-    pub weather: Vec<WeatherReading>,
+    /// Weather hours to write, already merged with what is stored.
+    pub weather: Vec<WeatherHour>,
     pub holidays: Vec<Holiday>,
     pub first_hour: Hour,
     pub last_hour: Hour,
@@ -54,9 +55,17 @@ impl Store {
         insert_series(&mut tx, &batch.series).await?;
         let id = &batch.series.id;
         upsert_observations(&mut tx, self.backend, id, &batch.observations).await?;
-        upsert_weather(&mut tx, self.backend, &batch.series.weather_location, WeatherKind::Observed, &batch.weather).await?;
+        upsert_weather(
+            &mut tx,
+            self.backend,
+            &batch.series.weather_location,
+            WeatherKind::Observed,
+            &batch.weather,
+        )
+        .await?;
         upsert_holidays(&mut tx, self.backend, id, &batch.holidays, "import").await?;
-        if !batch.observations.is_empty() || !batch.weather.is_empty() || !batch.holidays.is_empty() {
+        if !batch.observations.is_empty() || !batch.weather.is_empty() || !batch.holidays.is_empty()
+        {
             sqlx::query(
                 "INSERT INTO imports (series, source, rows_read, hours, inserted, updated, first_hour, last_hour, imported_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -80,7 +89,10 @@ impl Store {
     ///
     /// # Errors
     /// On database failure or a stored value that no longer parses.
-    pub async fn imports(&self, id: &crate::domain::SeriesId) -> Result<Vec<ImportRecord>, StoreError> {
+    pub async fn imports(
+        &self,
+        id: &crate::domain::SeriesId,
+    ) -> Result<Vec<ImportRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, series, source, rows_read, hours, inserted, updated, first_hour, last_hour, imported_at \
              FROM imports WHERE series = $1 ORDER BY id DESC",

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{BATCH_ROWS, Backend, Store, StoreError, values_placeholders};
+use super::{BATCH_ROWS, Backend, PG_ARRAY_ROWS, Store, StoreError, joined, values_placeholders};
 use crate::domain::{Demand, Hour, Observation, SeriesId};
 
 impl Store {
@@ -10,7 +10,12 @@ impl Store {
     ///
     /// # Errors
     /// On database failure or a stored value that no longer parses.
-    pub async fn observations(&self, id: &SeriesId, from: Hour, to: Hour) -> Result<Vec<Observation>, StoreError> {
+    pub async fn observations(
+        &self,
+        id: &SeriesId,
+        from: Hour,
+        to: Hour,
+    ) -> Result<Vec<Observation>, StoreError> {
         self.observations_between(id, from.unix(), to.unix()).await
     }
 
@@ -22,7 +27,12 @@ impl Store {
         self.observations_between(id, i64::MIN, i64::MAX).await
     }
 
-    async fn observations_between(&self, id: &SeriesId, from: i64, to: i64) -> Result<Vec<Observation>, StoreError> {
+    async fn observations_between(
+        &self,
+        id: &SeriesId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Observation>, StoreError> {
         let rows = sqlx::query(
             "SELECT hour, demand FROM observations WHERE series = $1 AND hour >= $2 AND hour <= $3 ORDER BY hour",
         )
@@ -33,7 +43,10 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(Observation { hour: Hour::from_unix(r.try_get("hour")?)?, demand: Demand::new(r.try_get("demand")?)? })
+                Ok(Observation {
+                    hour: Hour::from_unix(r.try_get("hour")?)?,
+                    demand: Demand::new(r.try_get("demand")?)?,
+                })
             })
             .collect()
     }
@@ -58,10 +71,25 @@ pub(super) async fn upsert_observations(
     id: &SeriesId,
     rows: &[Observation],
 ) -> Result<(), StoreError> {
+    const UPSERT: &str = "ON CONFLICT (series, hour) DO UPDATE SET demand = excluded.demand";
+    if backend == Backend::Postgres {
+        for chunk in rows.chunks(PG_ARRAY_ROWS) {
+            let sql = format!(
+                "INSERT INTO observations (series, hour, demand) SELECT $1, h, d FROM \
+                 unnest(string_to_array($2, ',')::bigint[], string_to_array($3, ',')::float8[]) AS t(h, d) {UPSERT}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id.as_str())
+                .bind(joined(chunk.iter().map(|o| o.hour.unix())))
+                .bind(joined(chunk.iter().map(|o| o.demand.get())))
+                .execute(&mut **tx)
+                .await?;
+        }
+        return Ok(());
+    }
     for chunk in rows.chunks(BATCH_ROWS) {
         let sql = format!(
-            "INSERT INTO observations (series, hour, demand) VALUES {} \
-             ON CONFLICT (series, hour) DO UPDATE SET demand = excluded.demand",
+            "INSERT INTO observations (series, hour, demand) VALUES {} {UPSERT}",
             values_placeholders(backend, chunk.len(), 3)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

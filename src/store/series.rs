@@ -20,7 +20,8 @@ pub struct SeriesStats {
     pub missing_hours: i64,
 }
 
-const COLUMNS: &str = "s.id, s.time_zone, s.calendar, s.unit, s.tolerance, s.weather_location, s.created_at";
+const COLUMNS: &str =
+    "s.id, s.time_zone, s.calendar, s.unit, s.tolerance, s.weather_location, s.created_at";
 
 impl Store {
     /// Stores a new series, or leaves an existing one as it is. Returns true if it was created.
@@ -41,7 +42,10 @@ impl Store {
     pub async fn series(&self, id: &SeriesId) -> Result<Option<Series>, StoreError> {
         let sql = "SELECT s.id, s.time_zone, s.calendar, s.unit, s.tolerance, s.weather_location, s.created_at \
                    FROM series s WHERE s.id = $1";
-        let row = sqlx::query(sql).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sql)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(series_from_row).transpose()
     }
 
@@ -54,26 +58,40 @@ impl Store {
             "SELECT {COLUMNS}, COUNT(o.hour) AS n, MIN(o.hour) AS first_hour, MAX(o.hour) AS last_hour \
              FROM series s LEFT JOIN observations o ON o.series = s.id GROUP BY s.id ORDER BY s.id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 let series = series_from_row(row)?;
                 let observations: i64 = row.try_get("n")?;
                 let first: Option<i64> = row.try_get("first_hour")?;
                 let last: Option<i64> = row.try_get("last_hour")?;
-                let (first_hour, last_hour) = (first.map(Hour::from_unix).transpose()?, last.map(Hour::from_unix).transpose()?);
+                let (first_hour, last_hour) = (
+                    first.map(Hour::from_unix).transpose()?,
+                    last.map(Hour::from_unix).transpose()?,
+                );
                 let span = match (first_hour, last_hour) {
                     (Some(f), Some(l)) => f.hours_until(l) + 1,
                     _ => 0,
                 };
-                Ok(SeriesStats { series, observations, first_hour, last_hour, missing_hours: span - observations })
+                Ok(SeriesStats {
+                    series,
+                    observations,
+                    first_hour,
+                    last_hour,
+                    missing_hours: span - observations,
+                })
             })
             .collect()
     }
 }
 
 /// Inserts the series unless it exists; true if it was inserted.
-pub(super) async fn insert_series(tx: &mut sqlx::Transaction<'_, sqlx::Any>, series: &Series) -> Result<bool, StoreError> {
+pub(super) async fn insert_series(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    series: &Series,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO series (id, time_zone, calendar, unit, tolerance, weather_location, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",

@@ -8,7 +8,8 @@ use sqlx::{Connection, Executor};
 
 /// The PostgreSQL server tests use: TEST_POSTGRES_URL, or the local one with trust auth.
 pub(crate) fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 pub(crate) fn in_ci() -> bool {
@@ -37,7 +38,10 @@ impl TestDb {
     pub(crate) async fn new(backend: Backend) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, pg_name) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("prescale.db").display()), None),
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("prescale.db").display()),
+                None,
+            ),
             Backend::Postgres => {
                 let admin = postgres_admin_url();
                 let mut conn = match sqlx::postgres::PgConnection::connect(&admin).await {
@@ -50,15 +54,25 @@ impl TestDb {
                 let n = COUNTER.fetch_add(1, Ordering::SeqCst);
                 let name = format!("prescale_it_{}_{n}", std::process::id());
                 drop_stale_databases(&mut conn).await;
-                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .expect("create test database");
                 conn.close().await.ok();
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(b, _)| b)
+                    .to_owned();
                 (format!("{base}/{name}"), Some(name))
             }
         };
         let url = DatabaseUrl::parse(&url).expect("test url");
         let store = Store::open(&url).await.expect("open test store");
-        Some(Self { store, url, dir, pg_name })
+        Some(Self {
+            store,
+            url,
+            dir,
+            pg_name,
+        })
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -74,10 +88,10 @@ impl TestDb {
 
     pub(crate) async fn finish(self) {
         self.store.close().await;
-        if let Some(name) = self.pg_name {
-            if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&postgres_admin_url()).await {
-                conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.ok();
-            }
+        let Some(name) = self.pg_name else { return };
+        if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&postgres_admin_url()).await {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            conn.execute(sqlx::AssertSqlSafe(drop)).await.ok();
         }
     }
 }
@@ -85,15 +99,28 @@ impl TestDb {
 /// Drops test databases left behind by test processes that no longer run (a panicked test).
 async fn drop_stale_databases(conn: &mut sqlx::postgres::PgConnection) {
     use sqlx::Row;
-    let Ok(rows) = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'prescale_it_%'").fetch_all(&mut *conn).await
+    let Ok(rows) =
+        sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'prescale_it_%'")
+            .fetch_all(&mut *conn)
+            .await
     else {
         return;
     };
     for row in rows {
         let name: String = row.get("datname");
-        let pid = name.trim_start_matches("prescale_it_").split('_').next().and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists()) {
-            conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.ok();
+        let pid = name
+            .trim_start_matches("prescale_it_")
+            .split('_')
+            .next()
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid
+            .is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists())
+        {
+            conn.execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await
+            .ok();
         }
     }
 }
@@ -108,13 +135,20 @@ impl TestDb {
             let obs = self.store.all_observations(id).await.expect("observations");
             let weather = self
                 .store
-                .weather(&s.series.weather_location, prescale::domain::Hour::from_unix(-3600 << 28).unwrap(),
-                    prescale::domain::Hour::from_unix(3600 << 28).unwrap(), prescale::domain::WeatherKind::Observed)
+                .weather(
+                    &s.series.weather_location,
+                    prescale::domain::Hour::from_unix(-3600 << 28).unwrap(),
+                    prescale::domain::Hour::from_unix(3600 << 28).unwrap(),
+                    prescale::domain::WeatherKind::Observed,
+                )
                 .await
                 .expect("weather");
             let holidays = self.store.custom_holidays(id).await.expect("holidays");
             let imports = self.store.imports(id).await.expect("imports").len();
-            let _ = writeln!(out, "{s:?}\n{obs:?}\n{weather:?}\n{holidays:?}\nimports={imports}");
+            let _ = writeln!(
+                out,
+                "{s:?}\n{obs:?}\n{weather:?}\n{holidays:?}\nimports={imports}"
+            );
         }
         let _ = writeln!(out, "{:?}", self.store.events(None).await.expect("events"));
         out

@@ -18,7 +18,11 @@ pub(crate) fn options(series: &str) -> ImportOptions {
     }
 }
 
-pub(crate) async fn import(db: &TestDb, path: &std::path::Path, opts: &ImportOptions) -> Result<ImportReport, ImportFailure> {
+pub(crate) async fn import(
+    db: &TestDb,
+    path: &std::path::Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportFailure> {
     import_demand(&db.store, path, opts, &mut |_| {}).await
 }
 
@@ -28,54 +32,94 @@ fn lima_csv(hours: impl IntoIterator<Item = i64>, f: impl Fn(i64) -> f64) -> Str
     let mut s = String::from("timestamp,y,temp_c\n");
     for i in hours {
         let t = start + chrono::Duration::hours(i);
-        s.push_str(&format!("{},{},{}\n", t.to_rfc3339(), f(i), 18.0 + (i % 24) as f64 / 4.0));
+        s.push_str(&format!(
+            "{},{},{}\n",
+            t.to_rfc3339(),
+            f(i),
+            18.0 + (i % 24) as f64 / 4.0
+        ));
     }
     s
 }
 
 fn hour(rfc3339: &str) -> Hour {
-    Hour::containing(chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc())
+    Hour::containing(
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .to_utc(),
+    )
 }
 
-on_each_backend!(a_shipped_dataset_imports_and_imports_again_as_a_no_op, |db| {
-    let file = repo_file("datasets/nyc_taxi_passengers_hourly.csv");
-    let mut opts = options("nyc-taxi");
-    opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
-    opts.calendar = Some(CalendarName::Us);
-    let first = import(&db, &file, &opts).await.unwrap();
-    assert!(first.created_series);
-    assert_eq!((first.rows_read, first.hours, first.inserted, first.updated), (5160, 5160, 5160, 0));
-    assert_eq!(first.gaps.missing_hours, 1);
-    assert_eq!(first.gaps.longest, Some((hour("2014-11-02T01:00:00-05:00"), 1)));
-    assert_eq!(first.holidays, 8, "the holiday column flags 8 dates");
-    let ignored: Vec<_> = first.columns.iter().filter(|c| c.role == prescale::import::ColumnRole::Ignored).collect();
-    assert_eq!(ignored.len(), 1);
-    assert_eq!(ignored[0].name, "anomaly_window");
+on_each_backend!(
+    a_shipped_dataset_imports_and_imports_again_as_a_no_op,
+    |db| {
+        let file = repo_file("datasets/nyc_taxi_passengers_hourly.csv");
+        let mut opts = options("nyc-taxi");
+        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        opts.calendar = Some(CalendarName::Us);
+        let first = import(&db, &file, &opts).await.unwrap();
+        assert!(first.created_series);
+        assert_eq!(
+            (first.rows_read, first.hours, first.inserted, first.updated),
+            (5160, 5160, 5160, 0)
+        );
+        assert_eq!(first.gaps.missing_hours, 1);
+        assert_eq!(
+            first.gaps.longest,
+            Some((hour("2014-11-02T01:00:00-05:00"), 1))
+        );
+        assert_eq!(first.holidays, 8, "the holiday column flags 8 dates");
+        let ignored: Vec<_> = first
+            .columns
+            .iter()
+            .filter(|c| c.role == prescale::import::ColumnRole::Ignored)
+            .collect();
+        assert_eq!(ignored.len(), 1);
+        assert_eq!(ignored[0].name, "anomaly_window");
 
-    let before = db.snapshot().await;
-    let again = import(&db, &file, &opts).await.unwrap();
-    assert!(again.is_noop(), "{again:?}");
-    assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 5160));
-    assert_eq!(db.snapshot().await, before, "a re-import writes nothing, not even an import record");
-    assert_eq!(db.store.imports(&opts.series).await.unwrap().len(), 1);
-});
+        let before = db.snapshot().await;
+        let again = import(&db, &file, &opts).await.unwrap();
+        assert!(again.is_noop(), "{again:?}");
+        assert_eq!(
+            (again.inserted, again.updated, again.unchanged),
+            (0, 0, 5160)
+        );
+        assert_eq!(
+            db.snapshot().await,
+            before,
+            "a re-import writes nothing, not even an import record"
+        );
+        assert_eq!(db.store.imports(&opts.series).await.unwrap().len(), 1);
+    }
+);
 
-on_each_backend!(an_overlapping_file_updates_the_overlap_and_keeps_the_rest, |db| {
-    let a = db.write("a.csv", &lima_csv(0..48, |i| 100.0 + i as f64));
-    let b = db.write("b.csv", &lima_csv(24..72, |i| 1000.0 + i as f64));
-    let opts = options("trips");
-    import(&db, &a, &opts).await.unwrap();
-    let r = import(&db, &b, &opts).await.unwrap();
-    assert_eq!((r.inserted, r.updated, r.unchanged), (24, 24, 0));
-    let obs = db.store.all_observations(&opts.series).await.unwrap();
-    assert_eq!(obs.len(), 72);
-    assert_eq!(obs[23].demand.get(), 123.0, "before the overlap: the first file's value");
-    assert_eq!(obs[24].demand.get(), 1024.0, "in the overlap: the second file's value");
-    assert_eq!(obs[71].demand.get(), 1071.0);
-    assert_eq!(obs[0].hour, hour("2026-07-27T00:00:00-05:00"));
-    // Weather of the overlap was the same: only the new hours' values were written.
-    assert_eq!(r.weather_values, 24);
-});
+on_each_backend!(
+    an_overlapping_file_updates_the_overlap_and_keeps_the_rest,
+    |db| {
+        let a = db.write("a.csv", &lima_csv(0..48, |i| 100.0 + i as f64));
+        let b = db.write("b.csv", &lima_csv(24..72, |i| 1000.0 + i as f64));
+        let opts = options("trips");
+        import(&db, &a, &opts).await.unwrap();
+        let r = import(&db, &b, &opts).await.unwrap();
+        assert_eq!((r.inserted, r.updated, r.unchanged), (24, 24, 0));
+        let obs = db.store.all_observations(&opts.series).await.unwrap();
+        assert_eq!(obs.len(), 72);
+        assert_eq!(
+            obs[23].demand.get(),
+            123.0,
+            "before the overlap: the first file's value"
+        );
+        assert_eq!(
+            obs[24].demand.get(),
+            1024.0,
+            "in the overlap: the second file's value"
+        );
+        assert_eq!(obs[71].demand.get(), 1071.0);
+        assert_eq!(obs[0].hour, hour("2026-07-27T00:00:00-05:00"));
+        // Weather of the overlap was the same: only the new hours' values were written.
+        assert_eq!(r.weather_values, 24);
+    }
+);
 
 on_each_backend!(gaps_are_allowed_and_reported_with_the_longest_run, |db| {
     let hours = (0..10).chain(13..20).chain(25..30);
@@ -94,17 +138,34 @@ on_each_backend!(sub_hourly_rows_are_summed_or_averaged_into_hours, |db| {
     let file = db.write("minutes.csv", csv);
     let r = import(&db, &file, &options("sum")).await.unwrap();
     assert_eq!((r.rows_read, r.hours), (4, 2));
-    let sums: Vec<f64> = db.store.all_observations(&SeriesId::parse("sum").unwrap()).await.unwrap().iter().map(|o| o.demand.get()).collect();
+    let sums: Vec<f64> = db
+        .store
+        .all_observations(&SeriesId::parse("sum").unwrap())
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.demand.get())
+        .collect();
     assert_eq!(sums, [30.0, 12.0]);
     let mut mean = options("mean");
     mean.resample = Resample::Mean;
     import(&db, &file, &mean).await.unwrap();
-    let means: Vec<f64> = db.store.all_observations(&mean.series).await.unwrap().iter().map(|o| o.demand.get()).collect();
+    let means: Vec<f64> = db
+        .store
+        .all_observations(&mean.series)
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.demand.get())
+        .collect();
     assert_eq!(means, [15.0, 6.0]);
 });
 
 on_each_backend!(naive_timestamps_are_read_in_the_given_zone, |db| {
-    let file = db.write("naive.csv", "timestamp,y\n2026-07-27 08:00:00,10\n2026-07-27 09:00:00,12\n");
+    let file = db.write(
+        "naive.csv",
+        "timestamp,y\n2026-07-27 08:00:00,10\n2026-07-27 09:00:00,12\n",
+    );
     let err = import(&db, &file, &options("naive")).await.unwrap_err();
     let row = err.row().expect("a row error");
     assert_eq!((row.line, row.column.as_str()), (2, "timestamp"));
@@ -118,52 +179,158 @@ on_each_backend!(naive_timestamps_are_read_in_the_given_zone, |db| {
 
 /// (what, file text, line, column, words the problem must contain)
 const BAD_FILES: &[(&str, &str, u64, &str, &str)] = &[
-    ("missing timestamp", "timestamp,y\n2026-07-27T00:00:00-05:00,1\n,2\n", 3, "timestamp", "empty timestamp"),
-    ("unparsable timestamp", "timestamp,y\n2026-07-27T00:00:00-05:00,1\n27/07/2026 01:00,2\n", 3, "timestamp", "\"27/07/2026 01:00\""),
-    ("no offset and no zone", "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-07-27T01:00:00,2\n", 3, "timestamp", "no UTC offset"),
-    ("non-numeric demand", "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-07-27T01:00:00-05:00,lots\n", 3, "y", "\"lots\" is not a number"),
-    ("NaN demand", "timestamp,y\n2026-07-27T00:00:00-05:00,NaN\n", 2, "y", "finite"),
-    ("infinite demand", "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-07-27T01:00:00-05:00,2\n2026-07-27T02:00:00-05:00,inf\n", 4, "y", "finite"),
-    ("negative demand", "timestamp,y\n2026-07-27T00:00:00-05:00,-3\n", 2, "y", "-3"),
-    ("duplicate hour, other value", "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-07-27T01:00:00-05:00,2\n2026-07-27T06:00:00Z,3\n", 4, "timestamp", "line 3"),
-    ("row with too few fields", "timestamp,y,temp_c\n2026-07-27T00:00:00-05:00,1,20\n2026-07-27T01:00:00-05:00,2\n", 3, "(row)", "2 fields, the header has 3"),
-    ("bad weather value", "timestamp,y,temp_c\n2026-07-27T00:00:00-05:00,1,warm\n", 2, "temp_c", "\"warm\""),
-    ("bad holiday flag", "timestamp,y,holiday\n2026-07-27T00:00:00-05:00,1,yes\n", 2, "holiday", "\"yes\""),
-    ("header without y", "timestamp,demand\n2026-07-27T00:00:00-05:00,1\n", 1, "(header)", "\"y\""),
-    ("impossible date", "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-02-30T01:00:00-05:00,2\n", 3, "timestamp", "not ISO-8601"),
+    (
+        "missing timestamp",
+        "timestamp,y\n2026-07-27T00:00:00-05:00,1\n,2\n",
+        3,
+        "timestamp",
+        "empty timestamp",
+    ),
+    (
+        "unparsable timestamp",
+        "timestamp,y\n2026-07-27T00:00:00-05:00,1\n27/07/2026 01:00,2\n",
+        3,
+        "timestamp",
+        "\"27/07/2026 01:00\"",
+    ),
+    (
+        "no offset and no zone",
+        "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-07-27T01:00:00,2\n",
+        3,
+        "timestamp",
+        "no UTC offset",
+    ),
+    (
+        "non-numeric demand",
+        "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-07-27T01:00:00-05:00,lots\n",
+        3,
+        "y",
+        "\"lots\" is not a number",
+    ),
+    (
+        "NaN demand",
+        "timestamp,y\n2026-07-27T00:00:00-05:00,NaN\n",
+        2,
+        "y",
+        "finite",
+    ),
+    (
+        "infinite demand",
+        "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-07-27T01:00:00-05:00,2\n2026-07-27T02:00:00-05:00,inf\n",
+        4,
+        "y",
+        "finite",
+    ),
+    (
+        "negative demand",
+        "timestamp,y\n2026-07-27T00:00:00-05:00,-3\n",
+        2,
+        "y",
+        "-3",
+    ),
+    (
+        "duplicate hour, other value",
+        "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-07-27T01:00:00-05:00,2\n2026-07-27T06:00:00Z,3\n",
+        4,
+        "timestamp",
+        "line 3",
+    ),
+    (
+        "row with too few fields",
+        "timestamp,y,temp_c\n2026-07-27T00:00:00-05:00,1,20\n2026-07-27T01:00:00-05:00,2\n",
+        3,
+        "(row)",
+        "2 fields, the header has 3",
+    ),
+    (
+        "bad weather value",
+        "timestamp,y,temp_c\n2026-07-27T00:00:00-05:00,1,warm\n",
+        2,
+        "temp_c",
+        "\"warm\"",
+    ),
+    (
+        "bad holiday flag",
+        "timestamp,y,holiday\n2026-07-27T00:00:00-05:00,1,yes\n",
+        2,
+        "holiday",
+        "\"yes\"",
+    ),
+    (
+        "header without y",
+        "timestamp,demand\n2026-07-27T00:00:00-05:00,1\n",
+        1,
+        "(header)",
+        "\"y\"",
+    ),
+    (
+        "impossible date",
+        "timestamp,y\n2026-07-27T00:00:00-05:00,1\n2026-02-30T01:00:00-05:00,2\n",
+        3,
+        "timestamp",
+        "not ISO-8601",
+    ),
 ];
 
-on_each_backend!(every_bad_input_is_rejected_with_its_place_and_nothing_is_written, |db| {
-    // A store with data in it, so "unchanged" means something.
-    let good = db.write("good.csv", &lima_csv(0..24, |i| 50.0 + i as f64));
-    import(&db, &good, &options("trips")).await.unwrap();
-    let before = db.snapshot().await;
-    for (i, (what, text, line, column, words)) in BAD_FILES.iter().enumerate() {
-        let path = db.write(&format!("bad{i}.csv"), text);
-        for series in ["trips", "fresh"] {
-            let err = import(&db, &path, &options(series)).await.expect_err(what);
-            let row = err.row().unwrap_or_else(|| panic!("{what}: expected a row error, got {err}"));
-            assert_eq!((row.line, row.column.as_str()), (*line, *column), "{what}: {row}");
-            assert!(row.problem.contains(words), "{what}: {row}");
-            assert_eq!(row.path, path);
-            assert!(err.to_string().starts_with(&format!("{}:{line}: column", path.display())), "{err}");
-            assert_eq!(db.snapshot().await, before, "{what}: the store changed");
+on_each_backend!(
+    every_bad_input_is_rejected_with_its_place_and_nothing_is_written,
+    |db| {
+        // A store with data in it, so "unchanged" means something.
+        let good = db.write("good.csv", &lima_csv(0..24, |i| 50.0 + i as f64));
+        import(&db, &good, &options("trips")).await.unwrap();
+        let before = db.snapshot().await;
+        for (i, (what, text, line, column, words)) in BAD_FILES.iter().enumerate() {
+            let path = db.write(&format!("bad{i}.csv"), text);
+            for series in ["trips", "fresh"] {
+                let err = import(&db, &path, &options(series)).await.expect_err(what);
+                let row = err
+                    .row()
+                    .unwrap_or_else(|| panic!("{what}: expected a row error, got {err}"));
+                assert_eq!(
+                    (row.line, row.column.as_str()),
+                    (*line, *column),
+                    "{what}: {row}"
+                );
+                assert!(row.problem.contains(words), "{what}: {row}");
+                assert_eq!(row.path, path);
+                assert!(
+                    err.to_string()
+                        .starts_with(&format!("{}:{line}: column", path.display())),
+                    "{err}"
+                );
+                assert_eq!(db.snapshot().await, before, "{what}: the store changed");
+            }
         }
     }
-});
+);
 
-on_each_backend!(a_flag_that_contradicts_the_stored_series_is_an_error, |db| {
-    let file = db.write("a.csv", &lima_csv(0..3, |i| i as f64));
-    import(&db, &file, &options("trips")).await.unwrap();
-    let mut opts = options("trips");
-    opts.time_zone = Some(TimeZone::parse("Europe/Paris").unwrap());
-    let err = import(&db, &file, &opts).await.unwrap_err().to_string();
-    assert!(err.contains("America/Lima") && err.contains("Europe/Paris"), "{err}");
-});
+on_each_backend!(
+    a_flag_that_contradicts_the_stored_series_is_an_error,
+    |db| {
+        let file = db.write("a.csv", &lima_csv(0..3, |i| i as f64));
+        import(&db, &file, &options("trips")).await.unwrap();
+        let mut opts = options("trips");
+        opts.time_zone = Some(TimeZone::parse("Europe/Paris").unwrap());
+        let err = import(&db, &file, &opts).await.unwrap_err().to_string();
+        assert!(
+            err.contains("America/Lima") && err.contains("Europe/Paris"),
+            "{err}"
+        );
+    }
+);
 
-on_each_backend!(offsets_that_the_series_zone_never_uses_are_warned_about, |db| {
-    // New York offsets imported into a Lima series: hours are right, local meaning is not.
-    let file = repo_file("datasets/nasa_http_requests_hourly.csv");
-    let r = import(&db, &file, &options("nasa")).await.unwrap();
-    assert!(r.warnings.iter().any(|w| w.contains("America/Lima does not use")), "{:?}", r.warnings);
-});
+on_each_backend!(
+    offsets_that_the_series_zone_never_uses_are_warned_about,
+    |db| {
+        // New York offsets imported into a Lima series: hours are right, local meaning is not.
+        let file = repo_file("datasets/nasa_http_requests_hourly.csv");
+        let r = import(&db, &file, &options("nasa")).await.unwrap();
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("America/Lima does not use")),
+            "{:?}",
+            r.warnings
+        );
+    }
+);

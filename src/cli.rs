@@ -49,6 +49,13 @@ pub enum Command {
     /// Import or list special events (concerts, matches) that move demand.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Backtest the trainer on a dataset CSV by the shared protocol; needs no database.
+    ///
+    /// The last --test-days days are the test window; every local midnight in it is an origin;
+    /// leads 1..--horizon are forecast from data strictly before it; models are refitted every
+    /// --refit-every-days days, each time choosing among the candidates by validation inside the
+    /// training data. Writes one row per (origin, target) and a JSON with the metrics.
+    Backtest(BacktestArgs),
     /// The tour on the embedded default: import the shipped datasets, list them, show the calendar.
     Demo {
         /// Folder with the shipped datasets.
@@ -81,6 +88,39 @@ pub struct ImportArgs {
     pub json: bool,
     /// The CSV file.
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The dataset: timestamp,y[,exogenous columns...].
+    pub file: PathBuf,
+    /// Local time zone (default: the offsets written in the file).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<TimeZone>,
+    /// Special events CSV (e.g. worldcup98_events.csv).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    #[arg(long, default_value_t = 28)]
+    pub test_days: usize,
+    #[arg(long, default_value_t = 24)]
+    pub origin_every: usize,
+    #[arg(long, default_value_t = 24)]
+    pub horizon: usize,
+    #[arg(long, default_value_t = 7)]
+    pub refit_every_days: usize,
+    /// Confidence = P(actual within ±tolerance of the forecast).
+    #[arg(long, default_value_t = 0.2)]
+    pub tolerance: f64,
+    /// Candidates to choose among (default: all): snaive24, snaive168, profile168x4,
+    /// profile24x7, ridge, boosted.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// One row per (origin, target): origin,timestamp,yhat,lo80,hi80,lo95,hi95,confidence.
+    #[arg(long, value_name = "FILE")]
+    pub forecasts_out: Option<PathBuf>,
+    /// Protocol, metrics, chosen models and timings as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +193,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Series(SeriesCommand::List { json }) => series_list(&settings, json).await?,
         Command::Holidays(args) => holidays_cmd(&settings, args).await?,
         Command::Events(cmd) => events_cmd(&settings, cmd).await?,
+        Command::Backtest(args) => backtest_cmd(&args)?,
         Command::Demo { datasets } => demo(&settings, &datasets).await?,
         Command::Config { json: true } => serde_json::to_string_pretty(&settings)? + "\n",
         Command::Config { json: false } => format!("{settings:#?}\n"),
@@ -228,6 +269,138 @@ async fn import_cmd(settings: &Settings, args: ImportArgs) -> Result<String> {
     } else {
         Ok(import_text(&report, series.time_zone, series.calendar))
     }
+}
+
+fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
+    use crate::forecast::backtest::{Protocol, run};
+    use crate::forecast::{Frame, ModelSpec};
+    use std::fmt::Write;
+    anyhow::ensure!(
+        args.horizon >= 1 && args.horizon <= 24,
+        "--horizon {} is outside 1..=24",
+        args.horizon
+    );
+    anyhow::ensure!(
+        args.tolerance > 0.0 && args.tolerance <= 1.0,
+        "--tolerance {} is outside (0, 1]",
+        args.tolerance
+    );
+    let events = match &args.events {
+        Some(path) => import::parse_events_csv(path, &[])
+            .with_context(|| format!("reading events {}", path.display()))?,
+        None => Vec::new(),
+    };
+    let frame = Frame::from_csv(&args.file, args.tz, &events)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let all = ModelSpec::candidates();
+    let specs: Vec<ModelSpec> = if args.models.is_empty() {
+        all
+    } else {
+        args.models
+            .iter()
+            .map(|name| {
+                all.iter()
+                    .find(|s| s.name() == *name)
+                    .cloned()
+                    .with_context(|| {
+                        let names: Vec<String> = all.iter().map(ModelSpec::name).collect();
+                        format!("unknown model {name:?}: use one of {}", names.join(", "))
+                    })
+            })
+            .collect::<Result<_>>()?
+    };
+    let protocol = Protocol {
+        test_days: args.test_days,
+        origin_every: args.origin_every,
+        horizon: args.horizon,
+        refit_every_days: args.refit_every_days,
+    };
+    let started = std::time::Instant::now();
+    let result = run(&frame, &protocol, &specs, args.tolerance);
+    anyhow::ensure!(
+        result.n_origins > 0,
+        "{}: too short for a {}-day test window",
+        args.file.display(),
+        args.test_days
+    );
+    if let Some(path) = &args.forecasts_out {
+        let mut w =
+            csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+        w.write_record([
+            "origin",
+            "timestamp",
+            "lead",
+            "y",
+            "yhat",
+            "lo80",
+            "hi80",
+            "lo95",
+            "hi95",
+            "confidence",
+        ])?;
+        for r in &result.rows {
+            let y = r.y.map_or_else(String::new, |v| v.to_string());
+            let nums =
+                [r.yhat, r.lo80, r.hi80, r.lo95, r.hi95, r.confidence].map(|v| v.to_string());
+            let mut rec = vec![r.origin.clone(), r.timestamp.clone(), r.lead.to_string(), y];
+            rec.extend(nums);
+            w.write_record(&rec)?;
+        }
+        w.flush()?;
+    }
+    if let Some(path) = &args.json_out {
+        write_atomically(path, &serde_json::to_string_pretty(&result)?)?;
+    }
+    let m = &result.metrics;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{}: {} origins from {}, {} scored points",
+        result.dataset, result.n_origins, result.first_origin, m.n_points
+    );
+    let _ = writeln!(
+        o,
+        "MAE {:.1}  MASE {:.3}  RMSE {:.1}  sMAPE {:.2}%  bias {:.1}",
+        m.mae, m.mase, m.rmse, m.smape_pct, m.bias
+    );
+    let _ = writeln!(
+        o,
+        "coverage 80% {:.3} (width {:.1})  95% {:.3} (width {:.1})",
+        m.coverage80, m.width80, m.coverage95, m.width95
+    );
+    let _ = writeln!(
+        o,
+        "confidence calibration error {:.3} (tolerance ±{:.0}%)",
+        m.calibration_error,
+        args.tolerance * 100.0
+    );
+    for r in &result.refits {
+        let _ = writeln!(o, "refit {}: {} ({})", r.origin, r.chosen, r.reason);
+    }
+    let _ = writeln!(
+        o,
+        "fit {:.2} s, predict {:.2} s, total {:.2} s",
+        result.fit_seconds,
+        result.predict_seconds,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(o)
+}
+
+/// Writes a file whole or not at all: a temp file beside it, then a rename.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy())
+    ));
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// The shipped datasets: file, series id, time zone, calendar.

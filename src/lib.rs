@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod forecast;
 pub mod import;
 pub mod store;
 

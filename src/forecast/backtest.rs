@@ -1,0 +1,269 @@
+//! The backtest protocol of `../shared/BENCHMARK.md` (exactly `bench/peers/PROTOCOL.md`, section
+//! 3): the last `test_days` days are the test window, every local midnight in it is an origin,
+//! leads 1..horizon are forecast from data strictly before the origin, and models are refitted
+//! every `refit_every_days` days. Pure: the caller reads files and writes results.
+
+use std::time::Instant;
+
+use chrono::Duration;
+use serde::Serialize;
+
+use super::confidence::Conditions;
+use super::features::{Windows, level};
+use super::frame::Frame;
+use super::metrics::{Metrics, Scored, mase_scale, metrics};
+use super::models::Model;
+use super::models::ModelSpec;
+use super::trainer::{CandidateScore, Points, TrainOptions, Trained, choose, train_all, validate};
+
+/// The protocol's knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Protocol {
+    pub test_days: usize,
+    pub origin_every: usize,
+    pub horizon: usize,
+    pub refit_every_days: usize,
+}
+
+impl Default for Protocol {
+    fn default() -> Self {
+        Self {
+            test_days: 28,
+            origin_every: 24,
+            horizon: 24,
+            refit_every_days: 7,
+        }
+    }
+}
+
+/// One forecast of one target from one origin.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ForecastRow {
+    pub origin: String,
+    pub timestamp: String,
+    pub lead: usize,
+    pub y: Option<f64>,
+    pub yhat: f64,
+    pub lo80: f64,
+    pub hi80: f64,
+    pub lo95: f64,
+    pub hi95: f64,
+    pub confidence: f64,
+}
+
+/// What a refit chose.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refit {
+    pub origin: String,
+    pub chosen: String,
+    pub reason: String,
+    pub validation: Vec<CandidateScore>,
+    pub fit_seconds: f64,
+}
+
+/// The backtest's result, as written to `--json-out`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backtest {
+    pub dataset: String,
+    pub protocol: Protocol,
+    pub clip_forecasts_at_zero: bool,
+    pub exogenous: Vec<String>,
+    pub ignored_columns: Vec<String>,
+    pub tolerance: f64,
+    pub n_origins: usize,
+    pub first_origin: String,
+    pub metrics: Metrics,
+    pub refits: Vec<Refit>,
+    pub fit_seconds: f64,
+    pub predict_seconds: f64,
+    #[serde(skip)]
+    pub rows: Vec<ForecastRow>,
+}
+
+/// ISO-8601 local time with offset, as the datasets write it.
+pub fn local_iso(frame: &Frame, pos: usize) -> String {
+    let wall = frame.local[pos].wall;
+    let utc = frame.hour(pos).to_utc().naive_utc();
+    let off = (wall - utc).num_minutes();
+    let sign = if off < 0 { '-' } else { '+' };
+    format!(
+        "{}{sign}{:02}:{:02}",
+        wall.format("%Y-%m-%dT%H:%M:%S"),
+        off.abs() / 60,
+        off.abs() % 60
+    )
+}
+
+/// The origins of the protocol: the first local midnight at or after `N - 24 test_days`, then the
+/// first position whose wall-clock time is at least `origin_every` hours after the previous one.
+pub fn origins(frame: &Frame, p: &Protocol) -> Vec<usize> {
+    let n = frame.len();
+    let Some(w) = n.checked_sub(24 * p.test_days).filter(|w| *w >= 1) else {
+        return Vec::new();
+    };
+    let Some(first) = (w..n).find(|&i| frame.local[i].wall.format("%H:%M").to_string() == "00:00")
+    else {
+        return Vec::new();
+    };
+    let mut out = vec![first];
+    loop {
+        let prev = *out.last().expect("one origin");
+        let due = frame.local[prev].wall + Duration::hours(p.origin_every as i64);
+        match (prev + 1..n).find(|&i| frame.local[i].wall >= due) {
+            Some(next) => out.push(next),
+            None => return out,
+        }
+    }
+}
+
+/// Chooses the model at a refit. The first refit validates explicitly (the trainer fits every
+/// candidate on the data before a 14-day window and scores it there). Later refits score the
+/// candidates fitted at earlier refits on the origins since then, out of sample and strictly
+/// before this origin: rolling-origin validation that needs no extra fits.
+fn refit(
+    frame: &Frame,
+    w: &Windows,
+    o: usize,
+    specs: &[ModelSpec],
+    opts: &TrainOptions,
+    rolling: &[Points],
+    fitted: &mut Vec<Model>,
+) -> Trained {
+    let started = Instant::now();
+    let have_rolling = rolling.first().is_some_and(|p| p.len() >= 24 * 7);
+    let mut t = if have_rolling {
+        *fitted = specs.iter().map(|s| s.fit(frame, w, o)).collect();
+        choose(
+            frame,
+            w,
+            specs,
+            fitted,
+            rolling,
+            &format!(
+                "forecasts of the last {} origins",
+                rolling[0].len() / opts.horizon.max(1)
+            ),
+        )
+    } else {
+        let (t, all) = train_all(frame, w, o, specs, opts);
+        *fitted = all;
+        t
+    };
+    t.fit_seconds = started.elapsed().as_secs_f64();
+    t
+}
+
+/// Runs the protocol with the trainer choosing among `specs` at every refit.
+pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> Backtest {
+    let w = Windows::new(&frame.y);
+    let origins = origins(frame, p);
+    let refit_every = ((p.refit_every_days * 24) as f64 / p.origin_every as f64)
+        .round()
+        .max(1.0) as usize;
+    let clip = frame.non_negative();
+    let opts = TrainOptions {
+        horizon: p.horizon,
+        ..TrainOptions::default()
+    };
+    let (mut rows, mut scored, mut refits) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut fit_s, mut predict_s) = (0.0, 0.0);
+    let mut trained = None;
+    let mut fitted: Vec<Model> = Vec::new();
+    // Every candidate's forecasts of the recent origins (targets before the current origin).
+    let mut rolling: Vec<Points> = vec![Vec::new(); specs.len()];
+    for (k, &o) in origins.iter().enumerate() {
+        if k % refit_every == 0 {
+            for pts in &mut rolling {
+                pts.retain(|&(q, lead, _, _)| {
+                    q + lead - 1 < o && q + 24 * opts.validation_days >= o
+                });
+            }
+            let t = refit(frame, &w, o, specs, &opts, &rolling, &mut fitted);
+            fit_s += t.fit_seconds;
+            refits.push(Refit {
+                origin: local_iso(frame, o),
+                chosen: t.chosen.clone(),
+                reason: t.reason.clone(),
+                validation: t.validation.clone(),
+                fit_seconds: t.fit_seconds,
+            });
+            trained = Some(t);
+        }
+        let t = trained.as_ref().expect("fitted at the first origin");
+        let started = Instant::now();
+        let next = origins.get(k + 1).copied().unwrap_or(frame.len());
+        for (m, pts) in fitted.iter().zip(&mut rolling) {
+            pts.extend(validate(m, frame, &w, &[o], next, p.horizon));
+        }
+        let yhat = t.model.forecast(frame, &w, o, p.horizon);
+        let lvl = level(&w, o);
+        let history = frame.y[..o].iter().filter(|v| !v.is_nan()).count();
+        let missing = frame.y[o.saturating_sub(24)..o]
+            .iter()
+            .filter(|v| v.is_nan())
+            .count() as f64
+            / 24.0;
+        for (i, f) in yhat.into_iter().enumerate() {
+            let pos = o + i;
+            let l = frame.local[pos];
+            let cond = Conditions {
+                special_day: l.holiday || l.bridge,
+                event: frame.events.active[pos] > 0.0 || frame.events.since_end[pos] <= 3.0,
+                missing_recent: missing,
+                history_hours: history,
+            };
+            let f = if clip { f.max(0.0) } else { f };
+            let b = t.calibration.band(f, lvl, i + 1, tolerance, &cond);
+            let c = |v: f64| if clip { v.max(0.0) } else { v };
+            let y = frame.y[pos];
+            let row = ForecastRow {
+                origin: local_iso(frame, o),
+                timestamp: local_iso(frame, pos),
+                lead: i + 1,
+                y: (!y.is_nan()).then_some(y),
+                yhat: f,
+                lo80: c(b.lo80.min(f)),
+                hi80: c(b.hi80.max(f)),
+                lo95: c(b.lo95.min(b.lo80).min(f)),
+                hi95: c(b.hi95.max(b.hi80).max(f)),
+                confidence: b.confidence,
+            };
+            if !y.is_nan() {
+                scored.push(Scored {
+                    lead: i + 1,
+                    y,
+                    yhat: f,
+                    lo80: row.lo80,
+                    hi80: row.hi80,
+                    lo95: row.lo95,
+                    hi95: row.hi95,
+                    confidence: b.confidence,
+                    hit: (y - f).abs() <= tolerance * f.abs(),
+                });
+            }
+            rows.push(row);
+        }
+        predict_s += started.elapsed().as_secs_f64();
+    }
+    let scale = origins
+        .first()
+        .map_or(f64::NAN, |&o| mase_scale(&frame.y, o));
+    Backtest {
+        dataset: frame.name.clone(),
+        protocol: *p,
+        clip_forecasts_at_zero: clip,
+        exogenous: frame.exog.iter().map(|e| e.name.clone()).collect(),
+        ignored_columns: frame.ignored_columns.clone(),
+        tolerance,
+        n_origins: origins.len(),
+        first_origin: origins
+            .first()
+            .map(|&o| local_iso(frame, o))
+            .unwrap_or_default(),
+        metrics: metrics(&scored, scale, p.horizon),
+        refits,
+        fit_seconds: fit_s,
+        predict_seconds: predict_s,
+        rows,
+    }
+}

@@ -1,0 +1,267 @@
+//! Prediction intervals and confidence, calibrated out of sample. The trainer keeps the errors of
+//! the chosen model on its validation forecasts, divided by a scale known at forecast time (the
+//! geometric mean of the forecast and the origin's level), by lead bucket. Split-conformal
+//! quantiles of those give the 80% and 95% bounds; their distribution gives confidence, the
+//! probability that demand lands within ±tolerance of the forecast. Conditions that make a
+//! forecast less trustworthy than the validation period widen the scale: a holiday or event
+//! hour, missing recent observations, a short history.
+
+use serde::{Deserialize, Serialize};
+
+/// Lead buckets: 1-3, 4-6, 7-12, 13-24, 25+ hours.
+const BUCKETS: &[(usize, usize)] = &[(1, 3), (4, 6), (7, 12), (13, 24), (25, usize::MAX)];
+
+fn bucket(lead: usize) -> usize {
+    BUCKETS
+        .iter()
+        .position(|(lo, hi)| lead >= *lo && lead <= *hi)
+        .unwrap_or(BUCKETS.len() - 1)
+}
+
+/// The normalizing scale of an error: sqrt(max(yhat, 2% of level) * level).
+pub fn scale(yhat: f64, level: f64) -> f64 {
+    let l = if level.is_nan() || level <= 0.0 {
+        yhat.abs().max(1.0)
+    } else {
+        level
+    };
+    (yhat.max(0.02 * l) * l).sqrt().max(1e-9)
+}
+
+/// What a point knows about itself that validation may not have covered.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Conditions {
+    pub special_day: bool,
+    pub event: bool,
+    /// Share of the 24 hours before the origin without an observation.
+    pub missing_recent: f64,
+    /// Hours of history before the origin.
+    pub history_hours: usize,
+}
+
+impl Conditions {
+    /// How much wider than in validation the error distribution is taken to be.
+    pub fn inflation(&self, cal: &Calibration) -> f64 {
+        let mut f = 1.0;
+        if self.special_day && !cal.special_seen {
+            f *= 1.5;
+        }
+        if self.event {
+            f *= 1.3;
+        }
+        f *= 1.0 + 2.0 * self.missing_recent.clamp(0.0, 1.0);
+        if self.history_hours < 24 * 28 {
+            f *= 1.0 + (24.0 * 28.0 - self.history_hours as f64) / (24.0 * 28.0);
+        }
+        f
+    }
+}
+
+/// Sorted normalized validation errors per lead bucket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    errors: Vec<Vec<f64>>,
+    /// Whether validation held holidays or events (then they are in the error distribution).
+    pub special_seen: bool,
+    pub n: usize,
+}
+
+/// A point's interval bounds and confidence.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Band {
+    pub lo80: f64,
+    pub hi80: f64,
+    pub lo95: f64,
+    pub hi95: f64,
+    pub confidence: f64,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    // The conformal rank: ceil((n + 1) q), clamped.
+    let n = sorted.len();
+    let k = (((n + 1) as f64 * q).ceil() as usize).clamp(1, n);
+    sorted[k - 1]
+}
+
+impl Calibration {
+    /// From validation errors: (lead, y - yhat, scale) triples.
+    pub fn from_errors(
+        errors: impl IntoIterator<Item = (usize, f64, f64)>,
+        special_seen: bool,
+    ) -> Self {
+        let mut by = vec![Vec::new(); BUCKETS.len()];
+        let mut n = 0;
+        for (lead, e, s) in errors {
+            if e.is_finite() && s > 0.0 {
+                by[bucket(lead)].push(e / s);
+                n += 1;
+            }
+        }
+        // A bucket with few errors borrows the nearest shorter bucket's (else a longer one's).
+        for b in 0..by.len() {
+            let donor = (0..b)
+                .rev()
+                .chain(b + 1..by.len())
+                .find(|&d| by[d].len() >= 30);
+            if let Some(d) = donor.filter(|_| by[b].len() < 30) {
+                by[b] = by[d].clone();
+            }
+        }
+        for v in &mut by {
+            v.sort_by(f64::total_cmp);
+        }
+        Self {
+            errors: by,
+            special_seen,
+            n,
+        }
+    }
+
+    /// Bounds and confidence of a forecast `yhat` with origin level `level`.
+    pub fn band(
+        &self,
+        yhat: f64,
+        level: f64,
+        lead: usize,
+        tolerance: f64,
+        cond: &Conditions,
+    ) -> Band {
+        let z = &self.errors[bucket(lead)];
+        let s = scale(yhat, level) * cond.inflation(self);
+        if z.is_empty() {
+            return Band {
+                lo80: yhat * 0.5,
+                hi80: yhat * 1.5,
+                lo95: 0.0,
+                hi95: yhat * 2.0,
+                confidence: 0.0,
+            };
+        }
+        let q = |p: f64| yhat + s * quantile(z, p);
+        let bound = tolerance * yhat.abs() / s;
+        let inside = z.partition_point(|v| *v <= bound) - z.partition_point(|v| *v < -bound);
+        // Add-one smoothing keeps confidence off 0 and 1 on finite evidence.
+        let confidence = (inside as f64 + 0.5) / (z.len() as f64 + 1.0);
+        Band {
+            lo80: q(0.10),
+            hi80: q(0.90),
+            lo95: q(0.025),
+            hi95: q(0.975),
+            confidence,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_from_gaussian_errors_cover_their_nominal_share() {
+        // Simulated series with known noise: errors N(0, 10) at level 100, forecast 100.
+        let mut s = 7u64;
+        let mut normal = || {
+            let mut u = || {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+            };
+            let (a, b) = (u(), u());
+            (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+        };
+        let sc = scale(100.0, 100.0);
+        let cal =
+            Calibration::from_errors((0..2000).map(|i| (1 + i % 24, 10.0 * normal(), sc)), true);
+        let cond = Conditions {
+            history_hours: 10_000,
+            ..Conditions::default()
+        };
+        let (mut in80, mut in95, mut hits, mut conf) = (0, 0, 0, 0.0);
+        let n = 4000;
+        for i in 0..n {
+            let y = 100.0 + 10.0 * normal();
+            let b = cal.band(100.0, 100.0, 1 + i % 24, 0.1, &cond);
+            in80 += usize::from(b.lo80 <= y && y <= b.hi80);
+            in95 += usize::from(b.lo95 <= y && y <= b.hi95);
+            hits += usize::from((y - 100.0).abs() <= 10.0);
+            conf += b.confidence;
+        }
+        let (c80, c95) = (in80 as f64 / n as f64, in95 as f64 / n as f64);
+        assert!((0.77..=0.83).contains(&c80), "coverage80 {c80}");
+        assert!((0.93..=0.97).contains(&c95), "coverage95 {c95}");
+        // P(|N(0,10)| <= 10) = 0.683: confidence says so, and so do the hits.
+        let (mean_conf, hit_rate) = (conf / n as f64, hits as f64 / n as f64);
+        assert!(
+            (mean_conf - 0.683).abs() < 0.03 && (hit_rate - mean_conf).abs() < 0.03,
+            "{mean_conf} vs {hit_rate}"
+        );
+    }
+
+    #[test]
+    fn confidence_falls_for_long_leads_missing_data_events_and_short_history() {
+        let errors = (0..600).map(|i| {
+            let lead = 1 + i % 24;
+            let spread = if lead > 12 { 20.0 } else { 8.0 };
+            (
+                lead,
+                spread * ((i % 7) as f64 - 3.0) / 3.0,
+                scale(100.0, 100.0),
+            )
+        });
+        let cal = Calibration::from_errors(errors, false);
+        let good = Conditions {
+            history_hours: 10_000,
+            ..Conditions::default()
+        };
+        let c = |lead: usize, cond: Conditions| cal.band(100.0, 100.0, lead, 0.1, &cond).confidence;
+        assert!(c(1, good) > c(20, good), "long leads");
+        assert!(
+            c(1, good)
+                > c(
+                    1,
+                    Conditions {
+                        missing_recent: 0.5,
+                        ..good
+                    }
+                ),
+            "missing data"
+        );
+        assert!(
+            c(1, good)
+                > c(
+                    1,
+                    Conditions {
+                        special_day: true,
+                        ..good
+                    }
+                ),
+            "an unseen holiday"
+        );
+        assert!(
+            c(1, good)
+                > c(
+                    1,
+                    Conditions {
+                        event: true,
+                        ..good
+                    }
+                ),
+            "an event"
+        );
+        assert!(
+            c(1, good)
+                > c(
+                    1,
+                    Conditions {
+                        history_hours: 24 * 7,
+                        ..good
+                    }
+                ),
+            "short history"
+        );
+    }
+}

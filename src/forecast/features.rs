@@ -1,0 +1,266 @@
+//! Features for a target hour `t` forecast from origin `p` (lead `h = t - p + 1`), built only from
+//! what is known at the origin: demand strictly before `p`, the calendar, weather at `t` (observed
+//! in backtests, forecast in serving) and registered events.
+//!
+//! Leakage rule: a demand lag `k` is used only when `k >= h`, so no feature reads an hour at or
+//! after the origin. One model serves every lead ("direct, lead as a feature"): each training
+//! hour appears with a few leads, so the model learns how fast recent demand loses value.
+//! Demand features are divided by the origin's level (mean of the 24 hours before `p`), which
+//! makes the model scale-free: trends, growth and new series need no retraining to be in range.
+
+use serde::{Deserialize, Serialize};
+
+use super::frame::Frame;
+
+/// Running sums for O(1) means of observed demand over windows.
+#[derive(Debug, Clone)]
+pub struct Windows {
+    sum: Vec<f64>,
+    count: Vec<u32>,
+}
+
+impl Windows {
+    pub fn new(y: &[f64]) -> Self {
+        let mut sum = Vec::with_capacity(y.len() + 1);
+        let mut count = Vec::with_capacity(y.len() + 1);
+        sum.push(0.0);
+        count.push(0);
+        for v in y {
+            let ok = !v.is_nan();
+            sum.push(sum.last().unwrap() + if ok { *v } else { 0.0 });
+            count.push(count.last().unwrap() + u32::from(ok));
+        }
+        Self { sum, count }
+    }
+
+    /// Mean of observed values at positions `[from, to)` (clamped to the grid), with how many.
+    pub fn mean(&self, from: i64, to: i64) -> (f64, u32) {
+        let n = self.sum.len() as i64 - 1;
+        let (a, b) = (from.clamp(0, n) as usize, to.clamp(0, n) as usize);
+        if b <= a {
+            return (f64::NAN, 0);
+        }
+        let c = self.count[b] - self.count[a];
+        if c == 0 {
+            (f64::NAN, 0)
+        } else {
+            ((self.sum[b] - self.sum[a]) / f64::from(c), c)
+        }
+    }
+}
+
+/// The demand level at origin `p`: the mean of the last 24 hours, else of the last week.
+pub fn level(w: &Windows, p: usize) -> f64 {
+    let p = p as i64;
+    match w.mean(p - 24, p) {
+        (m, c) if c >= 6 && m > 0.0 => m,
+        _ => match w.mean(p - 168, p) {
+            (m, c) if c >= 24 && m > 0.0 => m,
+            _ => f64::NAN,
+        },
+    }
+}
+
+/// Names of the features, in row order (exogenous columns follow under their own names).
+pub const BASE_FEATURES: &[&str] = &[
+    "lead",
+    "hour",
+    "weekday",
+    "month",
+    "weekend",
+    "holiday",
+    "day_before",
+    "day_after",
+    "bridge",
+    "last",
+    "mean3_last",
+    "lag24",
+    "lag48",
+    "lag168",
+    "lag336",
+    "same_hour_4w",
+    "mean168_lag24",
+    "trend_week",
+    "level_4w",
+    "holiday_lag24",
+    "holiday_lag168",
+    "event_active",
+    "event_to_start",
+    "event_next_size",
+    "event_since_end",
+    "event_last_size",
+    "event_lag24",
+    "event_lag168",
+];
+
+/// Which features a model uses: the base set plus the frame's exogenous columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSet {
+    pub names: Vec<String>,
+}
+
+impl FeatureSet {
+    pub fn for_frame(frame: &Frame) -> Self {
+        let mut names: Vec<String> = BASE_FEATURES.iter().map(|s| (*s).to_owned()).collect();
+        names.extend(frame.exog.iter().map(|e| e.name.clone()));
+        Self { names }
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Writes the features of target `t` from origin `p` into `row` (cleared first). Returns the
+/// level used to scale demand features, NaN when the origin has too little recent data.
+pub fn row(frame: &Frame, w: &Windows, p: usize, t: usize, row: &mut Vec<f64>) -> f64 {
+    debug_assert!(t >= p);
+    row.clear();
+    let h = (t - p + 1) as i64;
+    let lvl = level(w, p);
+    let y = |pos: i64| {
+        if pos >= 0 && (pos as usize) < p {
+            frame.y[pos as usize]
+        } else {
+            f64::NAN
+        }
+    };
+    // A lag k is known at the origin only when k >= h.
+    let lag = |k: i64| {
+        if k >= h {
+            y(t as i64 - k) / lvl
+        } else {
+            f64::NAN
+        }
+    };
+    let ti = t as i64;
+    let pi = p as i64;
+    let l = frame.local[t];
+    let same_hour = {
+        let vals: Vec<f64> = (1..=4)
+            .map(|k| y(ti - 168 * k))
+            .filter(|v| !v.is_nan())
+            .collect();
+        if vals.is_empty() {
+            f64::NAN
+        } else {
+            vals.iter().sum::<f64>() / vals.len() as f64 / lvl
+        }
+    };
+    let window = |from: i64, to: i64| w.mean(from, to.min(pi)).0 / lvl;
+    let prev_week = w.mean(pi - 192, pi - 168).0;
+    let level_4w = w.mean(pi - 672, pi).0;
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let local_at = |pos: i64| (pos >= 0).then(|| frame.local[pos as usize]);
+    let ev = &frame.events;
+    let ev_at = |pos: i64| {
+        if pos >= 0 {
+            ev.active[pos as usize]
+        } else {
+            0.0
+        }
+    };
+    row.extend([
+        h as f64,
+        f64::from(l.hour),
+        f64::from(l.weekday),
+        f64::from(l.month),
+        flag(l.weekend()),
+        flag(l.holiday),
+        flag(l.day_before),
+        flag(l.day_after),
+        flag(l.bridge),
+        y(pi - 1) / lvl,
+        window(pi - 3, pi),
+        lag(24),
+        lag(48),
+        lag(168),
+        lag(336),
+        same_hour,
+        if h <= 24 {
+            window(ti - 191, ti - 23)
+        } else {
+            f64::NAN
+        },
+        lvl / prev_week,
+        level_4w / lvl,
+        local_at(ti - 24).map_or(f64::NAN, |x| flag(x.holiday)),
+        local_at(ti - 168).map_or(f64::NAN, |x| flag(x.holiday)),
+        ev.active[t],
+        ev.to_start[t],
+        ev.next_size[t],
+        ev.since_end[t],
+        ev.last_size[t],
+        ev_at(ti - 24),
+        ev_at(ti - 168),
+    ]);
+    row.extend(frame.exog.iter().map(|e| e.values[t]));
+    lvl
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
+    use proptest::prelude::*;
+
+    fn frame(y: Vec<f64>) -> Frame {
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+        Frame::from_parts(
+            "t",
+            Hour::from_unix(1_767_225_600).unwrap(),
+            y,
+            &cal,
+            Vec::new(),
+            &[],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Rewriting demand from the origin on must not change any feature of any lead.
+        #[test]
+        fn no_feature_reads_demand_at_or_after_the_origin(p in 400usize..700, h in 1usize..=48, seed in 0u64..1000) {
+            let base: Vec<f64> = (0..800).map(|i| 100.0 + (i % 24) as f64 * 3.0 + (i % 7) as f64).collect();
+            let mut changed = base.clone();
+            for (i, v) in changed.iter_mut().enumerate().skip(p) {
+                *v = (seed as f64 + i as f64) * 13.0 % 997.0;
+            }
+            let (fa, fb) = (frame(base), frame(changed));
+            let (wa, wb) = (Windows::new(&fa.y), Windows::new(&fb.y));
+            let t = p + h - 1;
+            prop_assume!(t < 800);
+            let (mut ra, mut rb) = (Vec::new(), Vec::new());
+            let la = row(&fa, &wa, p, t, &mut ra);
+            let lb = row(&fb, &wb, p, t, &mut rb);
+            prop_assert_eq!(la.to_bits(), lb.to_bits());
+            for (i, (a, b)) in ra.iter().zip(&rb).enumerate() {
+                prop_assert!(a.to_bits() == b.to_bits(), "feature {} differs: {} vs {}", BASE_FEATURES[i], a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn a_lag_shorter_than_the_lead_is_missing() {
+        let f = frame((0..800).map(|i| i as f64 + 1.0).collect());
+        let w = Windows::new(&f.y);
+        let mut r = Vec::new();
+        row(&f, &w, 500, 500 + 29, &mut r); // lead 30: lag 24 is not known yet
+        let at = |name: &str| r[BASE_FEATURES.iter().position(|n| *n == name).unwrap()];
+        assert!(at("lag24").is_nan());
+        assert!(!at("lag48").is_nan());
+        assert_eq!(at("lead"), 30.0);
+    }
+
+    #[test]
+    fn window_means_skip_missing_hours() {
+        let w = Windows::new(&[1.0, f64::NAN, 3.0, 5.0]);
+        assert_eq!(w.mean(0, 3), (2.0, 2));
+        assert_eq!(w.mean(1, 2).1, 0);
+        assert!(w.mean(5, 9).0.is_nan());
+    }
+}

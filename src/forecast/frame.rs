@@ -1,0 +1,466 @@
+//! The hourly grid a model sees: demand per UTC hour (NaN where missing), the local calendar of
+//! each hour, exogenous columns aligned on the grid, and special events. Built from a CSV by the
+//! backtest protocol (`../shared/bench/peers/PROTOCOL.md`, sections 1-2), or from the store.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::{
+    Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone as _, Timelike,
+};
+use serde::Serialize;
+
+use crate::domain::{Calendar, Hour, SpecialEvent, TimeZone};
+use crate::import::{ImportError, ImportFailure};
+
+/// Local calendar facts of one grid hour.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LocalHour {
+    pub wall: NaiveDateTime,
+    pub hour: u8,
+    /// Monday = 0.
+    pub weekday: u8,
+    pub month: u8,
+    pub holiday: bool,
+    pub day_before: bool,
+    pub day_after: bool,
+    pub bridge: bool,
+}
+
+impl LocalHour {
+    pub fn weekend(&self) -> bool {
+        self.weekday >= 5
+    }
+
+    pub fn date(&self) -> NaiveDate {
+        self.wall.date()
+    }
+}
+
+/// An exogenous column on the grid: numeric (interpolated) or categorical (category index).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exog {
+    pub name: String,
+    pub categorical: bool,
+    pub values: Vec<f64>,
+}
+
+/// Event features per grid hour: what is on, what is about to start, what just ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EventTrack {
+    /// Expected attendance of events in progress, in units of 10,000 people.
+    pub active: Vec<f64>,
+    /// Hours until the next start within 48 h (NaN if none), and its attendance / 10,000.
+    pub to_start: Vec<f64>,
+    pub next_size: Vec<f64>,
+    /// Hours since the last end within 12 h (NaN if none), and its attendance / 10,000.
+    pub since_end: Vec<f64>,
+    pub last_size: Vec<f64>,
+}
+
+/// The grid.
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    pub name: String,
+    pub start: Hour,
+    pub y: Vec<f64>,
+    pub local: Vec<LocalHour>,
+    pub exog: Vec<Exog>,
+    pub events: EventTrack,
+    pub ignored_columns: Vec<String>,
+}
+
+/// Columns the protocol treats as exogenous (`--exog auto`); others are parts of y or labels.
+fn is_exog(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "temp",
+        "dewpoint",
+        "dew_point",
+        "feels_like",
+        "apparent_temp",
+        "humidity",
+        "precip",
+        "rain",
+        "snow",
+        "wind",
+        "visibility",
+        "pressure",
+        "cloud",
+        "solar",
+        "sun",
+    ];
+    let n = name.to_ascii_lowercase();
+    matches!(n.as_str(), "workingday" | "weather") || PREFIXES.iter().any(|p| n.starts_with(p))
+}
+
+impl Frame {
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    pub fn hour(&self, pos: usize) -> Hour {
+        self.start.plus(pos as i64)
+    }
+
+    /// True when every observed demand is >= 0 (forecasts are then clipped at 0).
+    pub fn non_negative(&self) -> bool {
+        self.y.iter().all(|v| v.is_nan() || *v >= 0.0)
+    }
+
+    /// Reads a dataset CSV by the protocol: a UTC grid from the first to the last row, local time
+    /// from each row's offset (or `zone` when given), `holiday` per local date, exogenous columns
+    /// interpolated (numeric) or carried (categorical).
+    ///
+    /// # Errors
+    /// A timestamp that does not parse, or a file that cannot be read, named by file and line.
+    pub fn from_csv(
+        path: &Path,
+        zone: Option<TimeZone>,
+        events: &[SpecialEvent],
+    ) -> Result<Self, ImportFailure> {
+        let file = std::fs::File::open(path).map_err(|error| ImportFailure::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let mut rdr = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(file);
+        let fail = |line: u64, column: &str, problem: String| ImportError {
+            path: path.to_path_buf(),
+            line,
+            column: column.to_owned(),
+            problem,
+        };
+        let headers = rdr
+            .headers()
+            .map_err(|e| fail(1, "(header)", e.to_string()))?
+            .clone();
+        let (Some(ts), Some(yc)) = (
+            headers.iter().position(|h| h == "timestamp"),
+            headers.iter().position(|h| h == "y"),
+        ) else {
+            return Err(fail(
+                1,
+                "(header)",
+                "the header needs columns \"timestamp\" and \"y\"".into(),
+            )
+            .into());
+        };
+        let holiday_col = headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case("holiday"));
+        let exog_cols: Vec<usize> = (0..headers.len())
+            .filter(|&i| i != ts && i != yc && is_exog(&headers[i]))
+            .collect();
+        let ignored: Vec<String> = (0..headers.len())
+            .filter(|&i| i != ts && i != yc && Some(i) != holiday_col && !exog_cols.contains(&i))
+            .map(|i| headers[i].to_owned())
+            .collect();
+
+        // instant -> (offset, y, holiday, exog raw strings); the first row of an instant wins.
+        let mut rows: BTreeMap<i64, (FixedOffset, f64, bool, Vec<String>)> = BTreeMap::new();
+        for record in rdr.records() {
+            let record = record.map_err(|e| {
+                fail(
+                    e.position().map_or(0, csv::Position::line),
+                    "(row)",
+                    e.to_string(),
+                )
+            })?;
+            let line = record.position().map_or(0, csv::Position::line);
+            let raw = &record[ts];
+            let t = chrono::DateTime::parse_from_rfc3339(raw).map_err(|_| {
+                fail(
+                    line,
+                    "timestamp",
+                    format!("timestamp {raw:?} is not ISO-8601 with an offset"),
+                )
+            })?;
+            let y = record[yc]
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .unwrap_or(f64::NAN);
+            let holiday =
+                holiday_col.is_some_and(|c| record[c].parse::<f64>().is_ok_and(|v| v > 0.0));
+            let ex = exog_cols.iter().map(|&c| record[c].to_owned()).collect();
+            rows.entry(t.timestamp())
+                .or_insert((*t.offset(), y, holiday, ex));
+        }
+        let (Some(&first), Some(&last)) = (rows.keys().next(), rows.keys().next_back()) else {
+            return Err(ImportFailure::Empty {
+                path: path.to_path_buf(),
+            });
+        };
+        let start =
+            Hour::containing(chrono::DateTime::from_timestamp(first, 0).expect("a parsed instant"));
+        let n = ((last - first) / 3600 + 1) as usize;
+        let mut y = vec![f64::NAN; n];
+        let mut offsets: Vec<Option<FixedOffset>> = vec![None; n];
+        let mut raw_exog: Vec<Vec<Option<String>>> = vec![vec![None; n]; exog_cols.len()];
+        let mut holiday_rows = Vec::new();
+        for (instant, (offset, value, holiday, ex)) in &rows {
+            if (instant - first) % 3600 != 0 {
+                continue; // not on the grid of the first row: dropped, as the protocol does
+            }
+            let i = ((instant - first) / 3600) as usize;
+            y[i] = *value;
+            offsets[i] = Some(*offset);
+            for (k, v) in ex.iter().enumerate() {
+                raw_exog[k][i] = Some(v.clone()).filter(|s| !s.is_empty());
+            }
+            holiday_rows.push((i, *holiday));
+        }
+        // A missing hour takes the offset of the next present row (the last row is present).
+        let mut next = offsets[n - 1].expect("the last row is present");
+        for o in offsets.iter_mut().rev() {
+            match o {
+                Some(v) => next = *v,
+                None => *o = Some(next),
+            }
+        }
+        let walls: Vec<NaiveDateTime> = (0..n)
+            .map(|i| {
+                let utc = start.plus(i as i64).to_utc();
+                match zone {
+                    Some(z) => utc.with_timezone(&z.tz()).naive_local(),
+                    None => {
+                        utc.naive_utc()
+                            + Duration::seconds(i64::from(
+                                offsets[i].expect("filled").local_minus_utc(),
+                            ))
+                    }
+                }
+            })
+            .collect();
+        let holiday_dates: BTreeSet<NaiveDate> = holiday_rows
+            .iter()
+            .filter(|(_, h)| *h)
+            .map(|(i, _)| walls[*i].date())
+            .collect();
+        let local = local_hours(&walls, |d| holiday_dates.contains(&d));
+        let exog = exog_cols
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| column(&headers[c], &raw_exog[k]))
+            .collect();
+        let name = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let events = EventTrack::build(start, n, events);
+        Ok(Self {
+            name,
+            start,
+            y,
+            local,
+            exog,
+            events,
+            ignored_columns: ignored,
+        })
+    }
+
+    /// A frame from stored data: observations on the UTC grid from `start` for `n` hours, the
+    /// series' calendar, weather columns, and events.
+    pub fn from_parts(
+        name: &str,
+        start: Hour,
+        y: Vec<f64>,
+        calendar: &Calendar,
+        exog: Vec<Exog>,
+        events: &[SpecialEvent],
+    ) -> Self {
+        let n = y.len();
+        let tz = calendar.time_zone().tz();
+        let walls: Vec<NaiveDateTime> = (0..n)
+            .map(|i| {
+                let utc = start.plus(i as i64).to_utc();
+                utc.naive_utc()
+                    + Duration::seconds(i64::from(
+                        tz.offset_from_utc_datetime(&utc.naive_utc())
+                            .fix()
+                            .local_minus_utc(),
+                    ))
+            })
+            .collect();
+        let local = local_hours(&walls, |d| calendar.is_holiday(d));
+        Self {
+            name: name.to_owned(),
+            start,
+            y,
+            local,
+            exog,
+            events: EventTrack::build(start, n, events),
+            ignored_columns: Vec::new(),
+        }
+    }
+}
+
+fn local_hours(walls: &[NaiveDateTime], is_holiday: impl Fn(NaiveDate) -> bool) -> Vec<LocalHour> {
+    let off = |d: NaiveDate| is_holiday(d) || d.weekday().num_days_from_monday() >= 5;
+    let mut cache: BTreeMap<NaiveDate, (bool, bool, bool, bool)> = BTreeMap::new();
+    walls
+        .iter()
+        .map(|w| {
+            let d = w.date();
+            let &mut (holiday, day_before, day_after, bridge) =
+                cache.entry(d).or_insert_with(|| {
+                    let (prev, next) = (d - Duration::days(1), d + Duration::days(1));
+                    let h = is_holiday(d);
+                    let weekend = d.weekday().num_days_from_monday() >= 5;
+                    let bridge = !h
+                        && !weekend
+                        && off(prev)
+                        && off(next)
+                        && (is_holiday(prev) || is_holiday(next));
+                    (h, is_holiday(next), is_holiday(prev), bridge)
+                });
+            LocalHour {
+                wall: *w,
+                hour: w.hour() as u8,
+                weekday: w.weekday().num_days_from_monday() as u8,
+                month: w.month() as u8,
+                holiday,
+                day_before,
+                day_after,
+                bridge,
+            }
+        })
+        .collect()
+}
+
+/// A column by the protocol: `weather` and non-numeric columns are categorical (sorted distinct
+/// strings; a gap takes the previous value, else the next); numeric ones are interpolated
+/// linearly along the grid with constant ends.
+fn column(name: &str, raw: &[Option<String>]) -> Exog {
+    let numeric: Vec<Option<f64>> = raw
+        .iter()
+        .map(|v| v.as_ref().map(|s| s.parse::<f64>().ok()))
+        .map(Option::flatten)
+        .collect();
+    let all_numeric = raw
+        .iter()
+        .zip(&numeric)
+        .all(|(r, n)| r.is_none() || n.is_some());
+    if name.eq_ignore_ascii_case("weather") || !all_numeric {
+        let cats: Vec<&String> = raw
+            .iter()
+            .flatten()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let index = |s: &String| cats.binary_search(&s).map_or(f64::NAN, |i| i as f64);
+        let mut values: Vec<f64> = raw
+            .iter()
+            .map(|v| v.as_ref().map_or(f64::NAN, index))
+            .collect();
+        let mut prev = f64::NAN;
+        for v in &mut values {
+            if v.is_nan() { *v = prev } else { prev = *v }
+        }
+        let mut next = f64::NAN;
+        for v in values.iter_mut().rev() {
+            if v.is_nan() { *v = next } else { next = *v }
+        }
+        return Exog {
+            name: name.to_owned(),
+            categorical: true,
+            values,
+        };
+    }
+    Exog {
+        name: name.to_owned(),
+        categorical: false,
+        values: interpolate(&numeric),
+    }
+}
+
+fn interpolate(values: &[Option<f64>]) -> Vec<f64> {
+    let known: Vec<(usize, f64)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i, v)))
+        .collect();
+    if known.is_empty() {
+        return vec![f64::NAN; values.len()];
+    }
+    let mut out = vec![0.0; values.len()];
+    let mut k = 0;
+    for (i, o) in out.iter_mut().enumerate() {
+        while k + 1 < known.len() && known[k + 1].0 <= i {
+            k += 1;
+        }
+        let (i0, v0) = known[k];
+        *o = if i <= i0 || k + 1 == known.len() {
+            if i < known[0].0 { known[0].1 } else { v0 }
+        } else {
+            let (i1, v1) = known[k + 1];
+            v0 + (v1 - v0) * (i - i0) as f64 / (i1 - i0) as f64
+        };
+    }
+    out
+}
+
+impl EventTrack {
+    fn build(start: Hour, n: usize, events: &[SpecialEvent]) -> Self {
+        let mut t = Self {
+            active: vec![0.0; n],
+            to_start: vec![f64::NAN; n],
+            next_size: vec![0.0; n],
+            since_end: vec![f64::NAN; n],
+            last_size: vec![0.0; n],
+        };
+        for e in events {
+            let size = f64::from(e.expected_attendance) / 10_000.0;
+            let s = (e.starts_at.timestamp() - start.unix()) as f64 / 3600.0;
+            let end = (e.ends_at.timestamp() - start.unix()) as f64 / 3600.0;
+            let lo = (s - 48.0).floor().max(0.0) as usize;
+            let hi = ((end + 12.0).ceil().max(0.0) as usize).min(n);
+            for i in lo..hi {
+                let (h0, h1) = (i as f64, i as f64 + 1.0);
+                if s < h1 && end > h0 {
+                    t.active[i] += size;
+                }
+                let until = s - h0;
+                if until > 0.0 && until <= 48.0 && (t.to_start[i].is_nan() || until < t.to_start[i])
+                {
+                    t.to_start[i] = until;
+                    t.next_size[i] = size;
+                }
+                let since = h0 - end;
+                if (0.0..=12.0).contains(&since)
+                    && (t.since_end[i].is_nan() || since < t.since_end[i])
+                {
+                    t.since_end[i] = since;
+                    t.last_size[i] = size;
+                }
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_is_linear_inside_and_constant_at_the_ends() {
+        let v = interpolate(&[None, Some(1.0), None, None, Some(4.0), None]);
+        assert_eq!(v, vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
+    }
+
+    #[test]
+    fn categorical_gaps_take_the_previous_value_else_the_next() {
+        let raw: Vec<Option<String>> = [None, Some("2"), None, Some("1")]
+            .into_iter()
+            .map(|v| v.map(str::to_owned))
+            .collect();
+        let c = column("weather", &raw);
+        assert!(c.categorical);
+        assert_eq!(c.values, vec![1.0, 1.0, 1.0, 0.0]);
+    }
+}

@@ -1,0 +1,82 @@
+//! The boosted model: gradient-boosted trees on the features of `features.rs`, predicting demand
+//! as a multiple of the origin's level.
+
+use serde::{Deserialize, Serialize};
+
+use super::gbm::{Gbm, GbmParams};
+use super::{mix, naive};
+use crate::forecast::features::{self, FeatureSet, Windows};
+use crate::forecast::frame::Frame;
+
+/// Training hours kept at most (the most recent), to bound fit time on long histories.
+const MAX_HOURS: usize = 24 * 7 * 104;
+/// The longest lead trained for.
+pub(crate) const MAX_LEAD: usize = 24;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Boosted {
+    pub features: FeatureSet,
+    gbm: Gbm,
+}
+
+/// Training rows: for each observed hour, `leads_per_row` leads chosen by a hash of the hour, so
+/// lead is not tied to hour of day. Returns (rows, targets, weights, row count).
+pub(crate) fn training_rows(
+    frame: &Frame,
+    w: &Windows,
+    end: usize,
+    leads_per_row: u8,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
+    let first = end.saturating_sub(MAX_HOURS).max(48);
+    let (mut x, mut y, mut wt) = (Vec::new(), Vec::new(), Vec::new());
+    let mut row = Vec::new();
+    for t in first..end {
+        if frame.y[t].is_nan() {
+            continue;
+        }
+        for j in 0..u64::from(leads_per_row) {
+            let h = 1 + (mix(t as u64, j) % MAX_LEAD as u64) as usize;
+            let Some(p) = (t + 1).checked_sub(h).filter(|p| *p >= 24) else {
+                continue;
+            };
+            let lvl = features::row(frame, w, p, t, &mut row);
+            if lvl.is_nan() {
+                continue;
+            }
+            x.extend_from_slice(&row);
+            y.push(frame.y[t] / lvl);
+            wt.push(lvl);
+        }
+    }
+    let n = y.len();
+    (x, y, wt, n)
+}
+
+impl Boosted {
+    pub fn fit(
+        frame: &Frame,
+        w: &Windows,
+        end: usize,
+        params: &GbmParams,
+        leads_per_row: u8,
+    ) -> Self {
+        let features = FeatureSet::for_frame(frame);
+        let (x, y, wt, n) = training_rows(frame, w, end, leads_per_row);
+        let gbm = Gbm::fit(&x, n, features.len(), &y, Some(&wt), params);
+        Self { features, gbm }
+    }
+
+    pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, end: usize) -> Vec<f64> {
+        let mut row = Vec::with_capacity(self.features.len());
+        (p..end)
+            .map(|t| {
+                let lvl = features::row(frame, w, p, t, &mut row);
+                if lvl.is_nan() {
+                    naive::seasonal(&frame.y, p, t, 168)
+                } else {
+                    lvl * self.gbm.predict(&row)
+                }
+            })
+            .collect()
+    }
+}

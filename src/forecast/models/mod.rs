@@ -1,0 +1,159 @@
+//! Candidate models: a spec goes in, a fitted model comes out. Every model forecasts the hours
+//! `p .. p + horizon` of a frame from origin `p`, using only demand before `p`.
+
+mod boosted;
+mod gbm;
+mod linear;
+mod naive;
+mod profile;
+
+pub use boosted::Boosted;
+pub use gbm::{Gbm, GbmParams};
+pub use linear::Linear;
+pub use profile::Profile;
+
+use serde::{Deserialize, Serialize};
+
+use super::features::Windows;
+use super::frame::Frame;
+
+/// What to fit: written in configuration and stored in each artifact's header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// Same hour one period back (24: yesterday, 168: last week). Always a candidate.
+    SeasonalNaive { period: u16 },
+    /// Gradient-boosted trees on calendar, weather, event and scaled lag features.
+    Boosted {
+        params: GbmParams,
+        leads_per_row: u8,
+    },
+    /// Ridge regression (linfa) on one-hot calendar and scaled lag features.
+    Linear { penalty: f64 },
+    /// A seasonal profile (the same hour over the last cycles) times the change in level.
+    Profile {
+        period: u16,
+        cycles: u8,
+        damping: f64,
+    },
+}
+
+impl ModelSpec {
+    /// The candidates the trainer compares by default.
+    pub fn candidates() -> Vec<ModelSpec> {
+        vec![
+            ModelSpec::SeasonalNaive { period: 24 },
+            ModelSpec::SeasonalNaive { period: 168 },
+            ModelSpec::Profile {
+                period: 168,
+                cycles: 4,
+                damping: 0.8,
+            },
+            ModelSpec::Profile {
+                period: 24,
+                cycles: 7,
+                damping: 1.0,
+            },
+            ModelSpec::Linear { penalty: 1.0 },
+            ModelSpec::Boosted {
+                params: GbmParams::default(),
+                leads_per_row: 2,
+            },
+        ]
+    }
+
+    /// A short name for reports (`snaive24`, `boosted`, ...).
+    pub fn name(&self) -> String {
+        match self {
+            Self::SeasonalNaive { period } => format!("snaive{period}"),
+            Self::Boosted { .. } => "boosted".to_owned(),
+            Self::Linear { .. } => "ridge".to_owned(),
+            Self::Profile { period, cycles, .. } => format!("profile{period}x{cycles}"),
+        }
+    }
+
+    /// Fits on the frame's demand strictly before `end`.
+    pub fn fit(&self, frame: &Frame, windows: &Windows, end: usize) -> Model {
+        match self {
+            Self::SeasonalNaive { period } => Model::SeasonalNaive { period: *period },
+            Self::Boosted {
+                params,
+                leads_per_row,
+            } => Model::Boosted(Boosted::fit(frame, windows, end, params, *leads_per_row)),
+            Self::Linear { penalty } => Model::Linear(Linear::fit(frame, windows, end, *penalty)),
+            Self::Profile {
+                period,
+                cycles,
+                damping,
+            } => Model::Profile(Profile {
+                period: *period,
+                cycles: *cycles,
+                damping: *damping,
+            }),
+        }
+    }
+}
+
+/// A fitted model, saved whole in `models/<series>/<version>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Model {
+    SeasonalNaive {
+        period: u16,
+    },
+    Boosted(Boosted),
+    Linear(Linear),
+    Profile(Profile),
+    /// A weighted mean of members (weights sum to 1).
+    Combination {
+        members: Vec<(f64, Model)>,
+    },
+}
+
+impl Model {
+    /// Point forecasts for positions `p .. min(p + horizon, frame.len())`.
+    pub fn forecast(&self, frame: &Frame, windows: &Windows, p: usize, horizon: usize) -> Vec<f64> {
+        let end = (p + horizon).min(frame.len());
+        match self {
+            Self::SeasonalNaive { period } => (p..end)
+                .map(|t| naive::seasonal(&frame.y, p, t, usize::from(*period)))
+                .collect(),
+            Self::Boosted(m) => m.forecast(frame, windows, p, end),
+            Self::Linear(m) => m.forecast(frame, windows, p, end),
+            Self::Profile(m) => m.forecast(frame, windows, p, end),
+            Self::Combination { members } => {
+                let mut out = vec![0.0; end.saturating_sub(p)];
+                for (w, m) in members {
+                    for (o, v) in out.iter_mut().zip(m.forecast(frame, windows, p, horizon)) {
+                        *o += w * v;
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Self::SeasonalNaive { period } => format!("snaive{period}"),
+            Self::Boosted(_) => "boosted".to_owned(),
+            Self::Linear(_) => "ridge".to_owned(),
+            Self::Profile(p) => format!("profile{}x{}", p.period, p.cycles),
+            Self::Combination { members } => {
+                let parts: Vec<String> = members
+                    .iter()
+                    .map(|(w, m)| format!("{:.2}*{}", w, m.name()))
+                    .collect();
+                format!("combination({})", parts.join("+"))
+            }
+        }
+    }
+}
+
+/// A deterministic mix of two integers (splitmix64), for choosing leads per training hour.
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_add(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,252 @@
+//! Choosing a model per series by rolling-origin validation inside the training data: every
+//! candidate is fitted on the data before a validation window (the last days before the fit's
+//! end), forecasts each local midnight in it, and is scored by MAE. The best single model or a
+//! combination of the best three (weights 1/MAE²), whichever validates better, is refitted on
+//! all the data. Its validation errors calibrate intervals and confidence.
+
+use serde::{Deserialize, Serialize};
+
+use super::confidence::{Calibration, scale};
+use super::features::{Windows, level};
+use super::frame::Frame;
+use super::models::{Model, ModelSpec};
+
+/// How the trainer validates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub validation_days: usize,
+    pub horizon: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            validation_days: 14,
+            horizon: 24,
+        }
+    }
+}
+
+/// One candidate's validation score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateScore {
+    pub model: String,
+    pub mae: f64,
+}
+
+/// The trainer's result: the model in service, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trained {
+    pub model: Model,
+    pub chosen: String,
+    pub reason: String,
+    pub validation: Vec<CandidateScore>,
+    pub validation_mae: f64,
+    pub calibration: Calibration,
+    pub fit_seconds: f64,
+}
+
+/// Local midnights in `[from, to)` whose next 24 hours end before `to`.
+fn validation_origins(frame: &Frame, from: usize, to: usize, horizon: usize) -> Vec<usize> {
+    (from..to.saturating_sub(horizon.min(24)) + 1)
+        .filter(|&q| q < frame.len() && frame.local[q].hour == 0)
+        .collect()
+}
+
+/// Validation forecasts of one fitted model: (origin, lead, y, yhat) of observed targets.
+pub fn validate(
+    model: &Model,
+    frame: &Frame,
+    w: &Windows,
+    origins: &[usize],
+    end: usize,
+    horizon: usize,
+) -> Vec<(usize, usize, f64, f64)> {
+    let mut out = Vec::new();
+    for &q in origins {
+        for (k, f) in model.forecast(frame, w, q, horizon).into_iter().enumerate() {
+            let t = q + k;
+            if t < end && !frame.y[t].is_nan() {
+                out.push((q, k + 1, frame.y[t], f.max(0.0)));
+            }
+        }
+    }
+    out
+}
+
+fn mae(points: &[(usize, usize, f64, f64)]) -> f64 {
+    if points.is_empty() {
+        f64::INFINITY
+    } else {
+        points.iter().map(|p| (p.3 - p.2).abs()).sum::<f64>() / points.len() as f64
+    }
+}
+
+/// Validation forecasts of every candidate: (origin, lead, y, yhat) of observed targets.
+pub type Points = Vec<(usize, usize, f64, f64)>;
+
+/// Fits the candidates on data before `end` and returns the one (or the combination) that
+/// validates best. With too little history for a validation window, seasonal naive 24 h.
+pub fn train(
+    frame: &Frame,
+    w: &Windows,
+    end: usize,
+    specs: &[ModelSpec],
+    opts: &TrainOptions,
+) -> Trained {
+    train_all(frame, w, end, specs, opts).0
+}
+
+/// As [`train`], also returning every candidate fitted on all the data (in `specs` order).
+pub fn train_all(
+    frame: &Frame,
+    w: &Windows,
+    end: usize,
+    specs: &[ModelSpec],
+    opts: &TrainOptions,
+) -> (Trained, Vec<Model>) {
+    let started = std::time::Instant::now();
+    let val_start = end.saturating_sub(opts.validation_days * 24);
+    let origins = validation_origins(frame, val_start, end, opts.horizon);
+    if val_start < 24 * 14 || origins.is_empty() {
+        let spec = ModelSpec::SeasonalNaive { period: 24 };
+        let fitted = specs.iter().map(|s| s.fit(frame, w, end)).collect();
+        let t = Trained {
+            model: spec.fit(frame, w, end),
+            chosen: spec.name(),
+            reason: format!("{end} hours of history: too short to validate, seasonal naive 24 h"),
+            validation: Vec::new(),
+            validation_mae: f64::NAN,
+            calibration: Calibration::default(),
+            fit_seconds: started.elapsed().as_secs_f64(),
+        };
+        return (t, fitted);
+    }
+    let points: Vec<Points> = specs
+        .iter()
+        .map(|spec| {
+            validate(
+                &spec.fit(frame, w, origins[0]),
+                frame,
+                w,
+                &origins,
+                end,
+                opts.horizon,
+            )
+        })
+        .collect();
+    let fitted: Vec<Model> = specs.iter().map(|spec| spec.fit(frame, w, end)).collect();
+    let mut t = choose(
+        frame,
+        w,
+        specs,
+        &fitted,
+        &points,
+        &format!("{} days before the fit", opts.validation_days),
+    );
+    t.fit_seconds = started.elapsed().as_secs_f64();
+    (t, fitted)
+}
+
+/// Chooses among fitted candidates by their validation points: the best single model, or the
+/// combination of the best three (weights 1/MAE²) when it validates better.
+pub fn choose(
+    frame: &Frame,
+    w: &Windows,
+    specs: &[ModelSpec],
+    fitted: &[Model],
+    points: &[Points],
+    window: &str,
+) -> Trained {
+    let mut order: Vec<usize> = (0..specs.len()).collect();
+    let maes: Vec<f64> = points.iter().map(|p| mae(p)).collect();
+    order.sort_by(|&a, &b| maes[a].total_cmp(&maes[b]));
+    let validation: Vec<CandidateScore> = order
+        .iter()
+        .map(|&i| CandidateScore {
+            model: specs[i].name(),
+            mae: maes[i],
+        })
+        .collect();
+    let top: Vec<usize> = order
+        .iter()
+        .copied()
+        .take(3)
+        .filter(|&i| maes[i].is_finite() && maes[i] > 0.0)
+        .collect();
+    let raw: Vec<f64> = top.iter().map(|&i| 1.0 / (maes[i] * maes[i])).collect();
+    let total: f64 = raw.iter().sum();
+    let weights: Vec<f64> = raw.iter().map(|r| r / total).collect();
+    // All candidates forecast the same points, so they line up index by index.
+    let combined: Points = if top.len() >= 2 {
+        (0..points[top[0]].len())
+            .map(|k| {
+                let (q, lead, y, _) = points[top[0]][k];
+                (
+                    q,
+                    lead,
+                    y,
+                    top.iter()
+                        .zip(&weights)
+                        .map(|(&i, wt)| wt * points[i][k].3)
+                        .sum(),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let combo_mae = mae(&combined);
+    let best = order[0];
+    let (model, chosen, reason, chosen_points, validation_mae) = if top.len() >= 2
+        && combo_mae < maes[best]
+    {
+        let m = Model::Combination {
+            members: top
+                .iter()
+                .zip(&weights)
+                .map(|(&i, wt)| (*wt, fitted[i].clone()))
+                .collect(),
+        };
+        let reason = format!(
+            "combination MAE {combo_mae:.2} beats the best single model ({} MAE {:.2}) on {} validation points ({window})",
+            specs[best].name(),
+            maes[best],
+            combined.len()
+        );
+        (m.clone(), m.name(), reason, combined, combo_mae)
+    } else {
+        let reason = format!(
+            "lowest validation MAE {:.2} of {} candidates on {} points ({window})",
+            maes[best],
+            specs.len(),
+            points[best].len()
+        );
+        (
+            fitted[best].clone(),
+            specs[best].name(),
+            reason,
+            points[best].clone(),
+            maes[best],
+        )
+    };
+    let special_seen = chosen_points.iter().any(|&(q, lead, _, _)| {
+        let t = q + lead - 1;
+        frame.local[t].holiday || frame.events.active[t] > 0.0
+    });
+    let calibration = Calibration::from_errors(
+        chosen_points
+            .iter()
+            .map(|&(q, lead, y, f)| (lead, y - f, scale(f, level(w, q)))),
+        special_seen,
+    );
+    Trained {
+        model,
+        chosen,
+        reason,
+        validation,
+        validation_mae,
+        calibration,
+        fit_seconds: 0.0,
+    }
+}

@@ -9,7 +9,7 @@ use crate::forecast::features::{self, FeatureSet, Windows};
 use crate::forecast::frame::Frame;
 
 /// Training hours kept at most (the most recent), to bound fit time on long histories.
-const MAX_HOURS: usize = 24 * 7 * 104;
+pub(crate) const MAX_HOURS: usize = 24 * 7 * 104;
 /// The longest lead trained for.
 pub(crate) const MAX_LEAD: usize = 24;
 
@@ -26,8 +26,9 @@ pub(crate) fn training_rows(
     w: &Windows,
     end: usize,
     leads_per_row: u8,
+    max_hours: usize,
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
-    let first = end.saturating_sub(MAX_HOURS).max(48);
+    let first = end.saturating_sub(max_hours).max(48);
     let (mut x, mut y, mut wt) = (Vec::new(), Vec::new(), Vec::new());
     let mut row = Vec::new();
     for t in first..end {
@@ -45,7 +46,7 @@ pub(crate) fn training_rows(
             }
             x.extend_from_slice(&row);
             y.push(frame.y[t] / lvl);
-            wt.push(lvl);
+            wt.push(lvl * lvl);
         }
     }
     let n = y.len();
@@ -61,7 +62,7 @@ impl Boosted {
         leads_per_row: u8,
     ) -> Self {
         let features = FeatureSet::for_frame(frame);
-        let (x, y, wt, n) = training_rows(frame, w, end, leads_per_row);
+        let (x, y, wt, n) = training_rows(frame, w, end, leads_per_row, MAX_HOURS);
         let gbm = Gbm::fit(&x, n, features.len(), &y, Some(&wt), params);
         Self { features, gbm }
     }

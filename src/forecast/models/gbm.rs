@@ -29,7 +29,7 @@ impl Default for GbmParams {
             leaves: 24,
             min_leaf: 20,
             lambda: 1.0,
-            subsample: 0.8,
+            subsample: 1.0,
             seed: 0,
         }
     }
@@ -89,16 +89,18 @@ pub struct Gbm {
     features: usize,
 }
 
-/// Bin index reserved for NaN.
-const NAN_BIN: u8 = 255;
 const MAX_BINS: usize = 127;
 
-/// Features binned column by column, with each bin's upper edge. `active` lists the features
-/// with at least two bins: a constant column can never split and is left out of histograms.
+/// Features binned column by column. A feature with `k` bin edges has codes `0..k` for values
+/// (code `i` holds values up to `edges[i]`) and code `k` for NaN. `active` lists the features
+/// with at least two edges (a constant column can never split); `offset[j]` is where active
+/// feature `j`'s `k + 1` bins start in a flat histogram.
 struct Binned {
     cols: Vec<Vec<u8>>,
     edges: Vec<Vec<f64>>,
     active: Vec<usize>,
+    offset: Vec<usize>,
+    width: usize,
 }
 
 fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
@@ -119,11 +121,12 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
                 .map(|k| values[(k * values.len() / MAX_BINS).min(values.len()) - 1])
                 .collect()
         };
+        let nan = e.len() as u8;
         let col = (0..rows)
             .map(|r| {
                 let v = x[r * features + f];
                 if v.is_nan() {
-                    NAN_BIN
+                    nan
                 } else {
                     e.partition_point(|edge| *edge < v)
                         .min(e.len().saturating_sub(1)) as u8
@@ -133,15 +136,23 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
         cols.push(col);
         edges.push(e);
     }
-    let active = (0..features).filter(|&f| edges[f].len() >= 2).collect();
+    let active: Vec<usize> = (0..features).filter(|&f| edges[f].len() >= 2).collect();
+    let mut offset = Vec::with_capacity(active.len());
+    let mut width = 0;
+    for &f in &active {
+        offset.push(width);
+        width += edges[f].len() + 1;
+    }
     Binned {
         cols,
         edges,
         active,
+        offset,
+        width,
     }
 }
 
-/// Gradient sum and count per bin, for one feature.
+/// Gradient sum and weight per bin.
 #[derive(Clone, Copy, Default)]
 struct Bin {
     g: f64,
@@ -155,11 +166,11 @@ struct Candidate {
     nan_left: bool,
 }
 
-/// A leaf being grown: its rows and histograms.
+/// A leaf being grown: its rows and (flat) histogram.
 struct Open {
     node: usize,
     rows: Vec<u32>,
-    hist: Vec<[Bin; 256]>,
+    hist: Vec<Bin>,
     g: f64,
     w: f64,
     best: Option<Candidate>,
@@ -193,8 +204,8 @@ impl Gbm {
             .seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
+        let mut grad = vec![0.0; rows];
         for _ in 0..p.trees {
-            // Residuals of squared error, weighted: the gradient is w (pred - y), the hessian w.
             let mut sample: Vec<u32> = Vec::with_capacity(rows);
             for r in 0..rows {
                 rng = rng
@@ -204,10 +215,22 @@ impl Gbm {
                     sample.push(r as u32);
                 }
             }
-            let grad: Vec<f64> = (0..rows).map(|r| w[r] * (y[r] - pred[r])).collect();
-            let tree = grow(&binned, &sample, &grad, w, p);
-            for (r, row_pred) in pred.iter_mut().enumerate() {
-                *row_pred += p.learning_rate * tree_value_binned(&tree, &binned, r);
+            // Squared error, weighted: the negative gradient is w (y - pred), the hessian w.
+            for r in 0..rows {
+                grad[r] = w[r] * (y[r] - pred[r]);
+            }
+            let (tree, leaves) = grow(&binned, &sample, &grad, w, p);
+            if sample.len() == rows {
+                // Every row sits in one of the leaves: no need to walk the tree.
+                for (members, value) in leaves {
+                    for r in members {
+                        pred[r as usize] += p.learning_rate * value;
+                    }
+                }
+            } else {
+                for (r, row_pred) in pred.iter_mut().enumerate() {
+                    *row_pred += p.learning_rate * tree_value_binned(&tree, &binned, r);
+                }
             }
             trees.push(scale(tree, p.learning_rate));
         }
@@ -252,11 +275,11 @@ fn tree_value_binned(tree: &Tree, b: &Binned, r: usize) -> f64 {
                 right,
             } => {
                 let f = *feature as usize;
-                let bin = b.cols[f][r];
-                let go_left = if bin == NAN_BIN {
+                let code = b.cols[f][r] as usize;
+                let go_left = if code == b.edges[f].len() {
                     *nan_left
                 } else {
-                    b.edges[f][bin as usize] <= *threshold
+                    b.edges[f][code] <= *threshold
                 };
                 i = if go_left { *left } else { *right } as usize;
             }
@@ -264,24 +287,24 @@ fn tree_value_binned(tree: &Tree, b: &Binned, r: usize) -> f64 {
     }
 }
 
-/// Histograms of the active features (in `b.active` order) over `rows`.
-fn histogram(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> Vec<[Bin; 256]> {
-    let mut hs = vec![[Bin::default(); 256]; b.active.len()];
-    for (h, &f) in hs.iter_mut().zip(&b.active) {
+fn histogram(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> Vec<Bin> {
+    let mut hist = vec![Bin::default(); b.width];
+    for (&f, &off) in b.active.iter().zip(&b.offset) {
         let col = &b.cols[f];
+        let h = &mut hist[off..off + b.edges[f].len() + 1];
         for &r in rows {
             let bin = &mut h[col[r as usize] as usize];
             bin.g += grad[r as usize];
             bin.w += w[r as usize];
         }
     }
-    hs
+    hist
 }
 
 /// Best split of a leaf; the gain is the drop in weighted squared error, (G²/(W+λ)) terms.
 fn best_split(
     b: &Binned,
-    hist: &[[Bin; 256]],
+    hist: &[Bin],
     g: f64,
     w: f64,
     p: &GbmParams,
@@ -294,9 +317,10 @@ fn best_split(
     let parent = score(g, w);
     let mut best: Option<Candidate> = None;
     let min_w = f64::from(p.min_leaf) * (w / n_rows as f64) * 0.5;
-    for (&f, h) in b.active.iter().zip(hist) {
+    for (&f, &off) in b.active.iter().zip(&b.offset) {
         let nb = b.edges[f].len();
-        let nan = h[NAN_BIN as usize];
+        let h = &hist[off..off + nb + 1];
+        let nan = h[nb];
         let (mut gl, mut wl) = (0.0, 0.0);
         for (bin, hb) in h.iter().enumerate().take(nb - 1) {
             gl += hb.g;
@@ -329,36 +353,36 @@ fn best_split(
     best
 }
 
-fn grow(b: &Binned, sample: &[u32], grad: &[f64], w: &[f64], p: &GbmParams) -> Tree {
+/// Grows one tree leaf-wise; returns it with each leaf's rows and value.
+fn grow(
+    b: &Binned,
+    sample: &[u32],
+    grad: &[f64],
+    w: &[f64],
+    p: &GbmParams,
+) -> (Tree, Vec<(Vec<u32>, f64)>) {
     let mut nodes = vec![Node::Leaf { value: 0.0 }];
     let (g, wsum) = sample.iter().fold((0.0, 0.0), |(g, s), &r| {
         (g + grad[r as usize], s + w[r as usize])
     });
     let hist = histogram(b, sample, grad, w);
+    let best = best_split(b, &hist, g, wsum, p, sample.len());
     let mut open = vec![Open {
         node: 0,
         rows: sample.to_vec(),
         hist,
         g,
         w: wsum,
-        best: None,
+        best,
     }];
-    open[0].best = best_split(b, &open[0].hist, g, wsum, p, sample.len());
-    let mut leaves = 1;
-    let mut done: Vec<Open> = Vec::new();
-    while leaves < p.leaves as usize {
+    let mut n_leaves = 1;
+    while n_leaves < p.leaves as usize {
         // Split the open leaf whose best split gains most.
         let Some(pick) = open
             .iter()
             .enumerate()
-            .filter(|(_, o)| o.best.is_some())
-            .max_by(|a, b| {
-                a.1.best
-                    .as_ref()
-                    .unwrap()
-                    .gain
-                    .total_cmp(&b.1.best.as_ref().unwrap().gain)
-            })
+            .filter_map(|(i, o)| o.best.as_ref().map(|c| (i, c.gain)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i)
         else {
             break;
@@ -366,32 +390,32 @@ fn grow(b: &Binned, sample: &[u32], grad: &[f64], w: &[f64], p: &GbmParams) -> T
         let mut leaf = open.swap_remove(pick);
         let c = leaf.best.take().expect("picked with a split");
         let col = &b.cols[c.feature];
+        let nan_code = b.edges[c.feature].len();
         let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = leaf.rows.iter().partition(|&&r| {
-            let bin = col[r as usize];
-            if bin == NAN_BIN {
+            let code = col[r as usize] as usize;
+            if code == nan_code {
                 c.nan_left
             } else {
-                (bin as usize) <= c.bin
+                code <= c.bin
             }
         });
-        let (small, large_is_left) = if left_rows.len() <= right_rows.len() {
-            (&left_rows, false)
-        } else {
-            (&right_rows, true)
-        };
-        let small_hist = histogram(b, small, grad, w);
-        // The larger child's histograms: the parent's minus the smaller child's, in place.
-        let mut large_hist = leaf.hist;
-        for (parent, s) in large_hist.iter_mut().zip(&small_hist) {
-            for (x, y) in parent.iter_mut().zip(s.iter()) {
-                x.g -= y.g;
-                x.w -= y.w;
-            }
+        let left_small = left_rows.len() <= right_rows.len();
+        let small_hist = histogram(
+            b,
+            if left_small { &left_rows } else { &right_rows },
+            grad,
+            w,
+        );
+        // The larger child's histogram: the parent's minus the smaller child's, in place.
+        let mut large_hist = std::mem::take(&mut leaf.hist);
+        for (x, y) in large_hist.iter_mut().zip(&small_hist) {
+            x.g -= y.g;
+            x.w -= y.w;
         }
-        let (left_hist, right_hist) = if large_is_left {
-            (large_hist, small_hist)
-        } else {
+        let (left_hist, right_hist) = if left_small {
             (small_hist, large_hist)
+        } else {
+            (large_hist, small_hist)
         };
         let sum = |rows: &[u32]| {
             rows.iter().fold((0.0, 0.0), |(g, s), &r| {
@@ -410,38 +434,33 @@ fn grow(b: &Binned, sample: &[u32], grad: &[f64], w: &[f64], p: &GbmParams) -> T
             left: li as u32,
             right: ri as u32,
         };
-        let mut l = Open {
+        let lb = best_split(b, &left_hist, gl, wl, p, left_rows.len());
+        let rb = best_split(b, &right_hist, gr, wr, p, right_rows.len());
+        open.push(Open {
             node: li,
-            best: None,
+            best: lb,
             rows: left_rows,
             hist: left_hist,
             g: gl,
             w: wl,
-        };
-        let mut r = Open {
+        });
+        open.push(Open {
             node: ri,
-            best: None,
+            best: rb,
             rows: right_rows,
             hist: right_hist,
             g: gr,
             w: wr,
-        };
-        l.best = best_split(b, &l.hist, gl, wl, p, l.rows.len());
-        r.best = best_split(b, &r.hist, gr, wr, p, r.rows.len());
-        open.push(l);
-        open.push(r);
-        leaves += 1;
-        if leaves >= p.leaves as usize {
-            break;
-        }
+        });
+        n_leaves += 1;
     }
-    done.extend(open);
-    for o in done {
-        nodes[o.node] = Node::Leaf {
-            value: o.g / (o.w + p.lambda),
-        };
+    let mut leaves = Vec::with_capacity(open.len());
+    for o in open {
+        let value = o.g / (o.w + p.lambda);
+        nodes[o.node] = Node::Leaf { value };
+        leaves.push((o.rows, value));
     }
-    Tree { nodes }
+    (Tree { nodes }, leaves)
 }
 
 #[cfg(test)]

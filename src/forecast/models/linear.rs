@@ -76,7 +76,8 @@ fn design(row: &[f64], exog: usize, out: &mut Vec<f64>) {
 impl Linear {
     pub fn fit(frame: &Frame, w: &Windows, end: usize, penalty: f64) -> Self {
         let exog = frame.exog.len();
-        let (x, y, _, n) = training_rows(frame, w, end, 2);
+        // A year of hours, one lead each: linfa's least squares grows with rows x columns².
+        let (x, y, _, n) = training_rows(frame, w, end, 1, 24 * 365);
         let width = BASE_FEATURES.len() + exog;
         let mut d = Vec::new();
         let mut rows: Vec<f64> = Vec::new();

@@ -57,7 +57,7 @@ impl ModelSpec {
             ModelSpec::Linear { penalty: 1.0 },
             ModelSpec::Boosted {
                 params: GbmParams::default(),
-                leads_per_row: 2,
+                leads_per_row: 1,
             },
         ]
     }

@@ -14,7 +14,9 @@ use super::frame::Frame;
 use super::metrics::{Metrics, Scored, mase_scale, metrics};
 use super::models::Model;
 use super::models::ModelSpec;
-use super::trainer::{CandidateScore, Points, TrainOptions, Trained, choose, train_all, validate};
+use super::trainer::{
+    CandidateScore, Points, TrainOptions, Trained, calibrate, choose, train_all, validate,
+};
 
 /// The protocol's knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -153,6 +155,9 @@ fn refit(
     t
 }
 
+/// Days of the served model's recent errors that calibrate intervals and confidence.
+const CALIBRATION_DAYS: usize = 28;
+
 /// Runs the protocol with the trainer choosing among `specs` at every refit.
 pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> Backtest {
     let w = Windows::new(&frame.y);
@@ -171,6 +176,17 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     let mut fitted: Vec<Model> = Vec::new();
     // Every candidate's forecasts of the recent origins (targets before the current origin).
     let mut rolling: Vec<Points> = vec![Vec::new(); specs.len()];
+    // The model in service's own forecasts: intervals and confidence are recalibrated at every
+    // origin on its errors of the last days whose outcomes are known (online split-conformal).
+    let mut served: Points = Vec::new();
+    let window = 24 * CALIBRATION_DAYS;
+    let recent = |pts: &Points, o: usize| -> Points {
+        pts.iter()
+            .copied()
+            .filter(|&(q, lead, _, _)| q + lead - 1 < o && q + window >= o)
+            .collect()
+    };
+
     for (k, &o) in origins.iter().enumerate() {
         if k % refit_every == 0 {
             for pts in &mut rolling {
@@ -187,8 +203,11 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 validation: t.validation.clone(),
                 fit_seconds: t.fit_seconds,
             });
+            served = t.points.clone();
             trained = Some(t);
         }
+        let calibration = calibrate(frame, &w, &recent(&served, o));
+
         let t = trained.as_ref().expect("fitted at the first origin");
         let started = Instant::now();
         let next = origins.get(k + 1).copied().unwrap_or(frame.len());
@@ -196,6 +215,12 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             pts.extend(validate(m, frame, &w, &[o], next, p.horizon));
         }
         let yhat = t.model.forecast(frame, &w, o, p.horizon);
+        served.extend(
+            yhat.iter()
+                .enumerate()
+                .filter(|(i, _)| o + i < frame.len() && !frame.y[o + i].is_nan())
+                .map(|(i, f)| (o, i + 1, frame.y[o + i], f.max(0.0))),
+        );
         let lvl = level(&w, o);
         let history = frame.y[..o].iter().filter(|v| !v.is_nan()).count();
         let missing = frame.y[o.saturating_sub(24)..o]
@@ -213,7 +238,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 history_hours: history,
             };
             let f = if clip { f.max(0.0) } else { f };
-            let b = t.calibration.band(f, lvl, i + 1, tolerance, &cond);
+            let b = calibration.band(f, lvl, i + 1, tolerance, &cond);
             let c = |v: f64| if clip { v.max(0.0) } else { v };
             let y = frame.y[pos];
             let row = ForecastRow {

@@ -43,6 +43,9 @@ pub struct Trained {
     pub validation: Vec<CandidateScore>,
     pub validation_mae: f64,
     pub calibration: Calibration,
+    /// The chosen model's validation forecasts, which calibrated it.
+    #[serde(skip)]
+    pub points: Points,
     pub fit_seconds: f64,
 }
 
@@ -118,6 +121,7 @@ pub fn train_all(
             validation: Vec::new(),
             validation_mae: f64::NAN,
             calibration: Calibration::default(),
+            points: Vec::new(),
             fit_seconds: started.elapsed().as_secs_f64(),
         };
         return (t, fitted);
@@ -230,16 +234,7 @@ pub fn choose(
             maes[best],
         )
     };
-    let special_seen = chosen_points.iter().any(|&(q, lead, _, _)| {
-        let t = q + lead - 1;
-        frame.local[t].holiday || frame.events.active[t] > 0.0
-    });
-    let calibration = Calibration::from_errors(
-        chosen_points
-            .iter()
-            .map(|&(q, lead, y, f)| (lead, y - f, scale(f, level(w, q)))),
-        special_seen,
-    );
+    let calibration = calibrate(frame, w, &chosen_points);
     Trained {
         model,
         chosen,
@@ -247,6 +242,21 @@ pub fn choose(
         validation,
         validation_mae,
         calibration,
+        points: chosen_points,
         fit_seconds: 0.0,
     }
+}
+
+/// Calibration from out-of-sample forecasts of one model.
+pub fn calibrate(frame: &Frame, w: &Windows, points: &[(usize, usize, f64, f64)]) -> Calibration {
+    let special_seen = points.iter().any(|&(q, lead, _, _)| {
+        let t = q + lead - 1;
+        frame.local[t].holiday || frame.events.active[t] > 0.0
+    });
+    Calibration::from_errors(
+        points
+            .iter()
+            .map(|&(q, lead, y, f)| (lead, y - f, scale(f, level(w, q)))),
+        special_seen,
+    )
 }

@@ -56,6 +56,38 @@ pub enum Command {
     /// --refit-every-days days, each time choosing among the candidates by validation inside the
     /// training data. Writes one row per (origin, target) and a JSON with the metrics.
     Backtest(BacktestArgs),
+    /// Train the model of one series (or all) on its stored history. The new version becomes
+    /// the champion only if it does at least as well as the champion on the recent weeks.
+    Train {
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        series: Option<SeriesId>,
+        #[arg(long)]
+        all: bool,
+        /// Series trained at once (default: the number of cores).
+        #[arg(long)]
+        parallel: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the model versions of a series: champion, challengers and why.
+    Models {
+        #[arg(long)]
+        series: SeriesId,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forecast a series with its champion: expected demand, 80/95% bounds and confidence.
+    Forecast {
+        #[arg(long)]
+        series: SeriesId,
+        #[arg(long, default_value_t = 24)]
+        horizon: usize,
+        /// First hour to forecast (default: the hour after the last observation).
+        #[arg(long, value_name = "TIMESTAMP")]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The tour on the embedded default: import the shipped datasets, list them, show the calendar.
     Demo {
         /// Folder with the shipped datasets.
@@ -194,6 +226,22 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Holidays(args) => holidays_cmd(&settings, args).await?,
         Command::Events(cmd) => events_cmd(&settings, cmd).await?,
         Command::Backtest(args) => backtest_cmd(&args)?,
+        Command::Train {
+            series,
+            all,
+            parallel,
+            json: as_json,
+        } => train_cmd(&settings, series, all, parallel, as_json).await?,
+        Command::Models {
+            series,
+            json: as_json,
+        } => models_cmd(&settings, &series, as_json).await?,
+        Command::Forecast {
+            series,
+            horizon,
+            at,
+            json: as_json,
+        } => forecast_cmd(&settings, &series, horizon, at.as_deref(), as_json).await?,
         Command::Demo { datasets } => demo(&settings, &datasets).await?,
         Command::Config { json: true } => serde_json::to_string_pretty(&settings)? + "\n",
         Command::Config { json: false } => format!("{settings:#?}\n"),
@@ -385,6 +433,174 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         started.elapsed().as_secs_f64()
     );
     Ok(o)
+}
+
+async fn train_cmd(
+    settings: &Settings,
+    series: Option<SeriesId>,
+    all: bool,
+    parallel: Option<usize>,
+    as_json: bool,
+) -> Result<String> {
+    use std::fmt::Write;
+    let store = open_store(settings).await?;
+    let ids: Vec<SeriesId> = if all {
+        store
+            .list_series()
+            .await?
+            .into_iter()
+            .map(|s| s.series.id)
+            .collect()
+    } else {
+        vec![series.expect("clap requires --series without --all")]
+    };
+    let parallel =
+        parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let bar = if std::io::stderr().is_terminal() && ids.len() > 1 {
+        let b = ProgressBar::new(ids.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template("training [{bar:30}] {pos}/{len} series ({eta}) {msg}")
+                .expect("valid")
+                .progress_chars("=> "),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let started = std::time::Instant::now();
+    let results =
+        crate::jobs::retrain::retrain_many(&store, settings, &ids, parallel, &mut |id, _| {
+            bar.set_message(id.to_string());
+            bar.inc(1);
+        })
+        .await;
+    bar.finish_and_clear();
+    store.close().await;
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|(id, r)| r.as_ref().err().map(|e| format!("{id}: {e:#}")))
+        .collect();
+    let mut o = String::new();
+    if as_json {
+        let ok: Vec<_> = results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .collect();
+        o = json(&serde_json::json!({ "trained": ok, "failed": failures }))?;
+    } else {
+        for (_, r) in &results {
+            if let Ok(t) = r {
+                let _ = writeln!(
+                    o,
+                    "{} v{} {:?}: {} (validation MAE {:.2}, {:.1} s)\n  {}",
+                    t.series, t.version, t.status, t.chosen, t.validation_mae, t.seconds, t.reason
+                );
+            }
+        }
+        let _ = writeln!(
+            o,
+            "{} of {} series trained in {:.1} s",
+            results.len() - failures.len(),
+            results.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if failures.is_empty() {
+        Ok(o)
+    } else {
+        emit(&o)?;
+        anyhow::bail!(
+            "{} series failed to train (their champions are unchanged):\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        )
+    }
+}
+
+async fn models_cmd(settings: &Settings, id: &SeriesId, as_json: bool) -> Result<String> {
+    let store = open_store(settings).await?;
+    let models = store.models(id).await?;
+    store.close().await;
+    if as_json {
+        return json(&models);
+    }
+    let rows: Vec<_> = models
+        .iter()
+        .map(|m| {
+            vec![
+                m.version.to_string(),
+                m.status.as_str().to_owned(),
+                m.chosen.clone(),
+                m.validation_mae
+                    .map_or_else(|| "-".into(), |v| format!("{v:.2}")),
+                m.trained_at.format("%Y-%m-%d %H:%M").to_string(),
+                m.reason.clone(),
+            ]
+        })
+        .collect();
+    Ok(table(
+        &[
+            "VERSION",
+            "STATUS",
+            "MODEL",
+            "VAL MAE",
+            "TRAINED (UTC)",
+            "REASON",
+        ],
+        &rows,
+    ))
+}
+
+async fn forecast_cmd(
+    settings: &Settings,
+    id: &SeriesId,
+    horizon: usize,
+    at: Option<&str>,
+    as_json: bool,
+) -> Result<String> {
+    anyhow::ensure!(
+        (1..=24 * 7).contains(&horizon),
+        "--horizon {horizon} is outside 1..=168"
+    );
+    let origin = at
+        .map(|raw| {
+            chrono::DateTime::parse_from_rfc3339(raw)
+                .map(|t| Hour::containing(t.to_utc()))
+                .map_err(|_| {
+                    anyhow::anyhow!("--at {raw:?} is not an ISO-8601 timestamp with an offset")
+                })
+        })
+        .transpose()?;
+    let store = open_store(settings).await?;
+    let series = store
+        .series(id)
+        .await?
+        .with_context(|| format!("series {id} does not exist"))?;
+    let f = crate::jobs::predict::forecast(&store, settings, id, horizon, origin).await?;
+    store.close().await;
+    if as_json {
+        return json(&f);
+    }
+    let rows: Vec<_> = f
+        .points
+        .iter()
+        .map(|p| {
+            vec![
+                local_iso(p.hour, series.time_zone),
+                format!("{:.1}", p.expected),
+                format!("{:.1} .. {:.1}", p.lower80, p.upper80),
+                format!("{:.1} .. {:.1}", p.lower95, p.upper95),
+                format!("{:.2}", p.confidence),
+            ]
+        })
+        .collect();
+    Ok(format!(
+        "series {} with model v{} ({})\n{}",
+        f.series,
+        f.model_version,
+        f.model,
+        table(&["HOUR", "EXPECTED", "80%", "95%", "CONFIDENCE"], &rows)
+    ))
 }
 
 /// Writes a file whole or not at all: a temp file beside it, then a rename.

@@ -15,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod forecast;
 pub mod import;
+pub mod jobs;
 pub mod store;
 
 /// Compile-time guard: shared handles must cross threads.

@@ -378,6 +378,25 @@ fn column(name: &str, raw: &[Option<String>]) -> Exog {
     }
 }
 
+impl Exog {
+    /// A stored weather variable on the grid: the condition category (`weather`) carries its last
+    /// value over gaps (else the next); every other variable is interpolated linearly.
+    pub fn from_values(name: &str, values: &[Option<f64>]) -> Self {
+        if name == "weather" {
+            let raw: Vec<Option<String>> = values
+                .iter()
+                .map(|v| v.map(|x| format!("{x:012.3}")))
+                .collect();
+            return column(name, &raw);
+        }
+        Self {
+            name: name.to_owned(),
+            categorical: false,
+            values: interpolate(values),
+        }
+    }
+}
+
 fn interpolate(values: &[Option<f64>]) -> Vec<f64> {
     let known: Vec<(usize, f64)> = values
         .iter()

@@ -8,6 +8,7 @@ pub mod features;
 pub mod frame;
 pub mod metrics;
 pub mod models;
+pub mod registry;
 pub mod trainer;
 
 pub use frame::Frame;

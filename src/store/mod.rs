@@ -5,6 +5,7 @@
 mod events;
 mod holidays;
 mod imports;
+mod models;
 mod observations;
 mod series;
 mod weather;
@@ -21,6 +22,7 @@ use sqlx::{AnyPool, Executor, SqlSafeStr};
 use crate::domain::DomainError;
 
 pub use imports::{ImportBatch, ImportRecord};
+pub use models::{ModelRecord, ModelStatus};
 pub use series::SeriesStats;
 pub use weather::merge_weather;
 
@@ -198,16 +200,30 @@ impl Store {
 
 fn migrator(backend: Backend) -> Migrator {
     let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[(
-            1,
-            "foundation",
-            include_str!("../../migrations/sqlite/0001_foundation.sql"),
-        )],
-        Backend::Postgres => &[(
-            1,
-            "foundation",
-            include_str!("../../migrations/postgres/0001_foundation.sql"),
-        )],
+        Backend::Sqlite => &[
+            (
+                1,
+                "foundation",
+                include_str!("../../migrations/sqlite/0001_foundation.sql"),
+            ),
+            (
+                2,
+                "models",
+                include_str!("../../migrations/sqlite/0002_models.sql"),
+            ),
+        ],
+        Backend::Postgres => &[
+            (
+                1,
+                "foundation",
+                include_str!("../../migrations/postgres/0001_foundation.sql"),
+            ),
+            (
+                2,
+                "models",
+                include_str!("../../migrations/postgres/0002_models.sql"),
+            ),
+        ],
     };
     Migrator::with_migrations(
         files

@@ -195,3 +195,8 @@ macro_rules! on_each_backend {
     };
 }
 pub(crate) use on_each_backend;
+
+/// The local ISO label of a frame position, as the backtest writes it.
+pub(crate) fn local_label(frame: &prescale::forecast::Frame, pos: usize) -> String {
+    prescale::forecast::backtest::local_iso(frame, pos)
+}

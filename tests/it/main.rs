@@ -4,7 +4,9 @@
 
 mod helpers;
 
+mod backtest;
 mod cli;
 mod datasets;
 mod events;
 mod import;
+mod train;

@@ -1,0 +1,191 @@
+//! Model artifacts on disk: `models/<series>/<version>.json`, each a whole record of what was
+//! fitted (spec, features, training span, validation, calibration, the model). Written to a temp
+//! file beside the target, synced, then renamed: a reader sees the old file or the new one,
+//! never half of one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::confidence::Calibration;
+use super::models::{Model, ModelSpec};
+use super::trainer::CandidateScore;
+use crate::domain::{Hour, SeriesId};
+
+/// The artifact format; bumped when a field changes meaning.
+pub const FORMAT: u32 = 1;
+
+/// Everything a model version is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Artifact {
+    pub format: u32,
+    pub series: SeriesId,
+    pub version: i64,
+    pub trained_at: DateTime<Utc>,
+    /// First and last hour of the training data (inclusive).
+    pub train_start: Hour,
+    pub train_end: Hour,
+    pub candidates: Vec<ModelSpec>,
+    pub chosen: String,
+    pub reason: String,
+    pub validation: Vec<CandidateScore>,
+    pub validation_mae: f64,
+    pub features: Vec<String>,
+    pub calibration: Calibration,
+    pub model: Model,
+}
+
+/// Reading or writing an artifact failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{}: {error}", .path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: not a prescale model artifact: {error}", .path.display())]
+    Parse {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error("{}: artifact format {found}, this prescale reads format {FORMAT}", .path.display())]
+    Format { path: PathBuf, found: u32 },
+}
+
+/// The folder of artifacts.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    dir: PathBuf,
+}
+
+impl Registry {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// `models/<series>/<version>.json` (a series id's `/` parts become folders).
+    pub fn path(&self, series: &SeriesId, version: i64) -> PathBuf {
+        let mut p = self.dir.clone();
+        for part in series.as_str().split('/') {
+            p.push(part);
+        }
+        p.join(format!("{version}.json"))
+    }
+
+    /// Writes an artifact atomically and returns its path.
+    ///
+    /// # Errors
+    /// When the folder cannot be created or the file cannot be written; no artifact is left
+    /// behind then, and an existing one is untouched.
+    pub fn write(&self, a: &Artifact) -> Result<PathBuf, RegistryError> {
+        let path = self.path(&a.series, a.version);
+        let io = |error| RegistryError::Io {
+            path: path.clone(),
+            error,
+        };
+        let dir = path.parent().expect("an artifact path has a folder");
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let tmp = dir.join(format!(".{}.json.tmp-{}", a.version, std::process::id()));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(
+                serde_json::to_string(a)
+                    .expect("artifacts serialize")
+                    .as_bytes(),
+            )?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+        Ok(path)
+    }
+
+    /// Reads an artifact.
+    ///
+    /// # Errors
+    /// When the file is missing, unreadable, not an artifact, or of another format.
+    pub fn read(path: &Path) -> Result<Artifact, RegistryError> {
+        let text = std::fs::read_to_string(path).map_err(|error| RegistryError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let a: Artifact = serde_json::from_str(&text).map_err(|error| RegistryError::Parse {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        if a.format != FORMAT {
+            return Err(RegistryError::Format {
+                path: path.to_path_buf(),
+                found: a.format,
+            });
+        }
+        Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(version: i64) -> Artifact {
+        Artifact {
+            format: FORMAT,
+            series: SeriesId::parse("trips/lima-norte").unwrap(),
+            version,
+            trained_at: Utc::now(),
+            train_start: Hour::from_unix(0).unwrap(),
+            train_end: Hour::from_unix(3600).unwrap(),
+            candidates: vec![ModelSpec::SeasonalNaive { period: 24 }],
+            chosen: "snaive24".into(),
+            reason: "test".into(),
+            validation: Vec::new(),
+            validation_mae: 1.0,
+            features: Vec::new(),
+            calibration: Calibration::default(),
+            model: Model::SeasonalNaive { period: 24 },
+        }
+    }
+
+    #[test]
+    fn an_artifact_round_trips_under_the_series_folder_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path());
+        let path = reg.write(&artifact(3)).unwrap();
+        assert_eq!(path, dir.path().join("trips/lima-norte/3.json"));
+        let back = Registry::read(&path).unwrap();
+        assert_eq!((back.version, back.chosen.as_str()), (3, "snaive24"));
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("3.json")]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_existing_artifact_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path());
+        let path = reg.write(&artifact(1)).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        // The series folder becomes a file: the next write cannot create its temp file there.
+        let blocked = Registry::new(path.clone());
+        assert!(blocked.write(&artifact(1)).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn garbage_is_not_an_artifact() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json");
+        std::fs::write(&p, "{\"format\": 1}").unwrap();
+        assert!(matches!(
+            Registry::read(&p),
+            Err(RegistryError::Parse { .. })
+        ));
+    }
+}

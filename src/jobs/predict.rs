@@ -1,0 +1,111 @@
+//! Forecasting a series from the store with its champion: the next hours' expected demand,
+//! 80% and 95% bounds and confidence.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::domain::{Hour, SeriesId};
+use crate::forecast::confidence::Conditions;
+use crate::forecast::features::{Windows, level};
+use crate::forecast::registry::Registry;
+use crate::store::Store;
+
+/// One forecast hour.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Point {
+    pub hour: Hour,
+    pub expected: f64,
+    pub lower80: f64,
+    pub upper80: f64,
+    pub lower95: f64,
+    pub upper95: f64,
+    pub confidence: f64,
+}
+
+/// A forecast of one series.
+#[derive(Debug, Clone, Serialize)]
+pub struct Forecast {
+    pub series: SeriesId,
+    pub model_version: i64,
+    pub model: String,
+    pub issued_at: DateTime<Utc>,
+    /// The first forecast hour: the hour after the last observation (or `--at`).
+    pub origin: Hour,
+    pub points: Vec<Point>,
+}
+
+/// Forecasts `horizon` hours from `origin` (default: the hour after the last observation).
+///
+/// # Errors
+/// No such series, no champion yet, an unreadable artifact, or a store failure.
+pub async fn forecast(
+    store: &Store,
+    settings: &Settings,
+    id: &SeriesId,
+    horizon: usize,
+    origin: Option<Hour>,
+) -> Result<Forecast> {
+    let series = store
+        .series(id)
+        .await?
+        .with_context(|| format!("series {id} does not exist"))?;
+    let champion = store.champion(id).await?.with_context(|| {
+        format!("series {id} has no model yet: run prescale train --series {id}")
+    })?;
+    let artifact = Registry::read(std::path::Path::new(&champion.path))?;
+    let (frame, p) = super::history::load(
+        store,
+        settings,
+        &series,
+        origin.map(|o| o.plus(-1)),
+        horizon,
+    )
+    .await?;
+    let w = Windows::new(&frame.y);
+    let clip = frame.non_negative();
+    let yhat = artifact.model.forecast(&frame, &w, p, horizon);
+    let lvl = level(&w, p);
+    let history = frame.y[..p].iter().filter(|v| !v.is_nan()).count();
+    let missing = frame.y[p.saturating_sub(24)..p]
+        .iter()
+        .filter(|v| v.is_nan())
+        .count() as f64
+        / 24.0;
+    let tol = series.tolerance.get();
+    let points = yhat
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let pos = p + i;
+            let l = frame.local[pos];
+            let cond = Conditions {
+                special_day: l.holiday || l.bridge,
+                event: frame.events.active[pos] > 0.0 || frame.events.since_end[pos] <= 3.0,
+                missing_recent: missing,
+                history_hours: history,
+            };
+            let f = if clip { f.max(0.0) } else { f };
+            let b = artifact.calibration.band(f, lvl, i + 1, tol, &cond);
+            let c = |v: f64| if clip { v.max(0.0) } else { v };
+            Point {
+                hour: frame.hour(pos),
+                expected: f,
+                lower80: c(b.lo80.min(f)),
+                upper80: c(b.hi80.max(f)),
+                lower95: c(b.lo95.min(b.lo80).min(f)),
+                upper95: c(b.hi95.max(b.hi80).max(f)),
+                confidence: b.confidence,
+            }
+        })
+        .collect();
+    Ok(Forecast {
+        series: id.clone(),
+        model_version: champion.version,
+        model: artifact.chosen,
+        issued_at: Utc::now(),
+        origin: frame.hour(p),
+        points,
+    })
+}

@@ -1,0 +1,197 @@
+//! Training from the store: versioned artifacts, champion/challenger, a failed retrain that keeps
+//! the champion, and forecasts from the champion.
+
+use prescale::config::{Overrides, Settings};
+use prescale::domain::{CalendarName, SeriesId, TimeZone};
+use prescale::forecast::ModelSpec;
+use prescale::jobs::{predict, retrain};
+use prescale::store::ModelStatus;
+
+use crate::helpers::{TestDb, on_each_backend, repo_file};
+use crate::import::{import, options};
+
+fn settings(db: &TestDb) -> Settings {
+    let mut s = Settings::load(
+        Some(&repo_file("prescale.toml")),
+        Vec::new(),
+        Overrides::default(),
+    )
+    .unwrap();
+    s.models_dir = db.path("models");
+    s
+}
+
+/// The first `days` days of the NASA series, as a CSV in the test folder.
+fn nasa_days(db: &TestDb, days: usize, name: &str) -> std::path::PathBuf {
+    let text =
+        std::fs::read_to_string(repo_file("datasets/nasa_http_requests_hourly.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    let first_day = "1995-07-01";
+    let last = chrono::NaiveDate::parse_from_str(first_day, "%Y-%m-%d").unwrap()
+        + chrono::Duration::days(days as i64);
+    for l in lines.filter(|l| l[..10] < *last.to_string().as_str()) {
+        out.push_str(l);
+        out.push('\n');
+    }
+    db.write(name, &out)
+}
+
+/// A quick candidate set for debug-build tests: the naive yardsticks, the profile and ridge.
+fn quick() -> Vec<ModelSpec> {
+    ModelSpec::candidates()
+        .into_iter()
+        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
+        .collect()
+}
+
+async fn setup(db: &TestDb, days: usize) -> SeriesId {
+    let mut opts = options("nasa");
+    opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+    opts.calendar = Some(CalendarName::Us);
+    import(db, &nasa_days(db, days, &format!("nasa{days}.csv")), &opts)
+        .await
+        .unwrap();
+    opts.series
+}
+
+on_each_backend!(
+    the_first_model_is_champion_and_a_retrain_on_new_weeks_is_judged_on_them,
+    |db| {
+        let s = settings(&db);
+        let id = setup(&db, 40).await;
+        let first = retrain::retrain(&db.store, &s, &id, &quick())
+            .await
+            .unwrap();
+        assert_eq!((first.version, first.status), (1, ModelStatus::Champion));
+        assert!(std::path::Path::new(&first.path).is_file());
+        assert_eq!(
+            std::path::Path::new(&first.path),
+            s.models_dir.join("nasa/1.json")
+        );
+
+        // Nothing new: the retrain is kept as a challenger and the champion stays.
+        let same = retrain::retrain(&db.store, &s, &id, &quick())
+            .await
+            .unwrap();
+        assert_eq!((same.version, same.status), (2, ModelStatus::Challenger));
+        assert_eq!(db.store.champion(&id).await.unwrap().unwrap().version, 1);
+
+        // A week more: both are scored on the new week, and the decision follows the numbers.
+        setup(&db, 47).await;
+        let next = retrain::retrain(&db.store, &s, &id, &quick())
+            .await
+            .unwrap();
+        let rec = db
+            .store
+            .models(&id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.version == 3)
+            .unwrap();
+        let (new, old) = (
+            rec.compared_mae.expect("compared"),
+            rec.champion_mae.expect("champion scored"),
+        );
+        let expected = if new <= old {
+            ModelStatus::Champion
+        } else {
+            ModelStatus::Challenger
+        };
+        assert_eq!(next.status, expected, "{}", next.reason);
+        let champion = db.store.champion(&id).await.unwrap().unwrap();
+        assert_eq!(champion.version, if new <= old { 3 } else { 1 });
+        let statuses: Vec<_> = db
+            .store
+            .models(&id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.status)
+            .collect();
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == ModelStatus::Champion)
+                .count(),
+            1,
+            "{statuses:?}"
+        );
+    }
+);
+
+on_each_backend!(
+    a_failed_retrain_keeps_the_champion_and_registers_nothing,
+    |db| {
+        let mut s = settings(&db);
+        let id = setup(&db, 40).await;
+        retrain::retrain(&db.store, &s, &id, &quick())
+            .await
+            .unwrap();
+        let before = db.store.models(&id).await.unwrap();
+        // The models folder is now a file: the artifact cannot be written.
+        let blocked = db.write("blocked", "not a folder");
+        s.models_dir = blocked;
+        let err = retrain::retrain(&db.store, &s, &id, &quick())
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("blocked"), "{err:#}");
+        assert_eq!(db.store.models(&id).await.unwrap(), before);
+        // Too little history is an error too, and stores nothing.
+        let short = SeriesId::parse("short").unwrap();
+        let mut opts = options("short");
+        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        import(&db, &nasa_days(&db, 10, "short.csv"), &opts)
+            .await
+            .unwrap();
+        let err = retrain::retrain(&db.store, &settings(&db), &short, &quick())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("4 weeks"), "{err}");
+        assert!(db.store.models(&short).await.unwrap().is_empty());
+    }
+);
+
+on_each_backend!(
+    the_champion_forecasts_the_hours_after_the_last_observation,
+    |db| {
+        let s = settings(&db);
+        let id = setup(&db, 40).await;
+        let err = predict::forecast(&db.store, &s, &id, 24, None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no model yet"), "{err}");
+        retrain::retrain(&db.store, &s, &id, &quick())
+            .await
+            .unwrap();
+        let f = predict::forecast(&db.store, &s, &id, 24, None)
+            .await
+            .unwrap();
+        let last = db
+            .store
+            .all_observations(&id)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .hour;
+        assert_eq!(f.origin, last.plus(1));
+        assert_eq!(f.points.len(), 24);
+        for (i, p) in f.points.iter().enumerate() {
+            assert_eq!(p.hour, last.plus(1 + i as i64));
+            assert!(
+                p.lower95 <= p.lower80
+                    && p.lower80 <= p.expected
+                    && p.expected <= p.upper80
+                    && p.upper80 <= p.upper95,
+                "{p:?}"
+            );
+            assert!(
+                (0.0..=1.0).contains(&p.confidence) && p.expected >= 0.0,
+                "{p:?}"
+            );
+        }
+        assert!(f.points.first().unwrap().confidence >= f.points.last().unwrap().confidence - 0.3);
+    }
+);

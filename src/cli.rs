@@ -88,6 +88,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Benchmarks: `prescale bench train` trains many synthetic series and reports wall time,
+    /// series per second and peak memory.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// The tour on the embedded default: import the shipped datasets, list them, show the calendar.
     Demo {
         /// Folder with the shipped datasets.
@@ -153,6 +157,21 @@ pub struct BacktestArgs {
     /// Protocol, metrics, chosen models and timings as JSON.
     #[arg(long, value_name = "FILE")]
     pub json_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Train N synthetic series of D days each, on all cores (or --workers).
+    Train {
+        #[arg(long, default_value_t = 1000)]
+        series: usize,
+        #[arg(long, default_value_t = 365)]
+        days: usize,
+        #[arg(long)]
+        workers: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,6 +245,26 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Holidays(args) => holidays_cmd(&settings, args).await?,
         Command::Events(cmd) => events_cmd(&settings, cmd).await?,
         Command::Backtest(args) => backtest_cmd(&args)?,
+        Command::Bench(BenchCommand::Train { series, days, workers, json: as_json }) => {
+            let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+            let bar = if std::io::stderr().is_terminal() { ProgressBar::new(series as u64) } else { ProgressBar::hidden() };
+            let r = crate::bench::train_bench(series, days * 24, workers, &|n| bar.set_position(n as u64));
+            bar.finish_and_clear();
+            if as_json {
+                json(&r)?
+            } else {
+                format!(
+                    "trained {} series x {} h on {} workers in {:.1} s ({:.1} series/s), peak memory {} MiB\nchosen: {:?}\n",
+                    r.series,
+                    r.hours_per_series,
+                    r.workers,
+                    r.wall_seconds,
+                    r.series_per_second,
+                    r.peak_rss_mib.map_or_else(|| "?".to_owned(), |m| format!("{m:.0}")),
+                    r.chosen
+                )
+            }
+        }
         Command::Train {
             series,
             all,

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod forecast;
 pub mod import;
 pub mod jobs;
+pub mod bench;
 pub mod store;
 
 /// Compile-time guard: shared handles must cross threads.

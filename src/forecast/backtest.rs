@@ -139,7 +139,7 @@ fn refit(
             frame,
             w,
             specs,
-            fitted,
+            &mut |i| fitted[i].clone(),
             rolling,
             &format!(
                 "forecasts of the last {} origins",

@@ -97,23 +97,30 @@ pub fn train(
     specs: &[ModelSpec],
     opts: &TrainOptions,
 ) -> Trained {
-    train_all(frame, w, end, specs, opts).0
+    fit_and_choose(frame, w, end, specs, opts, false).0
 }
 
 /// As [`train`], also returning every candidate fitted on all the data (in `specs` order).
-pub fn train_all(
+pub fn train_all(frame: &Frame, w: &Windows, end: usize, specs: &[ModelSpec], opts: &TrainOptions) -> (Trained, Vec<Model>) {
+    fit_and_choose(frame, w, end, specs, opts, true)
+}
+
+/// Validates every candidate, then fits on all the data either every candidate (`all`, for the
+/// backtest's rolling validation) or only what was chosen.
+fn fit_and_choose(
     frame: &Frame,
     w: &Windows,
     end: usize,
     specs: &[ModelSpec],
     opts: &TrainOptions,
+    all: bool,
 ) -> (Trained, Vec<Model>) {
     let started = std::time::Instant::now();
     let val_start = end.saturating_sub(opts.validation_days * 24);
     let origins = validation_origins(frame, val_start, end, opts.horizon);
     if val_start < 24 * 14 || origins.is_empty() {
         let spec = ModelSpec::SeasonalNaive { period: 24 };
-        let fitted = specs.iter().map(|s| s.fit(frame, w, end)).collect();
+        let fitted = if all { specs.iter().map(|s| s.fit(frame, w, end)).collect() } else { Vec::new() };
         let t = Trained {
             model: spec.fit(frame, w, end),
             chosen: spec.name(),
@@ -139,12 +146,13 @@ pub fn train_all(
             )
         })
         .collect();
-    let fitted: Vec<Model> = specs.iter().map(|spec| spec.fit(frame, w, end)).collect();
+    let fitted: Vec<Model> = if all { specs.iter().map(|spec| spec.fit(frame, w, end)).collect() } else { Vec::new() };
+    let mut fit = |i: usize| if all { fitted[i].clone() } else { specs[i].fit(frame, w, end) };
     let mut t = choose(
         frame,
         w,
         specs,
-        &fitted,
+        &mut fit,
         &points,
         &format!("{} days before the fit", opts.validation_days),
     );
@@ -152,13 +160,14 @@ pub fn train_all(
     (t, fitted)
 }
 
-/// Chooses among fitted candidates by their validation points: the best single model, or the
-/// combination of the best three (weights 1/MAE²) when it validates better.
+/// Chooses among candidates by their validation points: the best single model, or the
+/// combination of the best three (weights 1/MAE²) when it validates better. `fit(i)` gives
+/// candidate `i` fitted on all the data; it is called only for what is chosen.
 pub fn choose(
     frame: &Frame,
     w: &Windows,
     specs: &[ModelSpec],
-    fitted: &[Model],
+    fit: &mut dyn FnMut(usize) -> Model,
     points: &[Points],
     window: &str,
 ) -> Trained {
@@ -209,7 +218,7 @@ pub fn choose(
             members: top
                 .iter()
                 .zip(&weights)
-                .map(|(&i, wt)| (*wt, fitted[i].clone()))
+                .map(|(&i, wt)| (*wt, fit(i)))
                 .collect(),
         };
         let reason = format!(
@@ -227,7 +236,7 @@ pub fn choose(
             points[best].len()
         );
         (
-            fitted[best].clone(),
+            fit(best),
             specs[best].name(),
             reason,
             points[best].clone(),

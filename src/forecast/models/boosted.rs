@@ -10,6 +10,8 @@ use crate::forecast::frame::Frame;
 
 /// Training hours kept at most (the most recent), to bound fit time on long histories.
 pub(crate) const MAX_HOURS: usize = 24 * 7 * 104;
+/// Training hours kept whole before thinning older ones.
+const RECENT_HOURS: usize = 24 * 7 * 8;
 /// The longest lead trained for.
 pub(crate) const MAX_LEAD: usize = 24;
 
@@ -32,7 +34,9 @@ pub(crate) fn training_rows(
     let (mut x, mut y, mut wt) = (Vec::new(), Vec::new(), Vec::new());
     let mut row = Vec::new();
     for t in first..end {
-        if frame.y[t].is_nan() {
+        // All of the recent weeks; a third of older hours, chosen by hash: last year's holidays
+        // stay in, and fit time grows a third as fast with history.
+        if frame.y[t].is_nan() || (t + RECENT_HOURS < end && mix(t as u64, 0x7e11) % 3 != 0) {
             continue;
         }
         for j in 0..u64::from(leads_per_row) {

@@ -24,8 +24,8 @@ pub struct GbmParams {
 impl Default for GbmParams {
     fn default() -> Self {
         Self {
-            trees: 200,
-            learning_rate: 0.08,
+            trees: 150,
+            learning_rate: 0.1,
             leaves: 24,
             min_leaf: 20,
             lambda: 1.0,
@@ -101,6 +101,8 @@ struct Binned {
     active: Vec<usize>,
     offset: Vec<usize>,
     width: usize,
+    /// The active features' codes again, row by row: a histogram reads each row once.
+    by_row: Vec<u8>,
 }
 
 fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
@@ -122,7 +124,7 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
                 .collect()
         };
         let nan = e.len() as u8;
-        let col = (0..rows)
+        let col: Vec<u8> = (0..rows)
             .map(|r| {
                 let v = x[r * features + f];
                 if v.is_nan() {
@@ -143,13 +145,11 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
         offset.push(width);
         width += edges[f].len() + 1;
     }
-    Binned {
-        cols,
-        edges,
-        active,
-        offset,
-        width,
+    let mut by_row = Vec::with_capacity(rows * active.len());
+    for r in 0..rows {
+        by_row.extend(active.iter().map(|&f| cols[f][r]));
     }
+    Binned { cols, edges, active, offset, width, by_row }
 }
 
 /// Gradient sum and weight per bin.
@@ -289,13 +289,15 @@ fn tree_value_binned(tree: &Tree, b: &Binned, r: usize) -> f64 {
 
 fn histogram(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> Vec<Bin> {
     let mut hist = vec![Bin::default(); b.width];
-    for (&f, &off) in b.active.iter().zip(&b.offset) {
-        let col = &b.cols[f];
-        let h = &mut hist[off..off + b.edges[f].len() + 1];
-        for &r in rows {
-            let bin = &mut h[col[r as usize] as usize];
-            bin.g += grad[r as usize];
-            bin.w += w[r as usize];
+    let k = b.active.len();
+    for &r in rows {
+        let r = r as usize;
+        let (g, wt) = (grad[r], w[r]);
+        let codes = &b.by_row[r * k..(r + 1) * k];
+        for (&off, &code) in b.offset.iter().zip(codes) {
+            let bin = &mut hist[off + code as usize];
+            bin.g += g;
+            bin.w += wt;
         }
     }
     hist

@@ -1,0 +1,132 @@
+//! `prescale bench`: throughput of training at scale, on synthetic hourly series shaped like the
+//! Lima platform's demand (morning and evening peaks, Friday and Saturday nights, Peru's
+//! holidays, noise). Each worker generates, trains and drops one series at a time, so memory is
+//! bounded by the number of workers, not of series.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
+use crate::forecast::features::Windows;
+use crate::forecast::frame::Frame;
+use crate::forecast::models::ModelSpec;
+use crate::forecast::trainer::{TrainOptions, train};
+
+/// What the benchmark measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainBench {
+    pub series: usize,
+    pub hours_per_series: usize,
+    pub workers: usize,
+    pub wall_seconds: f64,
+    pub series_per_second: f64,
+    pub peak_rss_mib: Option<f64>,
+    pub chosen: Vec<(String, usize)>,
+}
+
+fn uniform(state: &mut u64) -> f64 {
+    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    ((*state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+}
+
+/// One synthetic series: a level, a daily and weekly shape in Lima time, holidays, noise.
+pub fn synthetic(seed: u64, hours: usize, calendar: &Calendar) -> Frame {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let level = 50.0 * (1.0 + 99.0 * uniform(&mut s));
+    let noise = 0.05 + 0.1 * uniform(&mut s);
+    let start = Hour::from_unix(1_704_067_200).expect("2024-01-01T00:00Z is an hour");
+    let frame0 = Frame::from_parts("bench", start, vec![0.0; hours], calendar, Vec::new(), &[]);
+    let y = frame0
+        .local
+        .iter()
+        .map(|l| {
+            let h = f64::from(l.hour);
+            let peak = |c: f64, w: f64| (-((h - c) / w).powi(2)).exp();
+            let mut shape = 0.25 + 2.5 * peak(7.5, 1.5) + 3.0 * peak(19.5, 2.0);
+            if matches!(l.weekday, 4 | 5) && (l.hour >= 20 || l.hour <= 2) {
+                shape *= 1.8;
+            }
+            if l.holiday {
+                shape *= 0.7;
+            }
+            let eps = noise * (2.0 * uniform(&mut s) - 1.0) * 1.7;
+            (level * shape * (1.0 + eps)).max(0.0).round()
+        })
+        .collect();
+    Frame { y, ..frame0 }
+}
+
+/// The peak resident memory of this process, from /proc (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Trains `series` synthetic series of `hours` hours each on `workers` threads.
+pub fn train_bench(series: usize, hours: usize, workers: usize, on_done: &(dyn Fn(usize) + Sync)) -> TrainBench {
+    let calendar = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+    let specs = ModelSpec::candidates();
+    let opts = TrainOptions::default();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let started = Instant::now();
+    let mut chosen: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut names = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= series {
+                            return names;
+                        }
+                        let frame = synthetic(i as u64 + 1, hours, &calendar);
+                        let w = Windows::new(&frame.y);
+                        let t = train(&frame, &w, frame.len(), &specs, &opts);
+                        names.push(t.chosen.split('(').next().unwrap_or("").to_owned());
+                        on_done(done.fetch_add(1, Ordering::Relaxed) + 1);
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a bench worker panicked")).collect()
+    });
+    let wall = started.elapsed().as_secs_f64();
+    chosen.sort();
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for c in chosen {
+        match counts.last_mut() {
+            Some((name, n)) if *name == c => *n += 1,
+            _ => counts.push((c, 1)),
+        }
+    }
+    TrainBench {
+        series,
+        hours_per_series: hours,
+        workers,
+        wall_seconds: wall,
+        series_per_second: series as f64 / wall,
+        peak_rss_mib: peak_rss_mib(),
+        chosen: counts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_series_peak_in_the_evening_and_dip_on_holidays() {
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+        let f = synthetic(3, 24 * 60, &cal);
+        let mean_at = |hour: u8| {
+            let v: Vec<f64> = f.local.iter().zip(&f.y).filter(|(l, _)| l.hour == hour && !l.holiday).map(|(_, y)| *y).collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        assert!(mean_at(19) > 5.0 * mean_at(3));
+        assert!(f.y.iter().all(|v| *v >= 0.0));
+    }
+}

@@ -27,7 +27,9 @@ pub struct TrainBench {
 }
 
 fn uniform(state: &mut u64) -> f64 {
-    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     ((*state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
 }
 
@@ -61,12 +63,23 @@ pub fn synthetic(seed: u64, hours: usize, calendar: &Calendar) -> Frame {
 /// The peak resident memory of this process, from /proc (Linux).
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
 /// Trains `series` synthetic series of `hours` hours each on `workers` threads.
-pub fn train_bench(series: usize, hours: usize, workers: usize, on_done: &(dyn Fn(usize) + Sync)) -> TrainBench {
+pub fn train_bench(
+    series: usize,
+    hours: usize,
+    workers: usize,
+    on_done: &(dyn Fn(usize) + Sync),
+) -> TrainBench {
     let calendar = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
     let specs = ModelSpec::candidates();
     let opts = TrainOptions::default();
@@ -92,7 +105,10 @@ pub fn train_bench(series: usize, hours: usize, workers: usize, on_done: &(dyn F
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a bench worker panicked")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a bench worker panicked"))
+            .collect()
     });
     let wall = started.elapsed().as_secs_f64();
     chosen.sort();
@@ -123,7 +139,13 @@ mod tests {
         let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
         let f = synthetic(3, 24 * 60, &cal);
         let mean_at = |hour: u8| {
-            let v: Vec<f64> = f.local.iter().zip(&f.y).filter(|(l, _)| l.hour == hour && !l.holiday).map(|(_, y)| *y).collect();
+            let v: Vec<f64> = f
+                .local
+                .iter()
+                .zip(&f.y)
+                .filter(|(l, _)| l.hour == hour && !l.holiday)
+                .map(|(_, y)| *y)
+                .collect();
             v.iter().sum::<f64>() / v.len() as f64
         };
         assert!(mean_at(19) > 5.0 * mean_at(3));

@@ -245,10 +245,22 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Holidays(args) => holidays_cmd(&settings, args).await?,
         Command::Events(cmd) => events_cmd(&settings, cmd).await?,
         Command::Backtest(args) => backtest_cmd(&args)?,
-        Command::Bench(BenchCommand::Train { series, days, workers, json: as_json }) => {
-            let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-            let bar = if std::io::stderr().is_terminal() { ProgressBar::new(series as u64) } else { ProgressBar::hidden() };
-            let r = crate::bench::train_bench(series, days * 24, workers, &|n| bar.set_position(n as u64));
+        Command::Bench(BenchCommand::Train {
+            series,
+            days,
+            workers,
+            json: as_json,
+        }) => {
+            let workers = workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+            let bar = if std::io::stderr().is_terminal() {
+                ProgressBar::new(series as u64)
+            } else {
+                ProgressBar::hidden()
+            };
+            let r = crate::bench::train_bench(series, days * 24, workers, &|n| {
+                bar.set_position(n as u64)
+            });
             bar.finish_and_clear();
             if as_json {
                 json(&r)?
@@ -260,7 +272,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                     r.workers,
                     r.wall_seconds,
                     r.series_per_second,
-                    r.peak_rss_mib.map_or_else(|| "?".to_owned(), |m| format!("{m:.0}")),
+                    r.peak_rss_mib
+                        .map_or_else(|| "?".to_owned(), |m| format!("{m:.0}")),
                     r.chosen
                 )
             }

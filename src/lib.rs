@@ -10,13 +10,13 @@
 //! Code that decides is pure ([`domain`]); code that touches the world is a thin shell
 //! ([`store`], [`import`], [`cli`]). Modules are listed in the order data flows through them.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod forecast;
 pub mod import;
 pub mod jobs;
-pub mod bench;
 pub mod store;
 
 /// Compile-time guard: shared handles must cross threads.

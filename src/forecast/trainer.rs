@@ -101,7 +101,13 @@ pub fn train(
 }
 
 /// As [`train`], also returning every candidate fitted on all the data (in `specs` order).
-pub fn train_all(frame: &Frame, w: &Windows, end: usize, specs: &[ModelSpec], opts: &TrainOptions) -> (Trained, Vec<Model>) {
+pub fn train_all(
+    frame: &Frame,
+    w: &Windows,
+    end: usize,
+    specs: &[ModelSpec],
+    opts: &TrainOptions,
+) -> (Trained, Vec<Model>) {
     fit_and_choose(frame, w, end, specs, opts, true)
 }
 
@@ -120,7 +126,11 @@ fn fit_and_choose(
     let origins = validation_origins(frame, val_start, end, opts.horizon);
     if val_start < 24 * 14 || origins.is_empty() {
         let spec = ModelSpec::SeasonalNaive { period: 24 };
-        let fitted = if all { specs.iter().map(|s| s.fit(frame, w, end)).collect() } else { Vec::new() };
+        let fitted = if all {
+            specs.iter().map(|s| s.fit(frame, w, end)).collect()
+        } else {
+            Vec::new()
+        };
         let t = Trained {
             model: spec.fit(frame, w, end),
             chosen: spec.name(),
@@ -146,8 +156,18 @@ fn fit_and_choose(
             )
         })
         .collect();
-    let fitted: Vec<Model> = if all { specs.iter().map(|spec| spec.fit(frame, w, end)).collect() } else { Vec::new() };
-    let mut fit = |i: usize| if all { fitted[i].clone() } else { specs[i].fit(frame, w, end) };
+    let fitted: Vec<Model> = if all {
+        specs.iter().map(|spec| spec.fit(frame, w, end)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut fit = |i: usize| {
+        if all {
+            fitted[i].clone()
+        } else {
+            specs[i].fit(frame, w, end)
+        }
+    };
     let mut t = choose(
         frame,
         w,

@@ -26,7 +26,7 @@ impl Default for GbmParams {
         Self {
             trees: 150,
             learning_rate: 0.1,
-            leaves: 24,
+            leaves: 20,
             min_leaf: 20,
             lambda: 1.0,
             subsample: 1.0,
@@ -149,7 +149,14 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
     for r in 0..rows {
         by_row.extend(active.iter().map(|&f| cols[f][r]));
     }
-    Binned { cols, edges, active, offset, width, by_row }
+    Binned {
+        cols,
+        edges,
+        active,
+        offset,
+        width,
+        by_row,
+    }
 }
 
 /// Gradient sum and weight per bin.

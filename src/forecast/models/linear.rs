@@ -1,7 +1,7 @@
 //! Ridge regression through linfa: one-hot hour, weekday and hour-by-weekend, holiday flags,
 //! recent demand by lead bucket, and scaled lags, predicting demand as a multiple of the level.
-//! Ridge is ordinary least squares (linfa-linear) on standardized features with `sqrt(penalty)`
-//! rows appended, the textbook augmentation; linfa-elasticnet's coordinate descent is far slower.
+//! Ridge on standardized features: linfa-linear's least squares solves the normal equations
+//! `(XᵀX + λI) β = Xᵀy`; linfa-elasticnet's coordinate descent is far slower.
 
 use linfa::prelude::*;
 use linfa_linear::LinearRegression;
@@ -94,7 +94,7 @@ impl Linear {
                 intercept: 1.0,
             };
         }
-        // Standardize, center the target, append sqrt(penalty) * I rows: ridge as OLS.
+        // Standardize the features and center the target, so the intercept is the mean.
         let mut mean = vec![0.0; k];
         let mut scale = vec![0.0; k];
         for r in 0..n {
@@ -111,18 +111,21 @@ impl Linear {
             *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
         }
         let y_mean = y.iter().sum::<f64>() / n as f64;
-        let mut a = Array2::<f64>::zeros((n + k, k));
-        let mut b = Array1::<f64>::zeros(n + k);
+        let mut x = Array2::<f64>::zeros((n, k));
+        let mut yc = Array1::<f64>::zeros(n);
         for r in 0..n {
             for j in 0..k {
-                a[[r, j]] = (rows[r * k + j] - mean[j]) / scale[j];
+                x[[r, j]] = (rows[r * k + j] - mean[j]) / scale[j];
             }
-            b[r] = y[r] - y_mean;
+            yc[r] = y[r] - y_mean;
         }
-        let root = penalty.max(0.0).sqrt();
+        // The normal equations (XᵀX + λI) β = Xᵀy are square and full rank: least squares on
+        // them (linfa) is the ridge solution, at k² cost per solve instead of n·k².
+        let mut a = x.t().dot(&x);
         for j in 0..k {
-            a[[n + j, j]] = root;
+            a[[j, j]] += penalty.max(1e-9);
         }
+        let b = x.t().dot(&yc);
         let fitted = LinearRegression::new()
             .with_intercept(false)
             .fit(&Dataset::new(a, b));

@@ -145,9 +145,12 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
         offset.push(width);
         width += edges[f].len() + 1;
     }
-    let mut by_row = Vec::with_capacity(rows * active.len());
-    for r in 0..rows {
-        by_row.extend(active.iter().map(|&f| cols[f][r]));
+    let k = active.len();
+    let mut by_row = vec![0u8; rows * k];
+    for (j, &f) in active.iter().enumerate() {
+        for (r, &code) in cols[f].iter().enumerate() {
+            by_row[r * k + j] = code;
+        }
     }
     Binned {
         cols,

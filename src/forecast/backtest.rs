@@ -128,7 +128,7 @@ fn refit(
     o: usize,
     specs: &[ModelSpec],
     opts: &TrainOptions,
-    rolling: &[Points],
+    rolling: &mut Vec<Points>,
     fitted: &mut Vec<Model>,
 ) -> Trained {
     let started = Instant::now();
@@ -149,6 +149,9 @@ fn refit(
     } else {
         let (t, all) = train_all(frame, w, o, specs, opts);
         *fitted = all;
+        // The explicit validation forecasts seed the rolling window, so the next refit chooses
+        // on two weeks too, not only on the one week since this refit.
+        rolling.clone_from(&t.candidate_points);
         t
     };
     t.fit_seconds = started.elapsed().as_secs_f64();
@@ -194,7 +197,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                     q + lead - 1 < o && q + 24 * opts.validation_days >= o
                 });
             }
-            let t = refit(frame, &w, o, specs, &opts, &rolling, &mut fitted);
+            let t = refit(frame, &w, o, specs, &opts, &mut rolling, &mut fitted);
             fit_s += t.fit_seconds;
             refits.push(Refit {
                 origin: local_iso(frame, o),

@@ -46,6 +46,9 @@ pub struct Trained {
     /// The chosen model's validation forecasts, which calibrated it.
     #[serde(skip)]
     pub points: Points,
+    /// Every candidate's validation forecasts (in `specs` order), when validated explicitly.
+    #[serde(skip)]
+    pub candidate_points: Vec<Points>,
     pub fit_seconds: f64,
 }
 
@@ -139,6 +142,7 @@ fn fit_and_choose(
             validation_mae: f64::NAN,
             calibration: Calibration::default(),
             points: Vec::new(),
+            candidate_points: Vec::new(),
             fit_seconds: started.elapsed().as_secs_f64(),
         };
         return (t, fitted);
@@ -177,6 +181,7 @@ fn fit_and_choose(
         &format!("{} days before the fit", opts.validation_days),
     );
     t.fit_seconds = started.elapsed().as_secs_f64();
+    t.candidate_points = points;
     (t, fitted)
 }
 
@@ -272,6 +277,7 @@ pub fn choose(
         validation_mae,
         calibration,
         points: chosen_points,
+        candidate_points: Vec::new(),
         fit_seconds: 0.0,
     }
 }

@@ -36,7 +36,9 @@ pub(crate) fn training_rows(
     for t in first..end {
         // All of the recent weeks; a third of older hours, chosen by hash: last year's holidays
         // stay in, and fit time grows a third as fast with history.
-        if frame.y[t].is_nan() || (t + RECENT_HOURS < end && !mix(t as u64, 0x7e11).is_multiple_of(3)) {
+        if frame.y[t].is_nan()
+            || (t + RECENT_HOURS < end && !mix(t as u64, 0x7e11).is_multiple_of(3))
+        {
             continue;
         }
         for j in 0..u64::from(leads_per_row) {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::Duration;
 use serde::Serialize;
 
-use super::confidence::Conditions;
+use super::confidence::{Adaptive, Band, Conditions};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::metrics::{Metrics, Scored, mase_scale, metrics};
@@ -183,6 +183,9 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     // origin on its errors of the last days whose outcomes are known (online split-conformal).
     let mut served: Points = Vec::new();
     let window = 24 * CALIBRATION_DAYS;
+    // Published bands not yet scored, and the online corrections learnt from scored ones.
+    let mut pending: Vec<(usize, f64, Band, bool)> = Vec::new();
+    let mut adapt = Adaptive::default();
     let recent = |pts: &Points, o: usize| -> Points {
         pts.iter()
             .copied()
@@ -210,6 +213,12 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             trained = Some(t);
         }
         let calibration = calibrate(frame, &w, &recent(&served, o));
+        // Outcomes known by this origin teach the online corrections, in hour order.
+        pending.sort_by_key(|p| p.0);
+        let known = pending.partition_point(|p| p.0 < o);
+        for (_, y, band, hit) in pending.drain(..known) {
+            adapt.update(y, &band, hit);
+        }
 
         let t = trained.as_ref().expect("fitted at the first origin");
         let started = Instant::now();
@@ -241,7 +250,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 history_hours: history,
             };
             let f = if clip { f.max(0.0) } else { f };
-            let b = calibration.band(f, lvl, i + 1, tolerance, &cond);
+            let b = calibration.band_adapted(f, lvl, i + 1, tolerance, &cond, &adapt);
             let c = |v: f64| if clip { v.max(0.0) } else { v };
             let y = frame.y[pos];
             let row = ForecastRow {
@@ -257,6 +266,14 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 confidence: b.confidence,
             };
             if !y.is_nan() {
+                let published = Band {
+                    lo80: row.lo80,
+                    hi80: row.hi80,
+                    lo95: row.lo95,
+                    hi95: row.hi95,
+                    confidence: b.confidence,
+                };
+                pending.push((pos, y, published, (y - f).abs() <= tolerance * f.abs()));
                 scored.push(Scored {
                     lead: i + 1,
                     y,

@@ -18,14 +18,16 @@ fn bucket(lead: usize) -> usize {
         .unwrap_or(BUCKETS.len() - 1)
 }
 
-/// The normalizing scale of an error: sqrt(max(yhat, 2% of level) * level).
+/// The normalizing scale of an error: max(yhat, 2% of level)^0.75 * level^0.25. Errors grow
+/// with the forecast, but less than proportionally: a quiet night hour errs less in absolute
+/// terms and more in relative terms than a peak hour.
 pub fn scale(yhat: f64, level: f64) -> f64 {
     let l = if level.is_nan() || level <= 0.0 {
         yhat.abs().max(1.0)
     } else {
         level
     };
-    (yhat.max(0.02 * l) * l).sqrt().max(1e-9)
+    (yhat.max(0.02 * l).powf(0.75) * l.powf(0.25)).max(1e-9)
 }
 
 /// What a point knows about itself that validation may not have covered.
@@ -129,6 +131,19 @@ impl Calibration {
         tolerance: f64,
         cond: &Conditions,
     ) -> Band {
+        self.band_adapted(yhat, level, lead, tolerance, cond, &Adaptive::default())
+    }
+
+    /// As [`Calibration::band`], with the online corrections of [`Adaptive`].
+    pub fn band_adapted(
+        &self,
+        yhat: f64,
+        level: f64,
+        lead: usize,
+        tolerance: f64,
+        cond: &Conditions,
+        adapt: &Adaptive,
+    ) -> Band {
         let z = &self.errors[bucket(lead)];
         let s = scale(yhat, level) * cond.inflation(self);
         if z.is_empty() {
@@ -141,17 +156,55 @@ impl Calibration {
             };
         }
         let q = |p: f64| yhat + s * quantile(z, p);
-        let bound = tolerance * yhat.abs() / s;
+        let (a80, a95) = (adapt.alpha80.clamp(0.0, 1.0), adapt.alpha95.clamp(0.0, 1.0));
+        let bound = tolerance * yhat.abs() / (s * adapt.confidence_scale);
         let inside = z.partition_point(|v| *v <= bound) - z.partition_point(|v| *v < -bound);
         // Add-one smoothing keeps confidence off 0 and 1 on finite evidence.
         let confidence = (inside as f64 + 0.5) / (z.len() as f64 + 1.0);
         Band {
-            lo80: q(0.10),
-            hi80: q(0.90),
-            lo95: q(0.025),
-            hi95: q(0.975),
+            lo80: q(a80 / 2.0),
+            hi80: q(1.0 - a80 / 2.0),
+            lo95: q(a95 / 2.0),
+            hi95: q(1.0 - a95 / 2.0),
             confidence,
         }
+    }
+}
+
+/// Online corrections from outcomes as they become known (adaptive conformal inference, Gibbs
+/// and Candès 2021): each interval's miscoverage level moves by `gamma (target - missed)`, so
+/// that over time the share of misses converges to the target even when errors drift; and the
+/// scale confidence is computed at widens while hits fall short of the confidence given.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Adaptive {
+    pub alpha80: f64,
+    pub alpha95: f64,
+    pub confidence_scale: f64,
+}
+
+impl Default for Adaptive {
+    fn default() -> Self {
+        Self {
+            alpha80: 0.20,
+            alpha95: 0.05,
+            confidence_scale: 1.0,
+        }
+    }
+}
+
+/// Step sizes: per outcome for the levels, and for the log of the confidence scale.
+const GAMMA: f64 = 0.01;
+const ETA: f64 = 0.02;
+
+impl Adaptive {
+    /// Learns from one known outcome of a published point.
+    pub fn update(&mut self, y: f64, band: &Band, hit: bool) {
+        let miss80 = f64::from(u8::from(y < band.lo80 || y > band.hi80));
+        let miss95 = f64::from(u8::from(y < band.lo95 || y > band.hi95));
+        self.alpha80 += GAMMA * (0.20 - miss80);
+        self.alpha95 += GAMMA * (0.05 - miss95);
+        let gap = band.confidence - f64::from(u8::from(hit));
+        self.confidence_scale = (self.confidence_scale * (ETA * gap).exp()).clamp(0.25, 4.0);
     }
 }
 
@@ -199,6 +252,42 @@ mod tests {
             (mean_conf - 0.683).abs() < 0.03 && (hit_rate - mean_conf).abs() < 0.03,
             "{mean_conf} vs {hit_rate}"
         );
+    }
+
+    #[test]
+    fn adaptive_levels_widen_after_misses_and_narrow_after_hits() {
+        let mut a = Adaptive::default();
+        let band = Band {
+            lo80: 90.0,
+            hi80: 110.0,
+            lo95: 80.0,
+            hi95: 120.0,
+            confidence: 0.9,
+        };
+        for _ in 0..20 {
+            a.update(130.0, &band, false); // outside both intervals, a miss for confidence
+        }
+        assert!(
+            a.alpha80 < 0.2 && a.alpha95 < 0.05,
+            "misses lower the miscoverage levels: {a:?}"
+        );
+        assert!(a.confidence_scale > 1.0);
+        let widened = a;
+        for _ in 0..200 {
+            a.update(100.0, &band, true);
+        }
+        assert!(a.alpha80 > widened.alpha80 && a.confidence_scale < widened.confidence_scale);
+        // With the level lowered, the same errors give a wider interval.
+        let cal =
+            Calibration::from_errors((0..500).map(|i| (1, f64::from(i % 50) - 25.0, 1.0)), true);
+        let cond = Conditions {
+            history_hours: 10_000,
+            ..Conditions::default()
+        };
+        let plain = cal.band(100.0, 100.0, 1, 0.1, &cond);
+        let wide = cal.band_adapted(100.0, 100.0, 1, 0.1, &cond, &widened);
+        assert!(wide.hi80 - wide.lo80 > plain.hi80 - plain.lo80);
+        assert!(wide.confidence < plain.confidence);
     }
 
     #[test]

@@ -278,8 +278,9 @@ mod tests {
         }
         assert!(a.alpha80 > widened.alpha80 && a.confidence_scale < widened.confidence_scale);
         // With the level lowered, the same errors give a wider interval.
+        let sc = scale(100.0, 100.0);
         let cal =
-            Calibration::from_errors((0..500).map(|i| (1, f64::from(i % 50) - 25.0, 1.0)), true);
+            Calibration::from_errors((0..500).map(|i| (1, f64::from(i % 50) - 25.0, sc)), true);
         let cond = Conditions {
             history_hours: 10_000,
             ..Conditions::default()

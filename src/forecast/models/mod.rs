@@ -157,3 +157,114 @@ pub(crate) fn mix(a: u64, b: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
+
+    fn periodic(weeks: usize) -> Frame {
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
+        let y = (0..weeks * 168)
+            .map(|i| 100.0 + 50.0 * ((i % 24) as f64 / 3.0).sin() + (i % 168 / 24) as f64 * 7.0)
+            .collect();
+        Frame::from_parts(
+            "periodic",
+            Hour::from_unix(1_704_067_200).unwrap(),
+            y,
+            &cal,
+            Vec::new(),
+            &[],
+        )
+    }
+
+    fn mae(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64
+    }
+
+    #[test]
+    fn the_weekly_profile_and_naive_repeat_a_weekly_series_exactly() {
+        let f = periodic(8);
+        let w = Windows::new(&f.y);
+        let p = f.len() - 48;
+        let truth = &f.y[p..p + 24];
+        for spec in [
+            ModelSpec::SeasonalNaive { period: 168 },
+            ModelSpec::Profile {
+                period: 168,
+                cycles: 4,
+                damping: 0.8,
+            },
+        ] {
+            let fc = spec.fit(&f, &w, p).forecast(&f, &w, p, 24);
+            assert!(
+                mae(&fc, truth) < 1e-9,
+                "{}: {}",
+                spec.name(),
+                mae(&fc, truth)
+            );
+        }
+    }
+
+    #[test]
+    fn the_learners_beat_the_mean_on_a_realistic_series_and_forecast_every_lead() {
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+        let f = crate::bench::synthetic(7, 24 * 120, &cal);
+        let w = Windows::new(&f.y);
+        let p = f.len() - 24 * 7;
+        let truth = &f.y[p..p + 24];
+        let mean = f.y[..p].iter().sum::<f64>() / p as f64;
+        let baseline = mae(&vec![mean; 24], truth);
+        let naive = mae(
+            &ModelSpec::SeasonalNaive { period: 168 }
+                .fit(&f, &w, p)
+                .forecast(&f, &w, p, 24),
+            truth,
+        );
+        for spec in ModelSpec::candidates()
+            .into_iter()
+            .filter(|s| matches!(s, ModelSpec::Boosted { .. } | ModelSpec::Linear { .. }))
+        {
+            let model = spec.fit(&f, &w, p);
+            let fc = model.forecast(&f, &w, p, 24);
+            assert_eq!(fc.len(), 24);
+            assert!(fc.iter().all(|v| v.is_finite()));
+            let e = mae(&fc, truth);
+            assert!(
+                e < baseline / 3.0,
+                "{}: MAE {e} vs mean {baseline}",
+                spec.name()
+            );
+            assert!(
+                e < naive * 1.5,
+                "{}: MAE {e} vs weekly naive {naive}",
+                spec.name()
+            );
+            // A fitted model survives its artifact's round trip and forecasts the same.
+            let back: Model =
+                serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
+            assert_eq!(back.forecast(&f, &w, p, 24), fc);
+        }
+    }
+
+    #[test]
+    fn a_combination_is_the_weighted_mean_of_its_members() {
+        let f = periodic(6);
+        let w = Windows::new(&f.y);
+        let p = f.len() - 24;
+        let a = Model::SeasonalNaive { period: 24 };
+        let b = Model::SeasonalNaive { period: 168 };
+        let combo = Model::Combination {
+            members: vec![(0.25, a.clone()), (0.75, b.clone())],
+        };
+        let (fa, fb, fc) = (
+            a.forecast(&f, &w, p, 24),
+            b.forecast(&f, &w, p, 24),
+            combo.forecast(&f, &w, p, 24),
+        );
+        for i in 0..24 {
+            assert!((fc[i] - (0.25 * fa[i] + 0.75 * fb[i])).abs() < 1e-9);
+        }
+        assert_eq!(combo.name(), "combination(0.25*snaive24+0.75*snaive168)");
+    }
+}

@@ -214,7 +214,7 @@ mod tests {
         let p = f.len() - 24 * 7;
         let truth = &f.y[p..p + 24];
         let mean = f.y[..p].iter().sum::<f64>() / p as f64;
-        let baseline = mae(&vec![mean; 24], truth);
+        let baseline = mae(&[mean; 24], truth);
         let naive = mae(
             &ModelSpec::SeasonalNaive { period: 168 }
                 .fit(&f, &w, p)

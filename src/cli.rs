@@ -92,7 +92,8 @@ pub enum Command {
     /// series per second and peak memory.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// The tour on the embedded default: import the shipped datasets, list them, show the calendar.
+    /// The tour on the embedded default: import the shipped datasets, train their models,
+    /// forecast the next day of one with intervals and confidence, show Lima's holidays.
     Demo {
         /// Folder with the shipped datasets.
         #[arg(long, default_value = "datasets")]
@@ -735,8 +736,75 @@ async fn demo(settings: &Settings, datasets: &Path) -> Result<String> {
             started.elapsed().as_secs_f64()
         );
     }
-    store.close().await;
     let _ = writeln!(o, "\n{}", series_list(settings, false).await?);
+    let ids: Vec<SeriesId> = SHIPPED
+        .iter()
+        .map(|(_, id, _, _)| SeriesId::parse(id))
+        .collect::<Result<_, _>>()?;
+    let started = std::time::Instant::now();
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(ids.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("training [{bar:30}] {pos}/{len} series {msg}")
+            .expect("valid")
+            .progress_chars("=> "),
+    );
+    let trained = crate::jobs::retrain::retrain_many(&store, settings, &ids, 2, &mut |id, _| {
+        bar.set_message(id.to_string());
+        bar.inc(1);
+    })
+    .await;
+    bar.finish_and_clear();
+    let _ = writeln!(
+        o,
+        "trained {} series in {:.1} s:",
+        trained.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for (id, r) in &trained {
+        match r {
+            Ok(t) => {
+                let _ = writeln!(
+                    o,
+                    "  {id} v{} {}: {} (validation MAE {:.1})",
+                    t.version,
+                    t.status.as_str(),
+                    t.chosen,
+                    t.validation_mae
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(o, "  {id}: failed: {e:#}");
+            }
+        }
+    }
+    let show = SeriesId::parse("dc-bikeshare")?;
+    let f = crate::jobs::predict::forecast(&store, settings, &show, 24, None).await?;
+    store.close().await;
+    let tz = TimeZone::parse("America/New_York")?;
+    let rows: Vec<_> = f
+        .points
+        .iter()
+        .map(|p| {
+            vec![
+                local_iso(p.hour, tz),
+                format!("{:.0}", p.expected),
+                format!("{:.0} .. {:.0}", p.lower80, p.upper80),
+                format!("{:.0} .. {:.0}", p.lower95, p.upper95),
+                format!("{:.2}", p.confidence),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "\nnext 24 hours of {show} (model v{}: {}):\n{}",
+        f.model_version,
+        f.model,
+        table(&["HOUR", "EXPECTED", "80%", "95%", "CONFIDENCE"], &rows)
+    );
     let lima = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
     let today = Utc::now().with_timezone(&TimeZone::LIMA.tz()).date_naive();
     let upcoming: Vec<_> = [today.year(), today.year() + 1]

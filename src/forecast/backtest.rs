@@ -234,24 +234,14 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 .map(|(i, f)| (o, i + 1, frame.y[o + i], f.max(0.0))),
         );
         let lvl = level(&w, o);
-        let history = frame.y[..o].iter().filter(|v| !v.is_nan()).count();
-        let missing = frame.y[o.saturating_sub(24)..o]
-            .iter()
-            .filter(|v| v.is_nan())
-            .count() as f64
-            / 24.0;
+        let origin_cond = Conditions::at_origin(frame, o);
         for (i, f) in yhat.into_iter().enumerate() {
             let pos = o + i;
-            let l = frame.local[pos];
-            let cond = Conditions {
-                special_day: l.holiday || l.bridge,
-                event: frame.events.active[pos] > 0.0 || frame.events.since_end[pos] <= 3.0,
-                missing_recent: missing,
-                history_hours: history,
-            };
+            let cond = origin_cond.at(frame, pos);
             let f = if clip { f.max(0.0) } else { f };
-            let b = calibration.band_adapted(f, lvl, i + 1, tolerance, &cond, &adapt);
-            let c = |v: f64| if clip { v.max(0.0) } else { v };
+            let b = calibration
+                .band_adapted(f, lvl, i + 1, tolerance, &cond, &adapt)
+                .ordered(f, clip);
             let y = frame.y[pos];
             let row = ForecastRow {
                 origin: local_iso(frame, o),
@@ -259,21 +249,14 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 lead: i + 1,
                 y: (!y.is_nan()).then_some(y),
                 yhat: f,
-                lo80: c(b.lo80.min(f)),
-                hi80: c(b.hi80.max(f)),
-                lo95: c(b.lo95.min(b.lo80).min(f)),
-                hi95: c(b.hi95.max(b.hi80).max(f)),
+                lo80: b.lo80,
+                hi80: b.hi80,
+                lo95: b.lo95,
+                hi95: b.hi95,
                 confidence: b.confidence,
             };
             if !y.is_nan() {
-                let published = Band {
-                    lo80: row.lo80,
-                    hi80: row.hi80,
-                    lo95: row.lo95,
-                    hi95: row.hi95,
-                    confidence: b.confidence,
-                };
-                pending.push((pos, y, published, (y - f).abs() <= tolerance * f.abs()));
+                pending.push((pos, y, b, (y - f).abs() <= tolerance * f.abs()));
                 scored.push(Scored {
                     lead: i + 1,
                     y,

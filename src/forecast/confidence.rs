@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::frame::Frame;
+
 /// Lead buckets: 1-3, 4-6, 7-12, 13-24, 25+ hours.
 const BUCKETS: &[(usize, usize)] = &[(1, 3), (4, 6), (7, 12), (13, 24), (25, usize::MAX)];
 
@@ -42,6 +44,33 @@ pub struct Conditions {
 }
 
 impl Conditions {
+    /// The history-wide conditions of origin `p`: observed hours before it, and the share of
+    /// the last 24 without an observation.
+    pub fn at_origin(frame: &Frame, p: usize) -> Self {
+        let history_hours = frame.y[..p].iter().filter(|v| !v.is_nan()).count();
+        let missing = frame.y[p.saturating_sub(24)..p]
+            .iter()
+            .filter(|v| v.is_nan())
+            .count();
+        Self {
+            special_day: false,
+            event: false,
+            missing_recent: missing as f64 / 24.0,
+            history_hours,
+        }
+    }
+
+    /// These conditions at target `pos`: a holiday or bridge day, an event on or just ended.
+    #[must_use]
+    pub fn at(self, frame: &Frame, pos: usize) -> Self {
+        let l = frame.local[pos];
+        Self {
+            special_day: l.holiday || l.bridge,
+            event: frame.events.active[pos] > 0.0 || frame.events.since_end[pos] <= 3.0,
+            ..self
+        }
+    }
+
     /// How much wider than in validation the error distribution is taken to be.
     pub fn inflation(&self, cal: &Calibration) -> f64 {
         let mut f = 1.0;
@@ -76,6 +105,22 @@ pub struct Band {
     pub lo95: f64,
     pub hi95: f64,
     pub confidence: f64,
+}
+
+impl Band {
+    /// Bounds that hold the forecast and nest (the 95% band outside the 80% one), clipped at 0
+    /// when the series cannot go negative.
+    #[must_use]
+    pub fn ordered(self, yhat: f64, clip: bool) -> Self {
+        let c = |v: f64| if clip { v.max(0.0) } else { v };
+        Self {
+            lo80: c(self.lo80.min(yhat)),
+            hi80: c(self.hi80.max(yhat)),
+            lo95: c(self.lo95.min(self.lo80).min(yhat)),
+            hi95: c(self.hi95.max(self.hi80).max(yhat)),
+            confidence: self.confidence,
+        }
+    }
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {

@@ -11,7 +11,8 @@ use chrono::{
 use serde::Serialize;
 
 use crate::domain::{Calendar, Hour, SpecialEvent, TimeZone};
-use crate::import::{ImportError, ImportFailure};
+use crate::import::ImportFailure;
+use crate::import::table::CsvTable;
 
 /// Local calendar facts of one grid hour.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -122,34 +123,9 @@ impl Frame {
         zone: Option<TimeZone>,
         events: &[SpecialEvent],
     ) -> Result<Self, ImportFailure> {
-        let file = std::fs::File::open(path).map_err(|error| ImportFailure::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(file);
-        let fail = |line: u64, column: &str, problem: String| ImportError {
-            path: path.to_path_buf(),
-            line,
-            column: column.to_owned(),
-            problem,
-        };
-        let headers = rdr
-            .headers()
-            .map_err(|e| fail(1, "(header)", e.to_string()))?
-            .clone();
-        let (Some(ts), Some(yc)) = (
-            headers.iter().position(|h| h == "timestamp"),
-            headers.iter().position(|h| h == "y"),
-        ) else {
-            return Err(fail(
-                1,
-                "(header)",
-                "the header needs columns \"timestamp\" and \"y\"".into(),
-            )
-            .into());
-        };
+        let mut csv = CsvTable::open(path)?;
+        let (ts, yc) = (csv.require(&["timestamp"])?, csv.require(&["y"])?);
+        let headers = csv.headers.clone();
         let holiday_col = headers
             .iter()
             .position(|h| h.eq_ignore_ascii_case("holiday"));
@@ -163,18 +139,11 @@ impl Frame {
 
         // instant -> (offset, y, holiday, exog raw strings); the first row of an instant wins.
         let mut rows: BTreeMap<i64, (FixedOffset, f64, bool, Vec<String>)> = BTreeMap::new();
-        for record in rdr.records() {
-            let record = record.map_err(|e| {
-                fail(
-                    e.position().map_or(0, csv::Position::line),
-                    "(row)",
-                    e.to_string(),
-                )
-            })?;
-            let line = record.position().map_or(0, csv::Position::line);
+        while let Some(line) = csv.advance()? {
+            let (record, place) = (&csv.record, &csv.place);
             let raw = &record[ts];
             let t = chrono::DateTime::parse_from_rfc3339(raw).map_err(|_| {
-                fail(
+                place.fail(
                     line,
                     "timestamp",
                     format!("timestamp {raw:?} is not ISO-8601 with an offset"),

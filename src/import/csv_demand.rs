@@ -3,16 +3,15 @@
 //! averaged) into hours. Pure apart from reading the file: nothing touches the store here.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::str::FromStr;
 
 use chrono::{DateTime, Offset, TimeZone as _, Utc};
 use serde::Serialize;
 
+use super::table::CsvTable;
 use super::timestamp;
-use super::{ImportError, ImportFailure, Progress};
+use super::{ImportFailure, Progress};
 use crate::domain::{Demand, Holiday, Hour, TimeZone, WeatherHour, WeatherVariable};
 
 /// How sub-hourly rows become one hour.
@@ -129,27 +128,11 @@ pub fn parse_demand_csv(
     resample: Resample,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ParsedDemand, ImportFailure> {
-    let io = |error| ImportFailure::Io {
-        path: path.to_path_buf(),
-        error,
-    };
-    let file = File::open(path).map_err(io)?;
-    let total = file.metadata().map_err(io)?.len();
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 16, file));
-    let fail = |line: u64, column: &str, problem: String| ImportError {
-        path: path.to_path_buf(),
-        line,
-        column: column.to_owned(),
-        problem,
-    };
-
-    let headers = rdr
-        .headers()
-        .map_err(|e| fail(1, "(header)", csv_problem(&e)))?
-        .clone();
+    let mut csv = CsvTable::open(path)?;
+    let total = csv.total_bytes;
+    let place = csv.place.clone();
+    let fail = |line: u64, column: &str, problem: String| place.fail(line, column, problem);
+    let headers = csv.headers.clone();
     let mut columns = Vec::with_capacity(headers.len());
     for (i, name) in headers.iter().enumerate() {
         if headers.iter().take(i).any(|n| n == name) {
@@ -189,31 +172,15 @@ pub fn parse_demand_csv(
     let (mut rows_read, mut empty_y, mut repeated) = (0u64, 0u64, 0u64);
     let mut offset_mismatch: Option<(u64, u64, String)> = None; // (count, first line, value)
     let mut previous: Option<DateTime<Utc>> = None;
-    let mut record = csv::StringRecord::new();
 
-    loop {
-        let more = rdr.read_record(&mut record).map_err(|e| {
-            let line = e.position().map_or(0, csv::Position::line);
-            fail(line, "(row)", csv_problem(&e))
-        })?;
-        if !more {
-            break;
-        }
-        let line = record.position().map_or(0, csv::Position::line);
+    while let Some(line) = csv.advance()? {
+        let record = &csv.record;
         rows_read += 1;
         if rows_read.is_multiple_of(8192) {
             progress(Progress {
-                done: record.position().map_or(0, csv::Position::byte),
+                done: csv.bytes_read(),
                 total,
             });
-        }
-        if record.len() != headers.len() {
-            let problem = format!(
-                "row has {} fields, the header has {}",
-                record.len(),
-                headers.len()
-            );
-            return Err(fail(line, "(row)", problem).into());
         }
 
         let raw_ts = &record[ts_col];
@@ -382,12 +349,4 @@ fn note_partial_hours(hours: &BTreeMap<Hour, Acc>, warnings: &mut Vec<String>) {
 fn parse_number(raw: &str) -> Result<f64, String> {
     raw.parse::<f64>()
         .map_err(|_| format!("value {raw:?} is not a number"))
-}
-
-fn csv_problem(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Utf8 { err, .. } => format!("not valid UTF-8 (field {})", err.field() + 1),
-        csv::ErrorKind::Io(io) => format!("read error: {io}"),
-        _ => e.to_string(),
-    }
 }

@@ -1,11 +1,10 @@
 //! Special events from CSV (`event_id,name,venue,city,starts_at,ends_at,expected_attendance`,
 //! optional `latitude`, `longitude`, `series`), as in `worldcup98_events.csv`.
 
-use std::fs::File;
 use std::path::Path;
 
-use super::timestamp;
-use super::{ImportError, ImportFailure};
+use super::table::CsvTable;
+use super::{ImportFailure, timestamp};
 use crate::domain::{EventId, SeriesId, SpecialEvent};
 use crate::store::Store;
 
@@ -18,101 +17,56 @@ pub fn parse_events_csv(
     path: &Path,
     series: &[SeriesId],
 ) -> Result<Vec<SpecialEvent>, ImportFailure> {
-    let file = File::open(path).map_err(|error| ImportFailure::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(file);
-    let fail = |line: u64, column: &str, problem: String| ImportError {
-        path: path.to_path_buf(),
-        line,
-        column: column.to_owned(),
-        problem,
-    };
-    let headers = rdr
-        .headers()
-        .map_err(|e| fail(1, "(header)", e.to_string()))?
-        .clone();
-    let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h));
-    let required = |names: &[&str]| {
-        col(names).ok_or_else(|| {
-            fail(
-                1,
-                "(header)",
-                format!("the header needs a column {:?}", names[0]),
-            )
-        })
-    };
-    let id_col = required(&["event_id", "id"])?;
-    let name_col = required(&["name"])?;
-    let start_col = required(&["starts_at", "start"])?;
-    let end_col = required(&["ends_at", "end"])?;
-    let att_col = required(&["expected_attendance", "attendance"])?;
-    let (venue_col, city_col, lat_col, lon_col, series_col) = (
-        col(&["venue"]),
-        col(&["city"]),
-        col(&["latitude", "lat"]),
-        col(&["longitude", "lon", "lng"]),
-        col(&["series"]),
+    let mut csv = CsvTable::open(path)?;
+    let id_col = csv.require(&["event_id", "id"])?;
+    let name_col = csv.require(&["name"])?;
+    let start_col = csv.require(&["starts_at", "start"])?;
+    let end_col = csv.require(&["ends_at", "end"])?;
+    let att_col = csv.require(&["expected_attendance", "attendance"])?;
+    let (venue_col, city_col, series_col) = (
+        csv.column(&["venue"]),
+        csv.column(&["city"]),
+        csv.column(&["series"]),
+    );
+    let (lat_col, lon_col) = (
+        csv.column(&["latitude", "lat"]),
+        csv.column(&["longitude", "lon", "lng"]),
     );
 
     let mut events: Vec<SpecialEvent> = Vec::new();
-    for record in rdr.records() {
-        let record = record.map_err(|e| {
-            fail(
-                e.position().map_or(0, csv::Position::line),
-                "(row)",
-                e.to_string(),
-            )
-        })?;
-        let line = record.position().map_or(0, csv::Position::line);
-        if record.len() != headers.len() {
-            return Err(fail(
-                line,
-                "(row)",
-                format!(
-                    "row has {} fields, the header has {}",
-                    record.len(),
-                    headers.len()
-                ),
-            )
-            .into());
-        }
-        let get = |c: Option<usize>| c.map(|c| &record[c]).filter(|v| !v.is_empty());
-        let id = EventId::parse(&record[id_col])
-            .map_err(|e| fail(line, &headers[id_col], e.to_string()))?;
-        if let Some(dup) = events.iter().find(|e| e.id == id) {
-            return Err(fail(
-                line,
-                &headers[id_col],
-                format!("event id {} appears twice", dup.id),
-            )
-            .into());
+    while let Some(line) = csv.advance()? {
+        let (rec, place, headers) = (&csv.record, &csv.place, &csv.headers);
+        let get = |c: Option<usize>| c.map(|c| &rec[c]).filter(|v| !v.is_empty());
+        let id = EventId::parse(&rec[id_col])
+            .map_err(|e| place.fail(line, &headers[id_col], e.to_string()))?;
+        if events.iter().any(|e| e.id == id) {
+            return Err(place
+                .fail(
+                    line,
+                    &headers[id_col],
+                    format!("event id {id} appears twice"),
+                )
+                .into());
         }
         let instant = |c: usize| {
-            timestamp::parse(&record[c], None, None)
+            timestamp::parse(&rec[c], None, None)
                 .map(|s| s.instant)
-                .map_err(|p| fail(line, &headers[c], p))
+                .map_err(|p| place.fail(line, &headers[c], p))
         };
         let coord = |c: Option<usize>| {
-            get(c)
-                .map(|raw| {
-                    raw.parse::<f64>().map_err(|_| {
-                        fail(
-                            line,
-                            &headers[c.unwrap_or(0)],
-                            format!("value {raw:?} is not a number"),
-                        )
-                    })
-                })
-                .transpose()
+            let Some(col) = c else { return Ok(None) };
+            let Some(raw) = get(c) else { return Ok(None) };
+            raw.parse::<f64>().map(Some).map_err(|_| {
+                place.fail(
+                    line,
+                    &headers[col],
+                    format!("value {raw:?} is not a number"),
+                )
+            })
         };
-        let raw_att = &record[att_col];
+        let raw_att = &rec[att_col];
         let expected_attendance = raw_att.parse::<u32>().map_err(|_| {
-            fail(
+            place.fail(
                 line,
                 &headers[att_col],
                 format!("value {raw_att:?} is not a whole number of people"),
@@ -124,7 +78,7 @@ pub fn parse_events_csv(
             .split([';', ' '])
             .filter(|s| !s.is_empty())
         {
-            let id = SeriesId::parse(s).map_err(|e| fail(line, "series", e.to_string()))?;
+            let id = SeriesId::parse(s).map_err(|e| place.fail(line, "series", e.to_string()))?;
             if !linked.contains(&id) {
                 linked.push(id);
             }
@@ -137,7 +91,7 @@ pub fn parse_events_csv(
         };
         let event = SpecialEvent {
             id,
-            name: record[name_col].to_owned(),
+            name: rec[name_col].to_owned(),
             venue,
             latitude: coord(lat_col)?,
             longitude: coord(lon_col)?,
@@ -147,7 +101,7 @@ pub fn parse_events_csv(
             series: linked,
         }
         .validate()
-        .map_err(|e| fail(line, "(row)", e.to_string()))?;
+        .map_err(|e| place.fail(line, "(row)", e.to_string()))?;
         events.push(event);
     }
     if events.is_empty() {

@@ -7,6 +7,7 @@ mod csv_demand;
 mod error;
 mod events;
 mod holidays;
+pub(crate) mod table;
 mod timestamp;
 
 pub use csv_demand::{Column, ColumnRole, ParsedDemand, Resample, parse_demand_csv};

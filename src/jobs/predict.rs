@@ -67,35 +67,25 @@ pub async fn forecast(
     let clip = frame.non_negative();
     let yhat = artifact.model.forecast(&frame, &w, p, horizon);
     let lvl = level(&w, p);
-    let history = frame.y[..p].iter().filter(|v| !v.is_nan()).count();
-    let missing = frame.y[p.saturating_sub(24)..p]
-        .iter()
-        .filter(|v| v.is_nan())
-        .count() as f64
-        / 24.0;
+    let origin_cond = Conditions::at_origin(&frame, p);
     let tol = series.tolerance.get();
     let points = yhat
         .into_iter()
         .enumerate()
         .map(|(i, f)| {
             let pos = p + i;
-            let l = frame.local[pos];
-            let cond = Conditions {
-                special_day: l.holiday || l.bridge,
-                event: frame.events.active[pos] > 0.0 || frame.events.since_end[pos] <= 3.0,
-                missing_recent: missing,
-                history_hours: history,
-            };
             let f = if clip { f.max(0.0) } else { f };
-            let b = artifact.calibration.band(f, lvl, i + 1, tol, &cond);
-            let c = |v: f64| if clip { v.max(0.0) } else { v };
+            let b = artifact
+                .calibration
+                .band(f, lvl, i + 1, tol, &origin_cond.at(&frame, pos))
+                .ordered(f, clip);
             Point {
                 hour: frame.hour(pos),
                 expected: f,
-                lower80: c(b.lo80.min(f)),
-                upper80: c(b.hi80.max(f)),
-                lower95: c(b.lo95.min(b.lo80).min(f)),
-                upper95: c(b.hi95.max(b.hi80).max(f)),
+                lower80: b.lo80,
+                upper80: b.hi80,
+                lower95: b.lo95,
+                upper95: b.hi95,
                 confidence: b.confidence,
             }
         })

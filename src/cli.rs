@@ -88,6 +88,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the HTTP API (forecasts, observations, models, health, metrics) until SIGTERM.
+    Serve {
+        /// Address to listen on (default: api.listen, 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// Benchmarks: `prescale bench train` trains many synthetic series and reports wall time,
     /// series per second and peak memory.
     #[command(subcommand)]
@@ -240,12 +246,14 @@ pub async fn run(cli: Cli) -> Result<()> {
     };
     let settings = Settings::load(cli.config.as_deref(), std::env::vars(), overrides)?;
     init_tracing(&settings.log, &cli.log_format);
+
     let text = match cli.command {
         Command::Import(args) => import_cmd(&settings, args).await?,
         Command::Series(SeriesCommand::List { json }) => series_list(&settings, json).await?,
         Command::Holidays(args) => holidays_cmd(&settings, args).await?,
         Command::Events(cmd) => events_cmd(&settings, cmd).await?,
         Command::Backtest(args) => backtest_cmd(&args)?,
+        Command::Serve { listen } => serve_cmd(settings.clone(), listen).await?,
         Command::Bench(BenchCommand::Train {
             series,
             days,
@@ -486,6 +494,32 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         started.elapsed().as_secs_f64()
     );
     Ok(o)
+}
+
+async fn serve_cmd(settings: Settings, listen: Option<String>) -> Result<String> {
+    let store = open_store(&settings).await?;
+    let addr = listen.unwrap_or_else(|| settings.api.listen.clone());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let bound = listener.local_addr()?;
+    if settings.api.tokens.is_empty() {
+        tracing::warn!(
+            "no API tokens configured (api.tokens or PRESCALE_API_TOKENS): every write will be refused"
+        );
+    }
+    tracing::info!(%bound, database = %settings.database_url, "serving");
+    eprintln!("prescale listening on http://{bound}");
+    let state = crate::api::AppState {
+        store: store.clone(),
+        settings: std::sync::Arc::new(settings),
+        metrics: std::sync::Arc::default(),
+    };
+    crate::api::serve(listener, state, crate::api::shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    store.close().await;
+    Ok(String::new())
 }
 
 async fn train_cmd(

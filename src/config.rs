@@ -24,6 +24,55 @@ struct RawSettings {
     log: Option<String>,
     series_defaults: Option<RawSeriesDefaults>,
     holidays: Option<Vec<ConfigHoliday>>,
+    api: Option<RawApi>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    listen: Option<String>,
+    tokens: Option<Vec<Secret>>,
+    protect_reads: Option<bool>,
+    max_body_bytes: Option<usize>,
+    timeout_seconds: Option<u64>,
+}
+
+/// A value that is never printed: `Debug` and `Serialize` show `***`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// The HTTP API's settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiSettings {
+    pub listen: String,
+    /// Bearer tokens accepted for writes (and reads when `protect_reads`).
+    pub tokens: Vec<Secret>,
+    pub protect_reads: bool,
+    pub max_body_bytes: usize,
+    pub timeout_seconds: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +126,7 @@ pub struct Settings {
     pub log: String,
     pub series_defaults: SeriesDefaults,
     pub holidays: Vec<ConfigHoliday>,
+    pub api: ApiSettings,
     /// The config file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -144,7 +194,15 @@ impl Settings {
         let mut merged = RawSettings::default();
         let mut sd = RawSeriesDefaults::default();
         let mut holidays = Vec::new();
+        let mut api = RawApi::default();
         for layer in layers {
+            if let Some(a) = layer.api {
+                api.listen = a.listen.or(api.listen);
+                api.tokens = a.tokens.or(api.tokens);
+                api.protect_reads = a.protect_reads.or(api.protect_reads);
+                api.max_body_bytes = a.max_body_bytes.or(api.max_body_bytes);
+                api.timeout_seconds = a.timeout_seconds.or(api.timeout_seconds);
+            }
             merged.database_url = layer.database_url.or(merged.database_url);
             merged.models_dir = layer.models_dir.or(merged.models_dir);
             merged.log = layer.log.or(merged.log);
@@ -169,6 +227,13 @@ impl Settings {
                 tolerance: sd.tolerance.expect(missing),
             },
             holidays,
+            api: ApiSettings {
+                listen: api.listen.expect(missing),
+                tokens: api.tokens.expect(missing),
+                protect_reads: api.protect_reads.expect(missing),
+                max_body_bytes: api.max_body_bytes.expect(missing),
+                timeout_seconds: api.timeout_seconds.expect(missing),
+            },
             config_file,
         })
     }
@@ -276,7 +341,7 @@ fn parse_env_layer(
         }
         doc.push_str(&format!("{key} = {}\n", toml_value(value)));
     }
-    toml::from_str(&doc).map_err(|e| {
+    let mut raw: RawSettings = toml::from_str(&doc).map_err(|e| {
         let (line, _, _) = locate(&doc, e.span());
         let var = vars
             .get(line.saturating_sub(1))
@@ -285,7 +350,18 @@ fn parse_env_layer(
             var,
             message: e.message().to_owned(),
         }
-    })
+    })?;
+    // API tokens: a comma-separated list, never parsed as TOML (a token may hold any character).
+    if let Some((_, list)) = env.iter().find(|(k, _)| k == "PRESCALE_API_TOKENS") {
+        let tokens = list
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
+            .collect();
+        raw.api.get_or_insert_with(RawApi::default).tokens = Some(tokens);
+    }
+    Ok(raw)
 }
 
 /// A variable's text as a TOML value: numbers and booleans as themselves, the rest a string.
@@ -447,6 +523,24 @@ mod tests {
         assert!(
             matches!(&err, ConfigError::Env { var, .. } if var == "DATABASE_URL"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn api_tokens_come_from_the_environment_and_are_never_printed() {
+        let e = env(&[("PRESCALE_API_TOKENS", "alpha, beta=,")]);
+        let s = Settings::load(
+            Some(Path::new("src/defaults.toml")),
+            e,
+            Overrides::default(),
+        )
+        .unwrap();
+        let tokens: Vec<&str> = s.api.tokens.iter().map(Secret::expose).collect();
+        assert_eq!(tokens, ["alpha", "beta="]);
+        let shown = format!("{s:?} {}", serde_json::to_string(&s).unwrap());
+        assert!(
+            !shown.contains("alpha") && !shown.contains("beta="),
+            "{shown}"
         );
     }
 

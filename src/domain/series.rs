@@ -74,9 +74,34 @@ impl fmt::Display for SeriesId {
 /// assert!(Hour::from_unix(3600).is_ok());
 /// assert!(Hour::from_unix(3601).is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Hour(i64);
+
+/// JSON and TOML write an hour as ISO-8601 UTC (`2026-07-28T19:00:00Z`) and read that, any
+/// ISO-8601 instant on an hour boundary, or epoch seconds.
+impl Serialize for Hour {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hour {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(i64),
+            Text(String),
+        }
+        let secs = match Raw::deserialize(d)? {
+            Raw::Secs(n) => n,
+            Raw::Text(t) => DateTime::parse_from_rfc3339(&t)
+                .map_err(|_| serde::de::Error::custom(format!("{t:?} is not an ISO-8601 instant")))?
+                .timestamp(),
+        };
+        Hour::from_unix(secs).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Hour {
     pub const SECONDS: i64 = 3600;
@@ -355,6 +380,21 @@ mod tests {
                 .hours_until(Hour::from_unix(0).unwrap()),
             -3
         );
+    }
+
+    #[test]
+    fn hours_are_written_as_iso_utc_and_read_from_iso_or_epoch_seconds() {
+        let h = Hour::from_unix(1_785_207_600).unwrap();
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            "\"2026-07-28T03:00:00Z\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Hour>("\"2026-07-27T22:00:00-05:00\"").unwrap(),
+            h
+        );
+        assert_eq!(serde_json::from_str::<Hour>("1785207600").unwrap(), h);
+        assert!(serde_json::from_str::<Hour>("\"2026-07-28T03:30:00Z\"").is_err());
     }
 
     #[test]

@@ -128,7 +128,36 @@ pub fn parse_demand_csv(
     resample: Resample,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ParsedDemand, ImportFailure> {
-    let mut csv = CsvTable::open(path)?;
+    parse_table(CsvTable::open(path)?, zone, naive_ok, resample, progress)
+}
+
+/// As [`parse_demand_csv`], for a CSV held in memory (a request body) named `label` in errors.
+///
+/// # Errors
+/// As [`parse_demand_csv`].
+pub fn parse_demand_bytes(
+    label: &str,
+    bytes: Vec<u8>,
+    zone: TimeZone,
+    naive_ok: bool,
+    resample: Resample,
+) -> Result<ParsedDemand, ImportFailure> {
+    parse_table(
+        CsvTable::from_bytes(label, bytes)?,
+        zone,
+        naive_ok,
+        resample,
+        &mut |_| {},
+    )
+}
+
+fn parse_table(
+    mut csv: CsvTable,
+    zone: TimeZone,
+    naive_ok: bool,
+    resample: Resample,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ParsedDemand, ImportFailure> {
     let total = csv.total_bytes;
     let place = csv.place.clone();
     let fail = |line: u64, column: &str, problem: String| place.fail(line, column, problem);
@@ -298,7 +327,9 @@ pub fn parse_demand_csv(
             WeatherHour { hour, values }
         })
         .collect();
-    let source = path
+    let source = csv
+        .place
+        .path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let holidays = holiday_dates

@@ -10,7 +10,9 @@ mod holidays;
 pub(crate) mod table;
 mod timestamp;
 
-pub use csv_demand::{Column, ColumnRole, ParsedDemand, Resample, parse_demand_csv};
+pub use csv_demand::{
+    Column, ColumnRole, ParsedDemand, Resample, parse_demand_bytes, parse_demand_csv,
+};
 pub use error::{ImportError, ImportFailure};
 pub use events::{import_events, parse_events_csv};
 pub use holidays::{import_holidays, parse_holidays_csv};
@@ -121,22 +123,33 @@ pub async fn import_demand(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportReport, ImportFailure> {
+    let label = path.display().to_string();
+    let resample = opts.resample;
+    import_with(store, opts, &label, |zone, naive_ok| {
+        parse_demand_csv(path, zone, naive_ok, resample, progress)
+    })
+    .await
+}
+
+/// Imports what `parse` reads (a file, a request body, a JSON batch), given the series' time
+/// zone and whether timestamps without an offset may be read in it. `label` names the source.
+///
+/// # Errors
+/// As [`import_demand`].
+pub async fn import_with(
+    store: &Store,
+    opts: &ImportOptions,
+    label: &str,
+    parse: impl FnOnce(TimeZone, bool) -> Result<ParsedDemand, ImportFailure>,
+) -> Result<ImportReport, ImportFailure> {
     let existing = store.series(&opts.series).await?;
     let series = settle_series(existing.as_ref(), opts)?;
-    let parsed = parse_demand_csv(
-        path,
-        series.time_zone,
-        opts.time_zone.is_some(),
-        opts.resample,
-        progress,
-    )?;
+    let parsed = parse(series.time_zone, opts.time_zone.is_some())?;
     let (Some(first), Some(last)) = (
         parsed.hours.keys().next().copied(),
         parsed.hours.keys().next_back().copied(),
     ) else {
-        return Err(ImportFailure::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(ImportFailure::Empty { path: label.into() });
     };
 
     let stored: HashMap<Hour, f64> = store
@@ -179,7 +192,7 @@ pub async fn import_demand(
 
     let report = ImportReport {
         series: series.id.clone(),
-        file: path.display().to_string(),
+        file: label.to_owned(),
         created_series: existing.is_none(),
         rows_read: parsed.rows_read,
         hours: parsed.hours.len() as u64,
@@ -197,7 +210,7 @@ pub async fn import_demand(
     if !report.is_noop() {
         let batch = ImportBatch {
             series,
-            source: file_name(path),
+            source: file_name(Path::new(label)),
             rows_read: parsed.rows_read,
             hours: report.hours,
             observations: changed,

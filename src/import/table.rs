@@ -1,9 +1,9 @@
-//! A CSV file read for import: its header, then records one at a time with their line numbers,
-//! each checked to have as many fields as the header. Every problem is an [`ImportError`] that
-//! names the file, the line and the column.
+//! A CSV read for import, from a file or a request body: its header, then records one at a time
+//! with their line numbers, each checked to have as many fields as the header. Every problem is
+//! an [`ImportError`] that names the file, the line and the column.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::{ImportError, ImportFailure};
@@ -26,13 +26,21 @@ impl Place {
 }
 
 /// An open CSV with its header read. After [`CsvTable::advance`], `record` is the current row.
-#[derive(Debug)]
 pub(crate) struct CsvTable {
     pub place: Place,
     pub headers: csv::StringRecord,
     pub record: csv::StringRecord,
     pub total_bytes: u64,
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+}
+
+impl std::fmt::Debug for CsvTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvTable")
+            .field("place", &self.place)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
 }
 
 fn csv_problem(e: &csv::Error) -> String {
@@ -52,10 +60,28 @@ impl CsvTable {
         };
         let file = File::open(path).map_err(io)?;
         let total_bytes = file.metadata().map_err(io)?.len();
+        Self::from_reader(
+            path,
+            Box::new(BufReader::with_capacity(1 << 16, file)),
+            total_bytes,
+        )
+    }
+
+    /// A CSV held in memory (a request body); `label` names it in errors.
+    pub(crate) fn from_bytes(label: &str, bytes: Vec<u8>) -> Result<Self, ImportFailure> {
+        let n = bytes.len() as u64;
+        Self::from_reader(Path::new(label), Box::new(std::io::Cursor::new(bytes)), n)
+    }
+
+    fn from_reader(
+        path: &Path,
+        source: Box<dyn Read + Send>,
+        total_bytes: u64,
+    ) -> Result<Self, ImportFailure> {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .flexible(true)
-            .from_reader(BufReader::with_capacity(1 << 16, file));
+            .from_reader(source);
         let place = Place {
             path: path.to_path_buf(),
         };

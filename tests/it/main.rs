@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod api;
 mod backtest;
 mod cli;
 mod datasets;

@@ -1,0 +1,152 @@
+//! The HTTP API (axum): series, observations, forecasts and models under `/v1`, plus health,
+//! readiness and Prometheus metrics. Handlers extract typed input, call the store or the jobs,
+//! and return JSON or an [`error::ApiError`]. Writes need a bearer token.
+
+mod error;
+mod extract;
+mod health;
+mod metrics;
+mod observations;
+mod series;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+use crate::config::Settings;
+use crate::store::Store;
+
+/// What every handler can reach; every field is a cheap handle.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Serves the API on `listener` until `stop` resolves, then finishes in-flight requests.
+///
+/// # Errors
+/// When serving fails (the listener breaks).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(stop)
+        .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.api.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route(
+            "/v1/series",
+            get(series::series_list).post(series::series_create),
+        )
+        .route("/v1/series/{id}", get(series::series_get))
+        .route(
+            "/v1/series/{id}/observations",
+            get(observations::observations_list).post(observations::observations_add),
+        )
+        .route("/v1/series/{id}/forecast", get(series::forecast_get))
+        .route("/v1/models", get(series::models_list))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Writes need `Authorization: Bearer <token>` (reads too with `protect_reads`): missing is 401,
+/// a token not configured is 403.
+async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let api = &state.settings.api;
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let open = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    if open || !(writes || api.protect_reads) {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        None => ApiError::Unauthorized.into_response(),
+        Some(t)
+            if api
+                .tokens
+                .iter()
+                .any(|k| constant_time_eq(k.expose().as_bytes(), t.trim().as_bytes())) =>
+        {
+            next.run(req).await
+        }
+        Some(_) => ApiError::Forbidden.into_response(),
+    }
+}
+
+/// Compares without an early exit, so timing does not tell how much of a token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Times out slow requests (408) and counts every request by route and status.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
+    let method = req.method().clone();
+    let started = Instant::now();
+    let timeout = Duration::from_secs(state.settings.api.timeout_seconds.max(1));
+    let response = match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::Timeout.into_response(),
+    };
+    state.metrics.observe_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}

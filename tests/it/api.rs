@@ -1,0 +1,464 @@
+//! The HTTP API, served for real on port 0 against each backend: every route of this version,
+//! auth failures, malformed and oversized bodies, observation batches with their validation, a
+//! forecast after training.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use prescale::api::{AppState, Metrics, serve};
+use prescale::config::{Overrides, Secret, Settings};
+use prescale::domain::SeriesId;
+use prescale::forecast::ModelSpec;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{TestDb, on_each_backend, repo_file};
+
+const TOKEN: &str = "test-token-1";
+
+pub(crate) struct TestApp {
+    pub(crate) addr: SocketAddr,
+    pub(crate) settings: Settings,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub(crate) async fn spawn_app(db: &TestDb) -> TestApp {
+    let mut settings = Settings::load(
+        Some(&repo_file("prescale.toml")),
+        Vec::new(),
+        Overrides::default(),
+    )
+    .unwrap();
+    settings.models_dir = db.path("models");
+    settings.api.tokens = vec![Secret::new(TOKEN)];
+    settings.api.max_body_bytes = 64 * 1024;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AppState {
+        store: db.store.clone(),
+        settings: Arc::new(settings.clone()),
+        metrics: Arc::new(Metrics::default()),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        addr,
+        settings,
+        stop: Some(tx),
+        task,
+    }
+}
+
+/// A response: status, content type, body.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: String,
+}
+
+impl Reply {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+impl TestApp {
+    /// One HTTP/1.1 request on a fresh connection.
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Reply {
+        let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if !content_type.is_empty() {
+            head.push_str(&format!("Content-Type: {content_type}\r\n"));
+        }
+        if let Some(t) = token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(body).await.unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = headers
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let header = |name: &str| {
+            headers.lines().find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+        };
+        let body = if header("transfer-encoding").is_some_and(|v| v == "chunked") {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        Reply {
+            status,
+            content_type: header("content-type").unwrap_or_default(),
+            body,
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None, "", b"").await
+    }
+
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> Reply {
+        self.call(
+            "POST",
+            path,
+            Some(TOKEN),
+            "application/json",
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+
+    pub(crate) async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+on_each_backend!(health_readiness_and_metrics_answer, |db| {
+    let app = spawn_app(&db).await;
+    let r = app.get("/healthz").await;
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ok")));
+    assert_eq!(
+        app.get("/readyz").await.status,
+        200,
+        "no series: nothing to be unready about"
+    );
+    app.post_json("/v1/series", &json!({ "id": "trips" })).await;
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["failed"], "models");
+    assert_eq!(r.json()["series"][0], "trips");
+    let m = app.get("/metrics").await;
+    assert!(m.content_type.starts_with("text/plain"));
+    assert!(
+        m.body.contains(
+            "prescale_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"503\"} 1"
+        ),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("prescale_http_request_duration_seconds_bucket{route=\"/healthz\"")
+    );
+    let r = app.get("/no/such/route").await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (404, Some("no such route"))
+    );
+    app.stop().await;
+});
+
+on_each_backend!(writes_need_a_configured_bearer_token, |db| {
+    let app = spawn_app(&db).await;
+    let body = json!({ "id": "trips", "time_zone": "America/Lima" }).to_string();
+    let r = app
+        .call(
+            "POST",
+            "/v1/series",
+            None,
+            "application/json",
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (401, Some("missing bearer token"))
+    );
+    let r = app
+        .call(
+            "POST",
+            "/v1/series",
+            Some("wrong"),
+            "application/json",
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(!r.body.contains(TOKEN));
+    let r = app
+        .call(
+            "POST",
+            "/v1/series",
+            Some(TOKEN),
+            "application/json",
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["time_zone"], "America/Lima");
+    assert_eq!(
+        app.post_json("/v1/series", &json!({ "id": "trips" }))
+            .await
+            .status,
+        409
+    );
+    // Reads are open by default.
+    let r = app.get("/v1/series/trips").await;
+    assert_eq!(
+        (r.status, r.json()["observations"].as_i64()),
+        (200, Some(0))
+    );
+    assert_eq!(
+        app.get("/v1/series").await.json().as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(app.get("/v1/series/nope").await.status, 404);
+    app.stop().await;
+});
+
+on_each_backend!(
+    malformed_invalid_and_oversized_bodies_are_refused_in_json,
+    |db| {
+        let app = spawn_app(&db).await;
+        let r = app
+            .call(
+                "POST",
+                "/v1/series",
+                Some(TOKEN),
+                "application/json",
+                b"{\"id\": ",
+            )
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(r.json()["error"].is_string());
+        let r = app
+            .post_json("/v1/series", &json!({ "id": "Bad Id" }))
+            .await;
+        assert_eq!(r.status, 422);
+        assert!(
+            r.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("invalid series id"),
+            "{}",
+            r.body
+        );
+        let r = app
+            .post_json(
+                "/v1/series",
+                &json!({ "id": "ok", "time_zone": "Mars/Base" }),
+            )
+            .await;
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("Mars/Base"));
+        let big = vec![b' '; 70 * 1024];
+        let r = app
+            .call("POST", "/v1/series", Some(TOKEN), "application/json", &big)
+            .await;
+        assert_eq!(r.status, 413, "{}", r.body);
+        // The server goes on answering after all that.
+        assert_eq!(app.get("/healthz").await.status, 200);
+        app.stop().await;
+    }
+);
+
+on_each_backend!(
+    observation_batches_are_checked_whole_and_stored_whole,
+    |db| {
+        let app = spawn_app(&db).await;
+        app.post_json("/v1/series", &json!({ "id": "trips" })).await;
+        let ok = json!([
+            { "hour": "2026-07-28T00:00:00-05:00", "demand": 120 },
+            { "timestamp": "2026-07-28T01:00:00-05:00", "demand": 95.5 }
+        ]);
+        let r = app.post_json("/v1/series/trips/observations", &ok).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["inserted"], 2);
+        let bad = json!([
+            { "hour": "2026-07-28T02:00:00-05:00", "demand": 80 },
+            { "hour": "2026-07-28T03:00:00-05:00", "demand": -1 }
+        ]);
+        let r = app.post_json("/v1/series/trips/observations", &bad).await;
+        assert_eq!(r.status, 400);
+        assert!(
+            r.json()["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("item 1: field \"demand\""),
+            "{}",
+            r.body
+        );
+        let r = app
+            .post_json(
+                "/v1/series/trips/observations",
+                &json!([{ "hour": "yesterday", "demand": 1 }]),
+            )
+            .await;
+        assert!(
+            r.status == 400
+                && r.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("item 0: field \"hour\""),
+            "{}",
+            r.body
+        );
+        let r = app
+            .post_json(
+                "/v1/series/trips/observations",
+                &json!([{ "hour": "2026-07-28T04:00:00Z", "demand": "lots" }]),
+            )
+            .await;
+        assert_eq!(r.status, 400);
+        let csv = "timestamp,y\n2026-07-28T02:00:00-05:00,80\n2026-07-28T03:00:00-05:00,70\n";
+        let r = app
+            .call(
+                "POST",
+                "/v1/series/trips/observations",
+                Some(TOKEN),
+                "text/csv",
+                csv.as_bytes(),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.json()["inserted"].as_u64()),
+            (200, Some(2)),
+            "{}",
+            r.body
+        );
+        let r = app
+            .call(
+                "POST",
+                "/v1/series/trips/observations",
+                Some(TOKEN),
+                "text/csv",
+                b"timestamp,y\n2026-07-28T09:00:00-05:00,x\n",
+            )
+            .await;
+        assert!(
+            r.status == 400
+                && r.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("body:2: column \"y\""),
+            "{}",
+            r.body
+        );
+        // Only the good batches are stored.
+        let r = app.get("/v1/series/trips/observations?from=2026-07-28T00:00:00-05:00&to=2026-07-28T23:00:00-05:00").await;
+        let hours: Vec<_> = r
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["hour"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            hours,
+            [
+                "2026-07-28T05:00:00Z",
+                "2026-07-28T06:00:00Z",
+                "2026-07-28T07:00:00Z",
+                "2026-07-28T08:00:00Z"
+            ]
+        );
+        assert_eq!(
+            app.post_json("/v1/series/nope/observations", &ok)
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            app.get("/v1/series/trips/observations?from=noon")
+                .await
+                .status,
+            400
+        );
+        app.stop().await;
+    }
+);
+
+on_each_backend!(a_forecast_is_served_after_training, |db| {
+    let app = spawn_app(&db).await;
+    let file = repo_file("datasets/nasa_http_requests_hourly.csv");
+    let mut opts = crate::import::options("nasa");
+    opts.time_zone = Some(prescale::domain::TimeZone::parse("America/New_York").unwrap());
+    crate::import::import(&db, &file, &opts).await.unwrap();
+    let r = app.get("/v1/series/nasa/forecast?horizon=6").await;
+    assert_eq!(r.status, 409, "no model yet: {}", r.body);
+    let quick: Vec<ModelSpec> = ModelSpec::candidates()
+        .into_iter()
+        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
+        .collect();
+    prescale::jobs::retrain::retrain(
+        &db.store,
+        &app.settings,
+        &SeriesId::parse("nasa").unwrap(),
+        &quick,
+    )
+    .await
+    .unwrap();
+    let r = app.get("/v1/series/nasa/forecast?horizon=6").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 6);
+    assert_eq!(
+        points[0]["hour"], "1995-09-01T04:00:00Z",
+        "the hour after the last observation"
+    );
+    for p in points {
+        let n = |k: &str| p[k].as_f64().unwrap();
+        assert!(
+            n("lower95") <= n("lower80")
+                && n("lower80") <= n("expected")
+                && n("expected") <= n("upper80")
+                && n("upper80") <= n("upper95")
+        );
+        assert!((0.0..=1.0).contains(&n("confidence")));
+    }
+    assert_eq!(v["model_version"], 1);
+    assert_eq!(
+        app.get("/v1/series/nasa/forecast?horizon=0").await.status,
+        400
+    );
+    let models = app.get("/v1/models?series=nasa").await.json();
+    assert_eq!(models[0]["status"], "champion");
+    assert_eq!(app.get("/v1/models?series=nope").await.status, 404);
+    assert_eq!(app.get("/readyz").await.status, 200);
+    app.stop().await;
+});

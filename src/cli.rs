@@ -88,6 +88,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one cycle of the serving loop and exit: forecast every series that has a model from
+    /// the current hour (or --at) and publish the forecasts.
+    Tick {
+        /// The hour to publish for (default: the current hour).
+        #[arg(long, value_name = "TIMESTAMP")]
+        at: Option<String>,
+        #[arg(long, default_value_t = 24)]
+        horizon: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the HTTP API (forecasts, observations, models, health, metrics) until SIGTERM.
     Serve {
         /// Address to listen on (default: api.listen, 127.0.0.1:8080).
@@ -253,6 +264,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Holidays(args) => holidays_cmd(&settings, args).await?,
         Command::Events(cmd) => events_cmd(&settings, cmd).await?,
         Command::Backtest(args) => backtest_cmd(&args)?,
+        Command::Tick {
+            at,
+            horizon,
+            json: as_json,
+        } => tick_cmd(&settings, at.as_deref(), horizon, as_json).await?,
         Command::Serve { listen } => serve_cmd(settings.clone(), listen).await?,
         Command::Bench(BenchCommand::Train {
             series,
@@ -493,6 +509,45 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         result.predict_seconds,
         started.elapsed().as_secs_f64()
     );
+    Ok(o)
+}
+
+/// An ISO-8601 timestamp given on the command line, as the hour that contains it.
+fn hour_arg(flag: &str, raw: &str) -> Result<Hour> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| Hour::containing(t.to_utc()))
+        .map_err(|_| anyhow::anyhow!("{flag} {raw:?} is not an ISO-8601 timestamp with an offset"))
+}
+
+async fn tick_cmd(
+    settings: &Settings,
+    at: Option<&str>,
+    horizon: usize,
+    as_json: bool,
+) -> Result<String> {
+    anyhow::ensure!(
+        (1..=168).contains(&horizon),
+        "--horizon {horizon} is outside 1..=168"
+    );
+    let at = match at {
+        Some(raw) => hour_arg("--at", raw)?,
+        None => Hour::containing(Utc::now()),
+    };
+    let store = open_store(settings).await?;
+    let parallel = std::thread::available_parallelism().map_or(2, usize::from) * 2;
+    let r = crate::jobs::serving::publish_once(&store, settings, at, horizon, parallel).await?;
+    store.close().await;
+    if as_json {
+        return json(&r);
+    }
+    let mut o = format!(
+        "published {} series for {at} in {:.2} s\n",
+        r.published.len(),
+        r.seconds
+    );
+    for (id, why) in &r.skipped {
+        o.push_str(&format!("  skipped {id}: {why}\n"));
+    }
     Ok(o)
 }
 

@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             get(observations::observations_list).post(observations::observations_add),
         )
         .route("/v1/series/{id}/forecast", get(series::forecast_get))
+        .route("/v1/series/{id}/accuracy", get(series::accuracy_get))
         .route("/v1/models", get(series::models_list))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), authorize))

@@ -89,8 +89,55 @@ pub(super) struct ForecastQuery {
 
 #[derive(Debug, Serialize)]
 pub(super) struct ForecastBody {
+    /// `published` when served from the serving loop's publication for this hour, `computed`
+    /// when forecast on demand.
+    source: &'static str,
     #[serde(flatten)]
     forecast: Forecast,
+}
+
+/// The latest publication as a forecast, if it was issued for the current hour and covers
+/// `horizon` hours.
+async fn fresh_published(
+    state: &AppState,
+    id: &SeriesId,
+    horizon: usize,
+) -> Result<Option<Forecast>, ApiError> {
+    let points = state.store.latest_published(id).await?;
+    let now = crate::domain::Hour::containing(Utc::now());
+    let Some(first) = points
+        .first()
+        .filter(|p| p.issued_at == now && points.len() >= horizon)
+    else {
+        return Ok(None);
+    };
+    let model = state
+        .store
+        .models(id)
+        .await?
+        .into_iter()
+        .find(|m| m.version == first.model_version)
+        .map_or_else(String::new, |m| m.chosen);
+    Ok(Some(Forecast {
+        series: id.clone(),
+        model_version: first.model_version,
+        model,
+        issued_at: first.issued_at.to_utc(),
+        origin: first.issued_at,
+        points: points
+            .iter()
+            .take(horizon)
+            .map(|p| crate::jobs::predict::Point {
+                hour: p.hour,
+                expected: p.expected,
+                lower80: p.lower80,
+                upper80: p.upper80,
+                lower95: p.lower95,
+                upper95: p.upper95,
+                confidence: p.confidence,
+            })
+            .collect(),
+    }))
 }
 
 pub(super) async fn forecast_get(
@@ -112,6 +159,88 @@ pub(super) async fn forecast_get(
             "series {id} has no model yet: train it first"
         )));
     }
+    if let Some(f) = fresh_published(&state, &id, horizon).await? {
+        return Ok(Json(ForecastBody {
+            source: "published",
+            forecast: f,
+        }));
+    }
     let f = forecast(&state.store, &state.settings, &id, horizon, None).await?;
-    Ok(Json(ForecastBody { forecast: f }))
+    Ok(Json(ForecastBody {
+        source: "computed",
+        forecast: f,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AccuracyQuery {
+    days: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct AccuracyBody {
+    series: SeriesId,
+    from: crate::domain::Hour,
+    to: crate::domain::Hour,
+    #[serde(flatten)]
+    accuracy: crate::forecast::live::LiveAccuracy,
+}
+
+/// Published forecasts of the last `days` days before the latest observation, scored.
+pub(super) async fn accuracy_get(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<SeriesId>,
+    AppQuery(q): AppQuery<AccuracyQuery>,
+) -> Result<Json<AccuracyBody>, ApiError> {
+    let days = q.days.unwrap_or(28);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::BadRequest(format!(
+            "days {days} is outside 1..=366"
+        )));
+    }
+    let series = state
+        .store
+        .series(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("series {id} does not exist")))?;
+    let stats = state
+        .store
+        .list_series()
+        .await?
+        .into_iter()
+        .find(|s| s.series.id == id);
+    let Some(to) = stats.and_then(|s| s.last_hour) else {
+        return Err(ApiError::Conflict(format!(
+            "series {id} has no observations yet"
+        )));
+    };
+    let from = to.plus(1 - 24 * days);
+    let obs = state
+        .store
+        .observations(&id, from.plus(-24 * 7 * 5), to)
+        .await?;
+    let observed: std::collections::HashMap<_, _> = obs
+        .iter()
+        .filter(|o| o.hour >= from)
+        .map(|o| (o.hour, o.demand.get()))
+        .collect();
+    let before: std::collections::HashMap<_, _> = obs
+        .iter()
+        .filter(|o| o.hour < from)
+        .map(|o| (o.hour, o.demand.get()))
+        .collect();
+    let diffs: Vec<f64> = before
+        .iter()
+        .filter_map(|(h, y)| before.get(&h.plus(-168)).map(|b| (y - b).abs()))
+        .collect();
+    let scale = (!diffs.is_empty()).then(|| diffs.iter().sum::<f64>() / diffs.len() as f64);
+    let published = state.store.published_between(&id, from, to).await?;
+    let calendar = state.store.calendar(&series).await?;
+    let accuracy = crate::forecast::live::live_accuracy(&published, &observed, &calendar, scale);
+    Ok(Json(AccuracyBody {
+        series: id,
+        from,
+        to,
+        accuracy,
+    }))
 }

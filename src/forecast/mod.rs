@@ -6,6 +6,7 @@ pub mod backtest;
 pub mod confidence;
 pub mod features;
 pub mod frame;
+pub mod live;
 pub mod metrics;
 pub mod models;
 pub mod registry;

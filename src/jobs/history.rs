@@ -12,8 +12,9 @@ use crate::forecast::Frame;
 use crate::forecast::frame::Exog;
 use crate::store::Store;
 
-/// The frame of a series from its first observation to `last` (default: its last observation)
-/// plus `ahead` future hours. Returns the frame and the position of the first hour after `last`.
+/// The frame of a series from its first observation (or the last `keep_hours` hours) to `last`
+/// (default: its last observation) plus `ahead` future hours. Returns the frame and the
+/// position of the first hour after `last`.
 ///
 /// # Errors
 /// A series without observations, or a store failure.
@@ -23,8 +24,23 @@ pub async fn load(
     series: &Series,
     last: Option<Hour>,
     ahead: usize,
+    keep_hours: Option<usize>,
 ) -> Result<(Frame, usize)> {
-    let obs = store.all_observations(&series.id).await?;
+    let obs = match (last, keep_hours) {
+        (Some(l), Some(k)) => {
+            store
+                .observations(&series.id, l.plus(1 - k as i64), l)
+                .await?
+        }
+        _ => store.all_observations(&series.id).await?,
+    };
+    let obs = match (last, keep_hours) {
+        (None, Some(k)) if obs.len() > k => {
+            let cut = obs.last().map_or(0, |o| o.hour.unix()) - 3600 * (k as i64 - 1);
+            obs.into_iter().filter(|o| o.hour.unix() >= cut).collect()
+        }
+        _ => obs,
+    };
     let (Some(first), Some(stored_last)) =
         (obs.first().map(|o| o.hour), obs.last().map(|o| o.hour))
     else {

@@ -5,3 +5,4 @@
 pub mod history;
 pub mod predict;
 pub mod retrain;
+pub mod serving;

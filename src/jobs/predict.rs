@@ -12,6 +12,9 @@ use crate::forecast::features::{Windows, level};
 use crate::forecast::registry::Registry;
 use crate::store::Store;
 
+/// Hours of history a forecast reads.
+const HISTORY_HOURS: usize = 24 * 7 * 5;
+
 /// One forecast hour.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Point {
@@ -55,14 +58,10 @@ pub async fn forecast(
         format!("series {id} has no model yet: run prescale train --series {id}")
     })?;
     let artifact = Registry::read(std::path::Path::new(&champion.path))?;
-    let (frame, p) = super::history::load(
-        store,
-        settings,
-        &series,
-        origin.map(|o| o.plus(-1)),
-        horizon,
-    )
-    .await?;
+    // Features reach back four weeks at most: five weeks of history are enough.
+    let last = origin.map(|o| o.plus(-1));
+    let (frame, p) =
+        super::history::load(store, settings, &series, last, horizon, Some(HISTORY_HOURS)).await?;
     let w = Windows::new(&frame.y);
     let clip = frame.non_negative();
     let yhat = artifact.model.forecast(&frame, &w, p, horizon);

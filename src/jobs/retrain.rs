@@ -96,7 +96,7 @@ pub async fn retrain(
         .series(id)
         .await?
         .with_context(|| format!("series {id} does not exist"))?;
-    let (frame, end) = super::history::load(store, settings, &series, None, 0).await?;
+    let (frame, end) = super::history::load(store, settings, &series, None, 0, None).await?;
     anyhow::ensure!(
         end >= 24 * 28,
         "series {id} has {end} hours of history; training needs at least 4 weeks"

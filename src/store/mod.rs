@@ -7,6 +7,7 @@ mod holidays;
 mod imports;
 mod models;
 mod observations;
+mod published;
 mod series;
 mod weather;
 
@@ -23,6 +24,7 @@ use crate::domain::DomainError;
 
 pub use imports::{ImportBatch, ImportRecord};
 pub use models::{ModelRecord, ModelStatus};
+pub use published::PublishedPoint;
 pub use series::SeriesStats;
 pub use weather::merge_weather;
 
@@ -211,6 +213,11 @@ fn migrator(backend: Backend) -> Migrator {
                 "models",
                 include_str!("../../migrations/sqlite/0002_models.sql"),
             ),
+            (
+                3,
+                "published",
+                include_str!("../../migrations/sqlite/0003_published.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -222,6 +229,11 @@ fn migrator(backend: Backend) -> Migrator {
                 2,
                 "models",
                 include_str!("../../migrations/postgres/0002_models.sql"),
+            ),
+            (
+                3,
+                "published",
+                include_str!("../../migrations/postgres/0003_published.sql"),
             ),
         ],
     };

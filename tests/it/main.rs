@@ -10,4 +10,5 @@ mod cli;
 mod datasets;
 mod events;
 mod import;
+mod serving;
 mod train;

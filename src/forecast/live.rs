@@ -1,0 +1,172 @@
+//! Live accuracy: published forecasts scored against the observations that arrived for their
+//! hours: MAE, MAPE, MASE, bias, interval coverage, by lead bucket and by local hour of day.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::domain::{Calendar, Hour};
+use crate::store::PublishedPoint;
+
+/// Accuracy of one group of scored points.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Score {
+    pub n: usize,
+    pub mae: f64,
+    pub mape_pct: f64,
+    pub bias: f64,
+    pub coverage80: f64,
+    pub coverage95: f64,
+}
+
+/// The live accuracy report of a series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveAccuracy {
+    pub overall: Score,
+    /// MAE over the MAE of the weekly seasonal naive forecast in the weeks before the window.
+    pub mase: Option<f64>,
+    pub by_lead_bucket: BTreeMap<String, Score>,
+    pub by_hour_of_day: BTreeMap<u8, Score>,
+}
+
+fn score<'a>(pairs: impl Iterator<Item = (&'a PublishedPoint, f64)>) -> Score {
+    let (mut n, mut abs, mut pct, mut pct_n, mut bias, mut in80, mut in95) =
+        (0usize, 0.0, 0.0, 0usize, 0.0, 0usize, 0usize);
+    for (p, y) in pairs {
+        n += 1;
+        let e = p.expected - y;
+        abs += e.abs();
+        bias += e;
+        if y != 0.0 {
+            pct += (e / y).abs();
+            pct_n += 1;
+        }
+        in80 += usize::from(p.lower80 <= y && y <= p.upper80);
+        in95 += usize::from(p.lower95 <= y && y <= p.upper95);
+    }
+    if n == 0 {
+        return Score::default();
+    }
+    let nf = n as f64;
+    Score {
+        n,
+        mae: abs / nf,
+        mape_pct: if pct_n > 0 {
+            100.0 * pct / pct_n as f64
+        } else {
+            f64::NAN
+        },
+        bias: bias / nf,
+        coverage80: in80 as f64 / nf,
+        coverage95: in95 as f64 / nf,
+    }
+}
+
+/// Scores `published` points that have an observation in `observed`. `scale` is the in-sample
+/// weekly naive MAE (for MASE), when known.
+pub fn live_accuracy(
+    published: &[PublishedPoint],
+    observed: &HashMap<Hour, f64>,
+    calendar: &Calendar,
+    scale: Option<f64>,
+) -> LiveAccuracy {
+    let scored: Vec<(&PublishedPoint, f64)> = published
+        .iter()
+        .filter_map(|p| observed.get(&p.hour).map(|y| (p, *y)))
+        .collect();
+    let overall = score(scored.iter().copied());
+    let buckets = [
+        ("1-6", 1, 6),
+        ("7-12", 7, 12),
+        ("13-24", 13, 24),
+        ("25+", 25, i64::MAX),
+    ];
+    let by_lead_bucket = buckets
+        .iter()
+        .map(|(name, lo, hi)| {
+            (
+                (*name).to_owned(),
+                score(
+                    scored
+                        .iter()
+                        .copied()
+                        .filter(|(p, _)| p.lead >= *lo && p.lead <= *hi),
+                ),
+            )
+        })
+        .filter(|(_, s)| s.n > 0)
+        .collect();
+    let mut by_hour: BTreeMap<u8, Vec<(&PublishedPoint, f64)>> = BTreeMap::new();
+    for (p, y) in &scored {
+        by_hour
+            .entry(
+                calendar
+                    .local(p.hour)
+                    .format("%H")
+                    .to_string()
+                    .parse()
+                    .unwrap_or(0),
+            )
+            .or_default()
+            .push((p, *y));
+    }
+    let by_hour_of_day = by_hour
+        .into_iter()
+        .map(|(h, v)| (h, score(v.into_iter())))
+        .collect();
+    let mase = scale
+        .filter(|s| *s > 0.0 && overall.n > 0)
+        .map(|s| overall.mae / s);
+    LiveAccuracy {
+        overall,
+        mase,
+        by_lead_bucket,
+        by_hour_of_day,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CalendarName, TimeZone};
+
+    fn point(hour: i64, lead: i64, expected: f64) -> PublishedPoint {
+        PublishedPoint {
+            issued_at: Hour::from_unix(hour * 3600 - (lead - 1) * 3600).unwrap(),
+            model_version: 1,
+            hour: Hour::from_unix(hour * 3600).unwrap(),
+            lead,
+            expected,
+            lower80: expected - 10.0,
+            upper80: expected + 10.0,
+            lower95: expected - 20.0,
+            upper95: expected + 20.0,
+            confidence: 0.5,
+        }
+    }
+
+    #[test]
+    fn only_hours_with_observations_are_scored_and_the_numbers_are_exact() {
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
+        let pubs = [
+            point(10, 1, 100.0),
+            point(10, 8, 90.0),
+            point(11, 1, 50.0),
+            point(12, 1, 70.0),
+        ];
+        let obs: HashMap<Hour, f64> = [(10, 105.0), (11, 35.0)]
+            .into_iter()
+            .map(|(h, y)| (Hour::from_unix(h * 3600).unwrap(), y))
+            .collect();
+        let a = live_accuracy(&pubs, &obs, &cal, Some(10.0));
+        assert_eq!(a.overall.n, 3);
+        assert!((a.overall.mae - (5.0 + 15.0 + 15.0) / 3.0).abs() < 1e-12);
+        assert!((a.overall.bias - (-5.0 - 15.0 + 15.0) / 3.0).abs() < 1e-12);
+        assert!((a.overall.coverage80 - 2.0 / 3.0).abs() < 1e-12);
+        assert!((a.overall.coverage95 - 1.0).abs() < 1e-12);
+        assert!((a.mase.unwrap() - a.overall.mae / 10.0).abs() < 1e-12);
+        assert_eq!(a.by_lead_bucket["1-6"].n, 2);
+        assert_eq!(a.by_lead_bucket["7-12"].n, 1);
+        assert_eq!(a.by_hour_of_day.values().map(|s| s.n).sum::<usize>(), 3);
+    }
+}

@@ -1,0 +1,121 @@
+//! The `published` table: forecasts as the serving loop published them.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{BATCH_ROWS, Store, StoreError, values_placeholders};
+use crate::domain::{Hour, SeriesId};
+
+/// One published forecast point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublishedPoint {
+    pub issued_at: Hour,
+    pub model_version: i64,
+    pub hour: Hour,
+    pub lead: i64,
+    pub expected: f64,
+    pub lower80: f64,
+    pub upper80: f64,
+    pub lower95: f64,
+    pub upper95: f64,
+    pub confidence: f64,
+}
+
+const COLUMNS: &str = "issued_at, model_version, hour, lead, expected, lower80, upper80, lower95, upper95, confidence";
+
+fn point(r: &sqlx::any::AnyRow) -> Result<PublishedPoint, StoreError> {
+    Ok(PublishedPoint {
+        issued_at: Hour::from_unix(r.try_get("issued_at")?)?,
+        model_version: r.try_get("model_version")?,
+        hour: Hour::from_unix(r.try_get("hour")?)?,
+        lead: r.try_get("lead")?,
+        expected: r.try_get("expected")?,
+        lower80: r.try_get("lower80")?,
+        upper80: r.try_get("upper80")?,
+        lower95: r.try_get("lower95")?,
+        upper95: r.try_get("upper95")?,
+        confidence: r.try_get("confidence")?,
+    })
+}
+
+impl Store {
+    /// Stores one published forecast whole (replacing a forecast issued for the same hour).
+    ///
+    /// # Errors
+    /// On database failure; nothing is written then.
+    pub async fn publish(
+        &self,
+        id: &SeriesId,
+        points: &[PublishedPoint],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(first) = points.first() {
+            sqlx::query("DELETE FROM published WHERE series = $1 AND issued_at = $2")
+                .bind(id.as_str())
+                .bind(first.issued_at.unix())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in points.chunks(BATCH_ROWS / 2) {
+            let sql = format!(
+                "INSERT INTO published (series, {COLUMNS}) VALUES {}",
+                values_placeholders(self.backend, chunk.len(), 11)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for p in chunk {
+                q = q
+                    .bind(id.as_str())
+                    .bind(p.issued_at.unix())
+                    .bind(p.model_version)
+                    .bind(p.hour.unix())
+                    .bind(p.lead)
+                    .bind(p.expected)
+                    .bind(p.lower80)
+                    .bind(p.upper80)
+                    .bind(p.lower95)
+                    .bind(p.upper95)
+                    .bind(p.confidence);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
+    /// The latest forecast published for a series, ordered by hour.
+    ///
+    /// # Errors
+    /// On database failure or a stored value that no longer parses.
+    pub async fn latest_published(&self, id: &SeriesId) -> Result<Vec<PublishedPoint>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM published WHERE series = $1 AND issued_at = \
+             (SELECT MAX(issued_at) FROM published WHERE series = $1) ORDER BY hour"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(point).collect()
+    }
+
+    /// Every published point whose target hour is in `[from, to]`.
+    ///
+    /// # Errors
+    /// As [`Store::latest_published`].
+    pub async fn published_between(
+        &self,
+        id: &SeriesId,
+        from: Hour,
+        to: Hour,
+    ) -> Result<Vec<PublishedPoint>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM published WHERE series = $1 AND hour >= $2 AND hour <= $3 ORDER BY hour, issued_at"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(from.unix())
+            .bind(to.unix())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(point).collect()
+    }
+}

@@ -1,0 +1,134 @@
+//! The serving loop's step: `publish_once` persists every forecast whole; the API serves the
+//! publication of the current hour; live accuracy scores publications against what arrived.
+
+use chrono::Utc;
+use prescale::domain::{Hour, SeriesId, TimeZone};
+use prescale::forecast::ModelSpec;
+use prescale::jobs::{retrain, serving};
+
+use crate::api::spawn_app;
+use crate::helpers::{TestDb, on_each_backend, repo_file};
+use crate::import::{import, options};
+
+fn quick() -> Vec<ModelSpec> {
+    ModelSpec::candidates()
+        .into_iter()
+        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
+        .collect()
+}
+
+/// The first `days` days of the NASA series.
+fn nasa_days(db: &TestDb, days: i64) -> std::path::PathBuf {
+    let text =
+        std::fs::read_to_string(repo_file("datasets/nasa_http_requests_hourly.csv")).unwrap();
+    let last = (chrono::NaiveDate::from_ymd_opt(1995, 7, 1).unwrap()
+        + chrono::Duration::days(days))
+    .to_string();
+    let body: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l[..10] < *last.as_str())
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    db.write(&format!("nasa{days}.csv"), &body)
+}
+
+on_each_backend!(
+    a_tick_publishes_whole_forecasts_that_live_accuracy_scores,
+    |db| {
+        let app = spawn_app(&db).await;
+        let mut opts = options("nasa");
+        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        import(&db, &nasa_days(&db, 40), &opts).await.unwrap();
+        let id = SeriesId::parse("nasa").unwrap();
+        retrain::retrain(&db.store, &app.settings, &id, &quick())
+            .await
+            .unwrap();
+        // A series without a model is skipped, with the reason, and does not stop the others.
+        app.post_json("/v1/series", &serde_json::json!({ "id": "fresh" }))
+            .await;
+
+        let at = Hour::containing(
+            chrono::DateTime::parse_from_rfc3339("1995-08-05T00:00:00-04:00")
+                .unwrap()
+                .to_utc(),
+        );
+        let r = serving::publish_once(&db.store, &app.settings, at, 24, 4)
+            .await
+            .unwrap();
+        assert_eq!(r.published, vec![id.clone()]);
+        assert_eq!(r.skipped.len(), 1);
+        assert!(r.skipped[0].1.contains("no model"), "{:?}", r.skipped);
+        let published = db.store.latest_published(&id).await.unwrap();
+        assert_eq!(published.len(), 24);
+        assert!(published.iter().enumerate().all(|(i, p)| p.issued_at == at
+            && p.hour == at.plus(i as i64)
+            && p.lead == i as i64 + 1));
+        // Publishing the same hour again replaces it, it does not duplicate it.
+        serving::publish_once(&db.store, &app.settings, at, 24, 4)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.store
+                .published_between(&id, at, at.plus(23))
+                .await
+                .unwrap()
+                .len(),
+            24
+        );
+
+        let v = app.get("/v1/series/nasa/accuracy?days=10").await.json();
+        assert_eq!(v["overall"]["n"], 24, "{v}");
+        let obs = db.store.observations(&id, at, at.plus(23)).await.unwrap();
+        let mae = published
+            .iter()
+            .zip(&obs)
+            .map(|(p, o)| (p.expected - o.demand.get()).abs())
+            .sum::<f64>()
+            / 24.0;
+        assert!((v["overall"]["mae"].as_f64().unwrap() - mae).abs() < 1e-6);
+        assert!(v["mase"].as_f64().unwrap() > 0.0);
+        assert_eq!(v["by_lead_bucket"]["1-6"]["n"], 6);
+        assert_eq!(v["by_hour_of_day"].as_object().unwrap().len(), 24);
+        assert_eq!(app.get("/v1/series/nasa/accuracy?days=0").await.status, 400);
+        app.stop().await;
+    }
+);
+
+on_each_backend!(
+    the_forecast_of_the_current_hour_is_served_from_its_publication,
+    |db| {
+        let app = spawn_app(&db).await;
+        // Six weeks of synthetic demand up to the current hour.
+        let now = Hour::containing(Utc::now());
+        let cal =
+            prescale::domain::Calendar::new(TimeZone::LIMA, prescale::domain::CalendarName::Pe, []);
+        let frame = prescale::bench::synthetic(3, 24 * 42, &cal);
+        let mut csv = String::from("timestamp,y\n");
+        for (i, y) in frame.y.iter().enumerate() {
+            csv.push_str(&format!("{},{y}\n", now.plus(i as i64 - 24 * 42)));
+        }
+        let mut opts = options("live");
+        opts.time_zone = Some(TimeZone::LIMA);
+        import(&db, &db.write("live.csv", &csv), &opts)
+            .await
+            .unwrap();
+        let id = SeriesId::parse("live").unwrap();
+        retrain::retrain(&db.store, &app.settings, &id, &quick())
+            .await
+            .unwrap();
+        let before = app.get("/v1/series/live/forecast?horizon=12").await.json();
+        assert_eq!(before["source"], "computed");
+        serving::publish_once(&db.store, &app.settings, now, 24, 2)
+            .await
+            .unwrap();
+        let after = app.get("/v1/series/live/forecast?horizon=12").await.json();
+        assert_eq!(after["source"], "published", "{after}");
+        assert_eq!(after["points"].as_array().unwrap().len(), 12);
+        assert_eq!(
+            after["points"][0]["hour"],
+            serde_json::json!(now.to_string())
+        );
+        app.stop().await;
+    }
+);

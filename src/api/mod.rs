@@ -3,10 +3,13 @@
 //! and return JSON or an [`error::ApiError`]. Writes need a bearer token.
 
 mod error;
+mod events;
 mod extract;
 mod health;
+mod jobs;
 mod metrics;
 mod observations;
+mod openapi;
 mod series;
 
 use std::sync::Arc;
@@ -77,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::openapi))
         .route(
             "/v1/series",
             get(series::series_list).post(series::series_create),
@@ -89,6 +93,25 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/series/{id}/forecast", get(series::forecast_get))
         .route("/v1/series/{id}/accuracy", get(series::accuracy_get))
         .route("/v1/models", get(series::models_list))
+        .route(
+            "/v1/series/{id}/train",
+            axum::routing::post(jobs::train_start),
+        )
+        .route("/v1/jobs/{id}", get(jobs::job_get))
+        .route(
+            "/v1/events",
+            get(events::events_list).post(events::events_create),
+        )
+        .route(
+            "/v1/events/{id}",
+            get(events::events_get)
+                .put(events::events_put)
+                .delete(events::events_delete),
+        )
+        .route(
+            "/v1/weather",
+            get(events::weather_list).post(events::weather_add),
+        )
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -101,7 +124,10 @@ pub fn router(state: AppState) -> Router {
 async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let api = &state.settings.api;
     let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let open = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    let open = matches!(
+        req.uri().path(),
+        "/healthz" | "/readyz" | "/metrics" | "/openapi.json"
+    );
     if open || !(writes || api.protect_reads) {
         return next.run(req).await;
     }

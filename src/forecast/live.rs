@@ -162,7 +162,10 @@ mod tests {
         assert_eq!(a.overall.n, 3);
         assert!((a.overall.mae - (5.0 + 15.0 + 15.0) / 3.0).abs() < 1e-12);
         assert!((a.overall.bias - (-5.0 - 15.0 + 15.0) / 3.0).abs() < 1e-12);
-        assert!((a.overall.coverage80 - 1.0 / 3.0).abs() < 1e-12, "only the error of -5 is within ±10");
+        assert!(
+            (a.overall.coverage80 - 1.0 / 3.0).abs() < 1e-12,
+            "only the error of -5 is within ±10"
+        );
         assert!((a.overall.coverage95 - 1.0).abs() < 1e-12);
         assert!((a.mase.unwrap() - a.overall.mae / 10.0).abs() < 1e-12);
         assert_eq!(a.by_lead_bucket["1-6"].n, 2);

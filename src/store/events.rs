@@ -106,3 +106,31 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// One event, if it exists.
+    ///
+    /// # Errors
+    /// As [`Store::events`].
+    pub async fn event(&self, id: &EventId) -> Result<Option<SpecialEvent>, StoreError> {
+        Ok(self.events(None).await?.into_iter().find(|e| &e.id == id))
+    }
+
+    /// Deletes an event (and its series links); true if it existed.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub async fn delete_event(&self, id: &EventId) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM event_series WHERE event = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM events WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

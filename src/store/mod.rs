@@ -5,6 +5,7 @@
 mod events;
 mod holidays;
 mod imports;
+mod jobs;
 mod models;
 mod observations;
 mod published;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, Executor, SqlSafeStr};
 use crate::domain::DomainError;
 
 pub use imports::{ImportBatch, ImportRecord};
+pub use jobs::JobRecord;
 pub use models::{ModelRecord, ModelStatus};
 pub use published::PublishedPoint;
 pub use series::SeriesStats;
@@ -218,6 +220,11 @@ fn migrator(backend: Backend) -> Migrator {
                 "published",
                 include_str!("../../migrations/sqlite/0003_published.sql"),
             ),
+            (
+                4,
+                "jobs",
+                include_str!("../../migrations/sqlite/0004_jobs.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -234,6 +241,11 @@ fn migrator(backend: Backend) -> Migrator {
                 3,
                 "published",
                 include_str!("../../migrations/postgres/0003_published.sql"),
+            ),
+            (
+                4,
+                "jobs",
+                include_str!("../../migrations/postgres/0004_jobs.sql"),
             ),
         ],
     };

@@ -462,3 +462,210 @@ on_each_backend!(a_forecast_is_served_after_training, |db| {
     assert_eq!(app.get("/readyz").await.status, 200);
     app.stop().await;
 });
+
+on_each_backend!(events_can_be_created_read_replaced_and_deleted, |db| {
+    let app = spawn_app(&db).await;
+    let event = json!({
+        "id": "concierto-2026-03-14", "name": "Concierto", "venue": "Estadio Nacional", "latitude": -12.067, "longitude": -77.034,
+        "starts_at": "2026-03-15T01:00:00Z", "ends_at": "2026-03-15T04:30:00Z", "expected_attendance": 80000, "series": ["trips"]
+    });
+    let r = app.post_json("/v1/events", &event).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(app.post_json("/v1/events", &event).await.status, 409);
+    let mut backwards = event.clone();
+    backwards["id"] = json!("backwards");
+    backwards["ends_at"] = json!("2026-03-14T00:00:00Z");
+    let r = app.post_json("/v1/events", &backwards).await;
+    assert!(
+        r.status == 400 && r.body.contains("not after"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        app.get("/v1/events?series=trips")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get("/v1/events?series=other")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let mut bigger = event.clone();
+    bigger["expected_attendance"] = json!(90000);
+    let r = app
+        .call(
+            "PUT",
+            "/v1/events/concierto-2026-03-14",
+            Some(TOKEN),
+            "application/json",
+            bigger.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        app.get("/v1/events/concierto-2026-03-14").await.json()["expected_attendance"],
+        90000
+    );
+    let r = app
+        .call(
+            "PUT",
+            "/v1/events/other-id",
+            Some(TOKEN),
+            "application/json",
+            bigger.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        app.call("DELETE", "/v1/events/concierto-2026-03-14", None, "", b"")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        app.call(
+            "DELETE",
+            "/v1/events/concierto-2026-03-14",
+            Some(TOKEN),
+            "",
+            b""
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(app.get("/v1/events/concierto-2026-03-14").await.status, 404);
+    app.stop().await;
+});
+
+on_each_backend!(weather_is_stored_observed_or_forecast, |db| {
+    let app = spawn_app(&db).await;
+    let batch = json!({ "location": "lima", "hours": [
+        { "hour": "2026-07-28T00:00:00Z", "values": { "temp_c": 15.5, "precip_mm": 0.0 } },
+        { "hour": "2026-07-28T01:00:00Z", "values": { "temp_c": 15.1 } }
+    ]});
+    assert_eq!(app.post_json("/v1/weather", &batch).await.status, 204);
+    let forecast = json!({ "location": "lima", "kind": "forecast", "issued_at": "2026-07-27T12:00:00Z", "hours": [
+        { "hour": "2026-07-28T02:00:00Z", "values": { "temp_c": 14.0 } }
+    ]});
+    assert_eq!(app.post_json("/v1/weather", &forecast).await.status, 204);
+    let no_issue = json!({ "location": "lima", "kind": "forecast", "hours": [] });
+    let r = app.post_json("/v1/weather", &no_issue).await;
+    assert!(
+        r.status == 400 && r.body.contains("issued_at"),
+        "{}",
+        r.body
+    );
+    let got = app
+        .get("/v1/weather?location=lima&from=2026-07-28T00:00:00Z&to=2026-07-28T05:00:00Z")
+        .await
+        .json();
+    assert_eq!(got.as_array().unwrap().len(), 2);
+    assert_eq!(got[0]["values"]["precip_mm"], 0.0);
+    let f = app.get("/v1/weather?location=lima&from=2026-07-28T00:00:00Z&to=2026-07-28T05:00:00Z&kind=forecast&issued_at=2026-07-28T00:00:00Z").await.json();
+    assert_eq!(f[0]["values"]["temp_c"], 14.0);
+    app.stop().await;
+});
+
+on_each_backend!(training_runs_as_a_job_that_reports_how_it_ended, |db| {
+    let app = spawn_app(&db).await;
+    let mut opts = crate::import::options("nasa");
+    opts.time_zone = Some(prescale::domain::TimeZone::parse("America/New_York").unwrap());
+    crate::import::import(
+        &db,
+        &repo_file("datasets/nasa_http_requests_hourly.csv"),
+        &opts,
+    )
+    .await
+    .unwrap();
+    app.post_json("/v1/series", &json!({ "id": "empty" })).await;
+    let r = app
+        .call("POST", "/v1/series/nasa/train", Some(TOKEN), "", b"")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let job = r.json()["job"].as_i64().unwrap();
+    let failed = app
+        .call("POST", "/v1/series/empty/train", Some(TOKEN), "", b"")
+        .await
+        .json()["job"]
+        .as_i64()
+        .unwrap();
+    let wait = |id: i64| {
+        let app = &app;
+        async move {
+            for _ in 0..600 {
+                let v = app.get(&format!("/v1/jobs/{id}")).await.json();
+                if v["status"] != "running" {
+                    return v;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("job {id} still running");
+        }
+    };
+    let done = wait(job).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["outcome"]["status"], "champion");
+    let bad = wait(failed).await;
+    assert_eq!(bad["status"], "failed");
+    assert!(
+        bad["error"].as_str().unwrap().contains("no observations"),
+        "{bad}"
+    );
+    assert_eq!(app.get("/v1/jobs/999999").await.status, 404);
+    assert!(
+        app.get("/metrics")
+            .await
+            .body
+            .contains("prescale_training_runs_total{outcome=\"failed\"} 1")
+    );
+    assert_eq!(
+        app.call("POST", "/v1/series/nope/train", Some(TOKEN), "", b"")
+            .await
+            .status,
+        404
+    );
+    app.stop().await;
+});
+
+on_each_backend!(
+    the_openapi_document_lists_only_routes_that_are_served,
+    |db| {
+        let app = spawn_app(&db).await;
+        let doc = app.get("/openapi.json").await.json();
+        assert_eq!(doc["openapi"], "3.0.3");
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.len() >= 15, "{}", paths.len());
+        for (path, ops) in paths {
+            for method in ops.as_object().unwrap().keys() {
+                let concrete = path.replace("{id}", "x");
+                let r = app
+                    .call(
+                        &method.to_uppercase(),
+                        &concrete,
+                        Some(TOKEN),
+                        "application/json",
+                        b"{}",
+                    )
+                    .await;
+                let unrouted =
+                    r.status == 405 || (r.status == 404 && r.body.contains("no such route"));
+                assert!(
+                    !unrouted,
+                    "{method} {path} is in the document but not served: {} {}",
+                    r.status, r.body
+                );
+            }
+        }
+        app.stop().await;
+    }
+);

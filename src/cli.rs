@@ -570,10 +570,23 @@ async fn serve_cmd(settings: Settings, listen: Option<String>) -> Result<String>
         settings: std::sync::Arc::new(settings),
         metrics: std::sync::Arc::default(),
     };
-    crate::api::serve(listener, state, crate::api::shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let serving = tokio::spawn(crate::jobs::serving::run(state.clone(), stop.clone()));
+    let on_signal = {
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                () = crate::api::shutdown_signal() => {}
+                () = stop.cancelled() => {}
+            }
+            stop.cancel();
+        }
+    };
+    let served = crate::api::serve(listener, state, on_signal).await;
+    stop.cancel(); // if the server failed, stop the loop too
+    serving.await.context("the serving loop panicked")?; // a publish in flight finishes first
     store.close().await;
+    served.context("serving HTTP")?;
     Ok(String::new())
 }
 

@@ -25,6 +25,28 @@ struct RawSettings {
     series_defaults: Option<RawSeriesDefaults>,
     holidays: Option<Vec<ConfigHoliday>>,
     api: Option<RawApi>,
+    serving: Option<RawServing>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServing {
+    interval_seconds: Option<u64>,
+    minute_offset: Option<u32>,
+    horizon: Option<usize>,
+    leader_check_seconds: Option<u64>,
+}
+
+/// The serving loop's settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServingSettings {
+    /// 3600: publish at the top of every hour (+ `minute_offset`); less: every that many
+    /// seconds (for tests and demos).
+    pub interval_seconds: u64,
+    pub minute_offset: u32,
+    pub horizon: usize,
+    /// How often a replica checks (or tries to take) the lead.
+    pub leader_check_seconds: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +149,7 @@ pub struct Settings {
     pub series_defaults: SeriesDefaults,
     pub holidays: Vec<ConfigHoliday>,
     pub api: ApiSettings,
+    pub serving: ServingSettings,
     /// The config file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -195,7 +218,15 @@ impl Settings {
         let mut sd = RawSeriesDefaults::default();
         let mut holidays = Vec::new();
         let mut api = RawApi::default();
+        let mut serving = RawServing::default();
         for layer in layers {
+            if let Some(v) = layer.serving {
+                serving.interval_seconds = v.interval_seconds.or(serving.interval_seconds);
+                serving.minute_offset = v.minute_offset.or(serving.minute_offset);
+                serving.horizon = v.horizon.or(serving.horizon);
+                serving.leader_check_seconds =
+                    v.leader_check_seconds.or(serving.leader_check_seconds);
+            }
             if let Some(a) = layer.api {
                 api.listen = a.listen.or(api.listen);
                 api.tokens = a.tokens.or(api.tokens);
@@ -233,6 +264,12 @@ impl Settings {
                 protect_reads: api.protect_reads.expect(missing),
                 max_body_bytes: api.max_body_bytes.expect(missing),
                 timeout_seconds: api.timeout_seconds.expect(missing),
+            },
+            serving: ServingSettings {
+                interval_seconds: serving.interval_seconds.expect(missing).max(1),
+                minute_offset: serving.minute_offset.expect(missing).min(59),
+                horizon: serving.horizon.expect(missing).clamp(1, 168),
+                leader_check_seconds: serving.leader_check_seconds.expect(missing).max(1),
             },
             config_file,
         })

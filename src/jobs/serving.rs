@@ -102,3 +102,156 @@ async fn publish_series(
     store.publish(id, &points).await?;
     Ok(())
 }
+
+/// Whether a cycle is due: with an hourly interval, once per hour from `minute_offset`; with a
+/// shorter one, every `interval_seconds`. Pure: the clock is an argument.
+pub fn due(
+    now: chrono::DateTime<chrono::Utc>,
+    last: Option<chrono::DateTime<chrono::Utc>>,
+    interval_seconds: u64,
+    minute_offset: u32,
+) -> bool {
+    use chrono::Timelike;
+    if interval_seconds >= 3600 {
+        let hour = Hour::containing(now);
+        now.minute() >= minute_offset && last.is_none_or(|l| Hour::containing(l) < hour)
+    } else {
+        last.is_none_or(|l| (now - l).num_seconds() >= interval_seconds as i64)
+    }
+}
+
+/// The serving loop: while this process leads, publish every series each cycle. A cycle in
+/// flight finishes before the loop stops; a missed cycle (the process was down) is not replayed,
+/// and a slow one does not pile up (the next is simply due later).
+pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::CancellationToken) {
+    let cfg = state.settings.serving.clone();
+    let mut leader: Option<crate::store::Leadership> = None;
+    let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
+    let check =
+        std::time::Duration::from_secs(cfg.leader_check_seconds.min(cfg.interval_seconds).max(1));
+    loop {
+        let lost = match leader.as_mut() {
+            Some(l) => !l.alive().await,
+            None => false,
+        };
+        if lost {
+            tracing::warn!("lost the lead (its connection closed)");
+            leader = None;
+        }
+        if leader.is_none() {
+            match state.store.try_lead().await {
+                Ok(Some(l)) => {
+                    tracing::info!("leading: this process runs the serving loop");
+                    leader = Some(l);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not ask for the lead"),
+            }
+        }
+        state.metrics.set(
+            "prescale_leader",
+            "",
+            if leader.is_some() { 1.0 } else { 0.0 },
+        );
+        let now = chrono::Utc::now();
+        if leader.is_some() && due(now, last, cfg.interval_seconds, cfg.minute_offset) {
+            last = Some(now);
+            let parallel = std::thread::available_parallelism().map_or(2, usize::from) * 2;
+            match publish_once(
+                &state.store,
+                &state.settings,
+                Hour::containing(now),
+                cfg.horizon,
+                parallel,
+            )
+            .await
+            {
+                Ok(r) => {
+                    state.metrics.add(
+                        "prescale_forecasts_published_total",
+                        "",
+                        r.published.len() as f64,
+                    );
+                    state.metrics.set(
+                        "prescale_last_publish_timestamp_seconds",
+                        "",
+                        now.timestamp() as f64,
+                    );
+                    state.metrics.set("prescale_publish_seconds", "", r.seconds);
+                    tracing::info!(
+                        published = r.published.len(),
+                        skipped = r.skipped.len(),
+                        seconds = r.seconds,
+                        "published"
+                    );
+                }
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "publishing failed"),
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(check) => {}
+        }
+    }
+    if let Some(l) = leader {
+        l.release().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn an_hourly_cycle_is_due_once_per_hour_after_the_offset() {
+        assert!(due(t("2026-07-28T14:00:30Z"), None, 3600, 0));
+        assert!(
+            !due(t("2026-07-28T14:02:00Z"), None, 3600, 5),
+            "before the offset"
+        );
+        assert!(due(t("2026-07-28T14:05:00Z"), None, 3600, 5));
+        assert!(
+            !due(
+                t("2026-07-28T14:59:00Z"),
+                Some(t("2026-07-28T14:05:00Z")),
+                3600,
+                5
+            ),
+            "done this hour"
+        );
+        assert!(due(
+            t("2026-07-28T15:05:00Z"),
+            Some(t("2026-07-28T14:05:00Z")),
+            3600,
+            5
+        ));
+        // A missed hour is not replayed: two hours later it is simply due once.
+        assert!(due(
+            t("2026-07-28T17:05:00Z"),
+            Some(t("2026-07-28T14:05:00Z")),
+            3600,
+            5
+        ));
+    }
+
+    #[test]
+    fn a_short_cycle_is_due_every_interval() {
+        assert!(!due(
+            t("2026-07-28T14:00:01Z"),
+            Some(t("2026-07-28T14:00:00Z")),
+            2,
+            0
+        ));
+        assert!(due(
+            t("2026-07-28T14:00:02Z"),
+            Some(t("2026-07-28T14:00:00Z")),
+            2,
+            0
+        ));
+    }
+}

@@ -6,6 +6,7 @@ mod events;
 mod holidays;
 mod imports;
 mod jobs;
+mod leader;
 mod models;
 mod observations;
 mod published;
@@ -25,6 +26,7 @@ use crate::domain::DomainError;
 
 pub use imports::{ImportBatch, ImportRecord};
 pub use jobs::JobRecord;
+pub use leader::Leadership;
 pub use models::{ModelRecord, ModelStatus};
 pub use published::PublishedPoint;
 pub use series::SeriesStats;
@@ -156,6 +158,8 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// To open connections outside the pool (the leader's lock); its Debug hides the password.
+    url: DatabaseUrl,
 }
 
 /// Rows per multi-row INSERT: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -184,7 +188,11 @@ impl Store {
             });
         let pool = options.connect(&url.connect_url()).await?;
         migrator(backend).run(&pool).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.clone(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

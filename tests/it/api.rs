@@ -69,17 +69,17 @@ impl Reply {
     }
 }
 
-impl TestApp {
-    /// One HTTP/1.1 request on a fresh connection.
-    pub(crate) async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        content_type: &str,
-        body: &[u8],
-    ) -> Reply {
-        let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+/// One HTTP/1.1 request on a fresh connection to `addr`.
+pub(crate) async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Reply {
+    {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
@@ -119,6 +119,19 @@ impl TestApp {
             content_type: header("content-type").unwrap_or_default(),
             body,
         }
+    }
+}
+
+impl TestApp {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Reply {
+        request(self.addr, method, path, token, content_type, body).await
     }
 
     pub(crate) async fn get(&self, path: &str) -> Reply {

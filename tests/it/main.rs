@@ -10,5 +10,6 @@ mod cli;
 mod datasets;
 mod events;
 mod import;
+mod replicas;
 mod serving;
 mod train;

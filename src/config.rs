@@ -26,6 +26,69 @@ struct RawSettings {
     holidays: Option<Vec<ConfigHoliday>>,
     api: Option<RawApi>,
     serving: Option<RawServing>,
+    retrain: Option<RawRetrain>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetrain {
+    schedule: Option<Schedule>,
+    series: Option<Vec<SeriesSchedule>>,
+}
+
+/// A cron expression (5 fields: minute hour day-of-month month day-of-week, or with seconds),
+/// checked when the settings are read. Empty means never.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Schedule(String);
+
+impl Schedule {
+    /// The parsed expression; `None` for the empty (never) schedule.
+    pub fn cron(&self) -> Option<croner::Cron> {
+        (!self.0.trim().is_empty()).then(|| self.0.parse().expect("checked when read"))
+    }
+}
+
+impl TryFrom<String> for Schedule {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        if !raw.trim().is_empty() {
+            raw.parse::<croner::Cron>()
+                .map_err(|e| format!("invalid cron expression {raw:?}: {e}"))?;
+        }
+        Ok(Self(raw))
+    }
+}
+
+impl From<Schedule> for String {
+    fn from(s: Schedule) -> Self {
+        s.0
+    }
+}
+
+/// A series whose retraining follows its own schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesSchedule {
+    pub id: SeriesId,
+    pub schedule: Schedule,
+}
+
+/// When models are retrained: a default schedule, and per-series ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetrainSettings {
+    pub schedule: Schedule,
+    pub series: Vec<SeriesSchedule>,
+}
+
+impl RetrainSettings {
+    /// The schedule of one series.
+    pub fn schedule_of(&self, id: &SeriesId) -> &Schedule {
+        self.series
+            .iter()
+            .find(|s| &s.id == id)
+            .map_or(&self.schedule, |s| &s.schedule)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,6 +213,7 @@ pub struct Settings {
     pub holidays: Vec<ConfigHoliday>,
     pub api: ApiSettings,
     pub serving: ServingSettings,
+    pub retrain: RetrainSettings,
     /// The config file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -219,7 +283,12 @@ impl Settings {
         let mut holidays = Vec::new();
         let mut api = RawApi::default();
         let mut serving = RawServing::default();
+        let mut retrain = RawRetrain::default();
         for layer in layers {
+            if let Some(r) = layer.retrain {
+                retrain.schedule = r.schedule.or(retrain.schedule);
+                retrain.series = r.series.or(retrain.series);
+            }
             if let Some(v) = layer.serving {
                 serving.interval_seconds = v.interval_seconds.or(serving.interval_seconds);
                 serving.minute_offset = v.minute_offset.or(serving.minute_offset);
@@ -270,6 +339,10 @@ impl Settings {
                 minute_offset: serving.minute_offset.expect(missing).min(59),
                 horizon: serving.horizon.expect(missing).clamp(1, 168),
                 leader_check_seconds: serving.leader_check_seconds.expect(missing).max(1),
+            },
+            retrain: RetrainSettings {
+                schedule: retrain.schedule.expect(missing),
+                series: retrain.series.unwrap_or_default(),
             },
             config_file,
         })
@@ -579,6 +652,38 @@ mod tests {
             !shown.contains("alpha") && !shown.contains("beta="),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn retrain_schedules_are_checked_when_read_and_per_series_ones_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            &dir,
+            "[retrain]\nschedule = \"0 4 * * *\"\n[[retrain.series]]\nid = \"trips\"\nschedule = \"30 2 * * Mon\"\n",
+        );
+        let s = Settings::load(Some(&file), env(&[]), Overrides::default()).unwrap();
+        assert_eq!(
+            String::from(
+                s.retrain
+                    .schedule_of(&SeriesId::parse("trips").unwrap())
+                    .clone()
+            ),
+            "30 2 * * Mon"
+        );
+        assert_eq!(
+            String::from(
+                s.retrain
+                    .schedule_of(&SeriesId::parse("other").unwrap())
+                    .clone()
+            ),
+            "0 4 * * *"
+        );
+        let bad = write(&dir, "[retrain]\nschedule = \"every sunday\"\n");
+        let err = Settings::load(Some(&bad), env(&[]), Overrides::default()).unwrap_err();
+        let ConfigError::File { line, key, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!((*line, key.as_str()), (2, "retrain.schedule"));
     }
 
     #[test]

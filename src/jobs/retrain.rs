@@ -243,3 +243,138 @@ pub async fn retrain_many(
     }
     out
 }
+
+/// The series whose retraining schedule fires in `(after, upto]`, each in its own time zone.
+/// Pure: the clock is an argument.
+pub fn due_retrains<'a>(
+    series: &'a [crate::domain::Series],
+    retrain: &crate::config::RetrainSettings,
+    after: chrono::DateTime<chrono::Utc>,
+    upto: chrono::DateTime<chrono::Utc>,
+) -> Vec<&'a SeriesId> {
+    series
+        .iter()
+        .filter(|s| {
+            let Some(cron) = retrain.schedule_of(&s.id).cron() else {
+                return false;
+            };
+            let local = after.with_timezone(&s.time_zone.tz());
+            cron.find_next_occurrence(&local, false)
+                .is_ok_and(|next| next.with_timezone(&chrono::Utc) <= upto)
+        })
+        .map(|s| &s.id)
+        .collect()
+}
+
+/// Runs the scheduled retrains due since `after`, one after the other, each recorded as a job.
+pub async fn run_due(
+    state: &crate::api::AppState,
+    after: chrono::DateTime<chrono::Utc>,
+    upto: chrono::DateTime<chrono::Utc>,
+) {
+    let series: Vec<crate::domain::Series> = match state.store.list_series().await {
+        Ok(all) => all.into_iter().map(|s| s.series).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "listing series for retraining failed");
+            return;
+        }
+    };
+    let due: Vec<SeriesId> = due_retrains(&series, &state.settings.retrain, after, upto)
+        .into_iter()
+        .cloned()
+        .collect();
+    for id in due {
+        let Ok(job) = state.store.start_job("retrain", &id).await else {
+            continue;
+        };
+        let started = Instant::now();
+        let r = retrain(&state.store, &state.settings, &id, &ModelSpec::candidates()).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let outcome = match &r {
+            Ok(o) => {
+                state.metrics.add(
+                    "prescale_training_runs_total",
+                    "{outcome=\"succeeded\"}",
+                    1.0,
+                );
+                state.metrics.set(
+                    "prescale_model_validation_mae",
+                    &format!("{{series=\"{id}\"}}"),
+                    o.validation_mae,
+                );
+                tracing::info!(series = %id, status = ?o.status, "scheduled retrain");
+                Ok(serde_json::to_value(o).unwrap_or_default())
+            }
+            Err(e) => {
+                state
+                    .metrics
+                    .add("prescale_training_runs_total", "{outcome=\"failed\"}", 1.0);
+                tracing::warn!(series = %id, error = %format!("{e:#}"), "scheduled retrain failed; the champion is unchanged");
+                Err(format!("{e:#}"))
+            }
+        };
+        state
+            .metrics
+            .add("prescale_training_seconds_total", "", seconds);
+        let _ = state.store.finish_job(job, outcome, seconds).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RetrainSettings, Schedule, SeriesSchedule};
+    use crate::domain::{CalendarName, Series, TimeZone, Tolerance};
+    use chrono::{DateTime, Utc};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn series(id: &str, tz: &str) -> Series {
+        Series {
+            id: SeriesId::parse(id).unwrap(),
+            time_zone: TimeZone::parse(tz).unwrap(),
+            calendar: CalendarName::Pe,
+            unit: "trips".into(),
+            tolerance: Tolerance::DEFAULT,
+            weather_location: id.into(),
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn sunday_three_in_the_morning_is_taken_in_each_series_time_zone() {
+        let all = [
+            series("lima", "America/Lima"),
+            series("ny", "America/New_York"),
+            series("own", "America/Lima"),
+        ];
+        let r = RetrainSettings {
+            schedule: Schedule::try_from("0 3 * * Sun".to_owned()).unwrap(),
+            series: vec![SeriesSchedule {
+                id: SeriesId::parse("own").unwrap(),
+                schedule: Schedule::try_from(String::new()).unwrap(),
+            }],
+        };
+        // 2026-12-06 is a Sunday: 03:00 in Lima is 08:00 UTC; in New York (EST) it is 08:00 UTC too.
+        let ids = |a: &str, b: &str| {
+            due_retrains(&all, &r, t(a), t(b))
+                .into_iter()
+                .map(SeriesId::as_str)
+                .collect::<Vec<_>>()
+        };
+        assert!(ids("2026-12-06T07:00:00Z", "2026-12-06T07:59:00Z").is_empty());
+        assert_eq!(
+            ids("2026-12-06T07:00:00Z", "2026-12-06T08:00:30Z"),
+            ["lima", "ny"],
+            "an empty schedule turns a series off"
+        );
+        assert!(
+            ids("2026-12-06T08:01:00Z", "2026-12-06T09:00:00Z").is_empty(),
+            "once, not again"
+        );
+        // In July New York is on EDT: its 03:00 is 07:00 UTC, Lima's still 08:00 UTC.
+        assert_eq!(ids("2026-07-05T06:30:00Z", "2026-07-05T07:30:00Z"), ["ny"]);
+    }
+}

@@ -120,13 +120,15 @@ pub fn due(
     }
 }
 
-/// The serving loop: while this process leads, publish every series each cycle. A cycle in
+/// The serving loop: while this process leads, publish every series each cycle and run the
+/// retraining schedule. A cycle in
 /// flight finishes before the loop stops; a missed cycle (the process was down) is not replayed,
 /// and a slow one does not pile up (the next is simply due later).
 pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::CancellationToken) {
     let cfg = state.settings.serving.clone();
     let mut leader: Option<crate::store::Leadership> = None;
     let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
+    let mut retrain_checked = chrono::Utc::now();
     let check =
         std::time::Duration::from_secs(cfg.leader_check_seconds.min(cfg.interval_seconds).max(1));
     loop {
@@ -187,6 +189,11 @@ pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::Cancellati
                 }
                 Err(e) => tracing::error!(error = %format!("{e:#}"), "publishing failed"),
             }
+        }
+        if leader.is_some() {
+            let now = chrono::Utc::now();
+            super::retrain::run_due(&state, retrain_checked, now).await;
+            retrain_checked = now;
         }
         tokio::select! {
             () = stop.cancelled() => break,

@@ -565,11 +565,7 @@ async fn serve_cmd(settings: Settings, listen: Option<String>) -> Result<String>
     }
     tracing::info!(%bound, database = %settings.database_url, "serving");
     eprintln!("prescale listening on http://{bound}");
-    let state = crate::api::AppState {
-        store: store.clone(),
-        settings: std::sync::Arc::new(settings),
-        metrics: std::sync::Arc::default(),
-    };
+    let state = crate::api::AppState::new(store.clone(), settings);
     let stop = tokio_util::sync::CancellationToken::new();
     let serving = tokio::spawn(crate::jobs::serving::run(state.clone(), stop.clone()));
     let on_signal = {

@@ -34,6 +34,57 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    /// Serialized published forecasts of the current hour, by series and horizon.
+    pub forecasts: Arc<ForecastCache>,
+}
+
+impl AppState {
+    pub fn new(store: Store, settings: Settings) -> Self {
+        Self {
+            store,
+            settings: Arc::new(settings),
+            metrics: Arc::default(),
+            forecasts: Arc::default(),
+        }
+    }
+}
+
+/// The published forecast bodies of one hour: a request for a fresh forecast is answered from
+/// memory without touching the database. Entries of a past hour are never served.
+#[derive(Debug, Default)]
+pub struct ForecastCache {
+    entries: std::sync::RwLock<
+        std::collections::HashMap<
+            (crate::domain::SeriesId, usize),
+            (crate::domain::Hour, axum::body::Bytes),
+        >,
+    >,
+}
+
+impl ForecastCache {
+    pub(crate) fn get(
+        &self,
+        id: &crate::domain::SeriesId,
+        horizon: usize,
+        hour: crate::domain::Hour,
+    ) -> Option<axum::body::Bytes> {
+        let map = self.entries.read().expect("cache lock");
+        map.get(&(id.clone(), horizon))
+            .filter(|(h, _)| *h == hour)
+            .map(|(_, b)| b.clone())
+    }
+
+    pub(crate) fn put(
+        &self,
+        id: &crate::domain::SeriesId,
+        horizon: usize,
+        hour: crate::domain::Hour,
+        body: axum::body::Bytes,
+    ) {
+        let mut map = self.entries.write().expect("cache lock");
+        map.retain(|_, (h, _)| *h == hour); // drop the past hours'
+        map.insert((id.clone(), horizon), (hour, body));
+    }
 }
 
 /// Serves the API on `listener` until `stop` resolves, then finishes in-flight requests.

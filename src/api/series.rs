@@ -144,12 +144,24 @@ pub(super) async fn forecast_get(
     State(state): State<AppState>,
     AppPath(id): AppPath<SeriesId>,
     AppQuery(q): AppQuery<ForecastQuery>,
-) -> Result<Json<ForecastBody>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let horizon = q.horizon.unwrap_or(24);
     if !(1..=168).contains(&horizon) {
         return Err(ApiError::BadRequest(format!(
             "horizon {horizon} is outside 1..=168"
         )));
+    }
+    let hour = crate::domain::Hour::containing(Utc::now());
+    let json = |bytes: axum::body::Bytes| {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response()
+    };
+    if let Some(body) = state.forecasts.get(&id, horizon, hour) {
+        return Ok(json(body));
     }
     if state.store.series(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!("series {id} does not exist")));
@@ -160,16 +172,22 @@ pub(super) async fn forecast_get(
         )));
     }
     if let Some(f) = fresh_published(&state, &id, horizon).await? {
-        return Ok(Json(ForecastBody {
-            source: "published",
-            forecast: f,
-        }));
+        let body = axum::body::Bytes::from(
+            serde_json::to_vec(&ForecastBody {
+                source: "published",
+                forecast: f,
+            })
+            .map_err(anyhow::Error::from)?,
+        );
+        state.forecasts.put(&id, horizon, hour, body.clone());
+        return Ok(json(body));
     }
     let f = forecast(&state.store, &state.settings, &id, horizon, None).await?;
     Ok(Json(ForecastBody {
         source: "computed",
         forecast: f,
-    }))
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,9 +3,8 @@
 //! forecast after training.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use prescale::api::{AppState, Metrics, serve};
+use prescale::api::{AppState, serve};
 use prescale::config::{Overrides, Secret, Settings};
 use prescale::domain::SeriesId;
 use prescale::forecast::ModelSpec;
@@ -35,11 +34,7 @@ pub(crate) async fn spawn_app(db: &TestDb) -> TestApp {
     settings.api.max_body_bytes = 64 * 1024;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState {
-        store: db.store.clone(),
-        settings: Arc::new(settings.clone()),
-        metrics: Arc::new(Metrics::default()),
-    };
+    let state = AppState::new(db.store.clone(), settings.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         serve(listener, state, async {

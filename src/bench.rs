@@ -152,3 +152,90 @@ mod tests {
         assert!(f.y.iter().all(|v| *v >= 0.0));
     }
 }
+
+/// What the publish benchmark measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishBench {
+    pub series: usize,
+    pub hours_per_series: usize,
+    pub setup_seconds: f64,
+    pub train_seconds: f64,
+    pub publish_seconds: f64,
+    pub published: usize,
+}
+
+/// Creates `series` synthetic series of `hours` hours ending at the current hour in a fresh
+/// store, trains them, then times one publish cycle over all of them.
+///
+/// # Errors
+/// When the store fails or a series does not train.
+pub async fn publish_bench(
+    settings: &crate::config::Settings,
+    series: usize,
+    hours: usize,
+) -> anyhow::Result<PublishBench> {
+    use crate::domain::{Demand, Observation, Series, SeriesId};
+    use crate::store::{ImportBatch, Store};
+    let store = Store::open(&settings.database_url).await?;
+    let calendar = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+    let now = Hour::containing(chrono::Utc::now());
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(series);
+    for i in 0..series {
+        let id = SeriesId::parse(&format!("bench-{i:05}"))?;
+        let frame = synthetic(i as u64 + 1, hours, &calendar);
+        let first = now.plus(-(hours as i64));
+        let observations: Vec<Observation> = frame
+            .y
+            .iter()
+            .enumerate()
+            .map(|(k, y)| Observation {
+                hour: first.plus(k as i64),
+                demand: Demand::new(*y).expect("synthetic demand is >= 0"),
+            })
+            .collect();
+        let s = Series {
+            id: id.clone(),
+            time_zone: TimeZone::LIMA,
+            calendar: CalendarName::Pe,
+            unit: "trips".into(),
+            tolerance: crate::domain::Tolerance::DEFAULT,
+            weather_location: id.to_string(),
+            created_at: chrono::Utc::now(),
+        };
+        let batch = ImportBatch {
+            series: s,
+            source: "bench".into(),
+            rows_read: hours as u64,
+            hours: hours as u64,
+            inserted: hours as u64,
+            updated: 0,
+            first_hour: first,
+            last_hour: now.plus(-1),
+            observations,
+            weather: Vec::new(),
+            holidays: Vec::new(),
+        };
+        store.import(&batch).await?;
+        ids.push(id);
+    }
+    let setup_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let trained =
+        crate::jobs::retrain::retrain_many(&store, settings, &ids, workers, &mut |_, _| {}).await;
+    if let Some((id, Err(e))) = trained.iter().find(|(_, r)| r.is_err()) {
+        anyhow::bail!("training {id} failed: {e:#}");
+    }
+    let train_seconds = started.elapsed().as_secs_f64();
+    let report = crate::jobs::serving::publish_once(&store, settings, now, 24, workers * 2).await?;
+    store.close().await;
+    Ok(PublishBench {
+        series,
+        hours_per_series: hours,
+        setup_seconds,
+        train_seconds,
+        publish_seconds: report.seconds,
+        published: report.published.len(),
+    })
+}

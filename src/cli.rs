@@ -179,6 +179,15 @@ pub struct BacktestArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Publish one serving cycle for N series with models, in a fresh temporary SQLite store.
+    Publish {
+        #[arg(long, default_value_t = 1000)]
+        series: usize,
+        #[arg(long, default_value_t = 42)]
+        days: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Train N synthetic series of D days each, on all cores (or --workers).
     Train {
         #[arg(long, default_value_t = 1000)]
@@ -270,6 +279,33 @@ pub async fn run(cli: Cli) -> Result<()> {
             json: as_json,
         } => tick_cmd(&settings, at.as_deref(), horizon, as_json).await?,
         Command::Serve { listen } => serve_cmd(settings.clone(), listen).await?,
+        Command::Bench(BenchCommand::Publish {
+            series,
+            days,
+            json: as_json,
+        }) => {
+            let dir = tempfile_dir()?;
+            let mut s = settings.clone();
+            s.database_url =
+                DatabaseUrl::parse(&format!("sqlite://{}", dir.join("bench.db").display()))?;
+            s.models_dir = dir.join("models");
+            let r = crate::bench::publish_bench(&s, series, days * 24).await;
+            let _ = std::fs::remove_dir_all(&dir);
+            let r = r?;
+            if as_json {
+                json(&r)?
+            } else {
+                format!(
+                    "{} series x {} h: setup {:.1} s, training {:.1} s, one publish cycle {:.2} s ({} published)\n",
+                    r.series,
+                    r.hours_per_series,
+                    r.setup_seconds,
+                    r.train_seconds,
+                    r.publish_seconds,
+                    r.published
+                )
+            }
+        }
         Command::Bench(BenchCommand::Train {
             series,
             days,
@@ -510,6 +546,17 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         started.elapsed().as_secs_f64()
     );
     Ok(o)
+}
+
+/// A fresh folder under the system's temp dir, for throwaway benchmark stores.
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "prescale-bench-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// An ISO-8601 timestamp given on the command line, as the hour that contains it.

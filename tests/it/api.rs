@@ -677,3 +677,49 @@ on_each_backend!(
         app.stop().await;
     }
 );
+
+on_each_backend!(reads_can_be_protected_by_configuration, |db| {
+    let mut settings = Settings::load(
+        Some(&repo_file("prescale.toml")),
+        Vec::new(),
+        Overrides::default(),
+    )
+    .unwrap();
+    settings.api.tokens = vec![Secret::new(TOKEN)];
+    settings.api.protect_reads = true;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(
+        listener,
+        AppState::new(db.store.clone(), settings),
+        async {
+            let _ = rx.await;
+        },
+    ));
+    assert_eq!(
+        request(addr, "GET", "/v1/series", None, "", b"")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        request(addr, "GET", "/v1/series", Some("nope"), "", b"")
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        request(addr, "GET", "/v1/series", Some(TOKEN), "", b"")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        request(addr, "GET", "/healthz", None, "", b"").await.status,
+        200,
+        "probes stay open"
+    );
+    let _ = tx.send(());
+    let _ = task.await;
+});

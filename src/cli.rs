@@ -613,6 +613,7 @@ async fn serve_cmd(settings: Settings, listen: Option<String>) -> Result<String>
     tracing::info!(%bound, database = %settings.database_url, "serving");
     eprintln!("prescale listening on http://{bound}");
     let state = crate::api::AppState::new(store.clone(), settings);
+    let tasks = state.tasks.clone();
     let stop = tokio_util::sync::CancellationToken::new();
     let serving = tokio::spawn(crate::jobs::serving::run(state.clone(), stop.clone()));
     let on_signal = {
@@ -628,6 +629,8 @@ async fn serve_cmd(settings: Settings, listen: Option<String>) -> Result<String>
     let served = crate::api::serve(listener, state, on_signal).await;
     stop.cancel(); // if the server failed, stop the loop too
     serving.await.context("the serving loop panicked")?; // a publish in flight finishes first
+    tasks.close();
+    tasks.wait().await; // and so does a training job started by a request
     store.close().await;
     served.context("serving HTTP")?;
     Ok(String::new())

@@ -23,7 +23,8 @@ pub(super) async fn train_start(
         return Err(ApiError::NotFound(format!("series {id} does not exist")));
     }
     let job = state.store.start_job("train", &id).await?;
-    tokio::spawn(async move {
+    let tasks = state.tasks.clone();
+    tasks.spawn(async move {
         let started = Instant::now();
         let r = crate::jobs::retrain::retrain(
             &state.store,

@@ -36,6 +36,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Serialized published forecasts of the current hour, by series and horizon.
     pub forecasts: Arc<ForecastCache>,
+    /// Background work started by requests (training): waited for on shutdown.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             settings: Arc::new(settings),
             metrics: Arc::default(),
             forecasts: Arc::default(),
+            tasks: tokio_util::task::TaskTracker::new(),
         }
     }
 }

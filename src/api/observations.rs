@@ -1,18 +1,19 @@
 //! Observations of a series: add a batch (JSON array or the import CSV), read a time range.
 //! A JSON batch goes through the import's own checks (it is turned into the import CSV), so a
-//! bad item rejects the whole batch and nothing is written.
+//! bad item rejects the whole batch and nothing is written. Counts of hours in progress are
+//! stored as partial until the complete count replaces them.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use chrono::DateTime;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppPath, AppQuery};
-use crate::domain::{Hour, Observation, SeriesId};
+use crate::domain::{Demand, Hour, Observation, SeriesId};
 use crate::import::{
     ImportFailure, ImportOptions, ImportReport, Resample, import_with, parse_demand_bytes,
 };
@@ -23,14 +24,15 @@ struct Item {
     #[serde(alias = "timestamp")]
     hour: String,
     demand: serde_json::Value,
+    /// The count of an hour not complete yet; by default, true for the current (or a later)
+    /// hour. Partial hours are kept apart: models neither train nor forecast on them.
+    partial: Option<bool>,
 }
 
-/// A JSON batch as the import CSV; an item's line in it is its index + 2.
-fn json_to_csv(body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let items: Vec<Item> =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
+/// Items as the import CSV; returns it with each CSV row's item index (row `k` is line `k + 2`).
+fn to_csv(items: &[(usize, &Item)]) -> Result<Vec<u8>, ApiError> {
     let mut csv = String::from("timestamp,y\n");
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items {
         let demand = match &item.demand {
             serde_json::Value::Number(n) => n.to_string(),
             other => {
@@ -45,12 +47,33 @@ fn json_to_csv(body: &[u8]) -> Result<Vec<u8>, ApiError> {
                 item.hour
             )));
         }
-        csv.push_str(&item.hour);
-        csv.push(',');
-        csv.push_str(&demand);
-        csv.push('\n');
+        csv.push_str(&format!("{},{demand}\n", item.hour));
     }
     Ok(csv.into_bytes())
+}
+
+/// A row error of the CSV made from `items`, named by the item and field it came from.
+fn item_error(e: ImportFailure, items: &[(usize, &Item)]) -> ApiError {
+    match e {
+        ImportFailure::Row(e) => {
+            let field = match e.column.as_str() {
+                "y" => "demand",
+                "timestamp" => "hour",
+                other => other,
+            };
+            let index = items
+                .get(e.line.saturating_sub(2) as usize)
+                .map_or(0, |(i, _)| *i);
+            ApiError::BadRequest(format!("item {index}: field {field:?}: {}", e.problem))
+        }
+        other => other.into(),
+    }
+}
+
+fn is_partial(item: &Item, now: Hour) -> bool {
+    item.partial.unwrap_or_else(|| {
+        DateTime::parse_from_rfc3339(&item.hour).is_ok_and(|t| Hour::containing(t.to_utc()) >= now)
+    })
 }
 
 pub(super) async fn observations_add(
@@ -63,19 +86,14 @@ pub(super) async fn observations_add(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/csv"));
-    if state.store.series(&id).await?.is_none() {
+    let Some(series) = state.store.series(&id).await? else {
         return Err(ApiError::NotFound(format!(
             "series {id} does not exist: create it with POST /v1/series"
         )));
-    }
-    let bytes = if is_csv {
-        body.to_vec()
-    } else {
-        json_to_csv(&body)?
     };
     let d = &state.settings.series_defaults;
     let opts = ImportOptions {
-        series: id,
+        series: id.clone(),
         time_zone: None,
         calendar: None,
         resample: Resample::Sum,
@@ -83,28 +101,71 @@ pub(super) async fn observations_add(
         default_calendar: d.calendar,
         default_tolerance: d.tolerance,
     };
-    let label = if is_csv { "body" } else { "items" };
-    let result = import_with(&state.store, &opts, label, |zone, naive| {
-        parse_demand_bytes(label, bytes, zone, naive, Resample::Sum)
-    })
-    .await;
-    match result {
-        Ok(report) => Ok(Json(report)),
-        Err(ImportFailure::Row(e)) if !is_csv => {
-            // Name the item and field, not the line of the CSV it was turned into.
-            let field = match e.column.as_str() {
-                "y" => "demand",
-                "timestamp" => "hour",
-                other => other,
-            };
-            Err(ApiError::BadRequest(format!(
-                "item {}: field {field:?}: {}",
-                e.line.saturating_sub(2),
-                e.problem
-            )))
-        }
-        Err(e) => Err(e.into()),
+    if is_csv {
+        let bytes = body.to_vec();
+        let report = import_with(&state.store, &opts, "body", |zone, naive| {
+            parse_demand_bytes("body", bytes, zone, naive, Resample::Sum)
+        })
+        .await?;
+        return Ok(Json(report));
     }
+    let items: Vec<Item> =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
+    let now = Hour::containing(chrono::Utc::now());
+    let (partial, complete): (Vec<(usize, &Item)>, Vec<(usize, &Item)>) = items
+        .iter()
+        .enumerate()
+        .partition(|(_, it)| is_partial(it, now));
+    // Check everything before writing anything.
+    let partial_csv = to_csv(&partial)?;
+    let complete_csv = to_csv(&complete)?;
+    let partial_hours = if partial.is_empty() {
+        Vec::new()
+    } else {
+        let parsed =
+            parse_demand_bytes("items", partial_csv, series.time_zone, false, Resample::Sum)
+                .map_err(|e| item_error(e, &partial))?;
+        parsed
+            .hours
+            .iter()
+            .map(|(h, y)| Observation {
+                hour: *h,
+                demand: Demand::new(*y).expect("parse checked demand"),
+            })
+            .collect()
+    };
+    let complete_parsed = if complete.is_empty() {
+        None
+    } else {
+        Some(
+            parse_demand_bytes(
+                "items",
+                complete_csv,
+                series.time_zone,
+                false,
+                Resample::Sum,
+            )
+            .map_err(|e| item_error(e, &complete))?,
+        )
+    };
+    let report = match complete_parsed {
+        Some(parsed) => import_with(&state.store, &opts, "items", |_, _| Ok(parsed))
+            .await
+            .map_err(|e| item_error(e, &complete))?,
+        None => ImportReport::empty(id.clone(), "items"),
+    };
+    state.store.put_partial(&id, &partial_hours).await?;
+    Ok(Json(ImportReport {
+        partial: partial_hours.len() as u64,
+        ..report
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Marked {
+    #[serde(flatten)]
+    observation: Observation,
+    partial: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,11 +191,20 @@ pub(super) async fn observations_list(
     State(state): State<AppState>,
     AppPath(id): AppPath<SeriesId>,
     AppQuery(range): AppQuery<Range>,
-) -> Result<Json<Vec<Observation>>, ApiError> {
+) -> Result<Json<Vec<Marked>>, ApiError> {
     if state.store.series(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!("series {id} does not exist")));
     }
     let from = parse_hour("from", range.from.as_deref(), -3600 << 28)?;
     let to = parse_hour("to", range.to.as_deref(), 3600 << 28)?;
-    Ok(Json(state.store.observations(&id, from, to).await?))
+    let marked = state.store.observations_marked(&id, from, to).await?;
+    Ok(Json(
+        marked
+            .into_iter()
+            .map(|(observation, partial)| Marked {
+                observation,
+                partial,
+            })
+            .collect(),
+    ))
 }

@@ -99,9 +99,34 @@ pub struct ImportReport {
     pub gaps: GapReport,
     pub columns: Vec<Column>,
     pub warnings: Vec<String>,
+    /// Hours stored as partial counts (API batches only).
+    pub partial: u64,
 }
 
 impl ImportReport {
+    /// The report of a batch with no complete hours.
+    pub fn empty(series: SeriesId, file: &str) -> Self {
+        let zero = Hour::from_unix(0).expect("epoch is an hour");
+        Self {
+            series,
+            file: file.to_owned(),
+            created_series: false,
+            rows_read: 0,
+            hours: 0,
+            inserted: 0,
+            updated: 0,
+            unchanged: 0,
+            weather_values: 0,
+            holidays: 0,
+            first_hour: zero,
+            last_hour: zero,
+            gaps: GapReport::default(),
+            columns: Vec::new(),
+            warnings: Vec::new(),
+            partial: 0,
+        }
+    }
+
     /// True when the store already held exactly this data.
     pub fn is_noop(&self) -> bool {
         !self.created_series
@@ -206,6 +231,7 @@ pub async fn import_with(
         gaps: GapReport::of(parsed.hours.keys().copied()),
         columns: parsed.columns.clone(),
         warnings: parsed.warnings.clone(),
+        partial: 0,
     };
     if !report.is_noop() {
         let batch = ImportBatch {

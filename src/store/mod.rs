@@ -233,6 +233,11 @@ fn migrator(backend: Backend) -> Migrator {
                 "jobs",
                 include_str!("../../migrations/sqlite/0004_jobs.sql"),
             ),
+            (
+                5,
+                "partial",
+                include_str!("../../migrations/sqlite/0005_partial.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -254,6 +259,11 @@ fn migrator(backend: Backend) -> Migrator {
                 4,
                 "jobs",
                 include_str!("../../migrations/postgres/0004_jobs.sql"),
+            ),
+            (
+                5,
+                "partial",
+                include_str!("../../migrations/postgres/0005_partial.sql"),
             ),
         ],
     };

@@ -34,7 +34,8 @@ impl Store {
         to: i64,
     ) -> Result<Vec<Observation>, StoreError> {
         let rows = sqlx::query(
-            "SELECT hour, demand FROM observations WHERE series = $1 AND hour >= $2 AND hour <= $3 ORDER BY hour",
+            "SELECT hour, demand FROM observations WHERE series = $1 AND hour >= $2 AND hour <= $3 AND partial = 0 \
+             ORDER BY hour",
         )
         .bind(id.as_str())
         .bind(from)
@@ -64,6 +65,66 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Observations of `id` in `[from, to]` with whether each is partial, ordered by hour.
+    ///
+    /// # Errors
+    /// On database failure or a stored value that no longer parses.
+    pub async fn observations_marked(
+        &self,
+        id: &SeriesId,
+        from: Hour,
+        to: Hour,
+    ) -> Result<Vec<(Observation, bool)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hour, demand, partial FROM observations WHERE series = $1 AND hour >= $2 AND hour <= $3 ORDER BY hour",
+        )
+        .bind(id.as_str())
+        .bind(from.unix())
+        .bind(to.unix())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let partial: i64 = r.try_get("partial")?;
+                let o = Observation {
+                    hour: Hour::from_unix(r.try_get("hour")?)?,
+                    demand: Demand::new(r.try_get("demand")?)?,
+                };
+                Ok((o, partial != 0))
+            })
+            .collect()
+    }
+
+    /// Stores counts of hours not complete yet, in one transaction; a complete observation
+    /// already stored for an hour is never replaced by a partial one.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchSeries`], or a database failure; nothing is written then.
+    pub async fn put_partial(&self, id: &SeriesId, rows: &[Observation]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 AS one FROM series WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NoSuchSeries(id.to_string()));
+        }
+        for o in rows {
+            sqlx::query(
+                "INSERT INTO observations (series, hour, demand, partial) VALUES ($1, $2, $3, 1) \
+                 ON CONFLICT (series, hour) DO UPDATE SET demand = excluded.demand WHERE observations.partial = 1",
+            )
+            .bind(id.as_str())
+            .bind(o.hour.unix())
+            .bind(o.demand.get())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(tx.commit().await?)
+    }
+}
+
 /// Inserts or overwrites observations, many rows per statement.
 pub(super) async fn upsert_observations(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -71,7 +132,8 @@ pub(super) async fn upsert_observations(
     id: &SeriesId,
     rows: &[Observation],
 ) -> Result<(), StoreError> {
-    const UPSERT: &str = "ON CONFLICT (series, hour) DO UPDATE SET demand = excluded.demand";
+    const UPSERT: &str =
+        "ON CONFLICT (series, hour) DO UPDATE SET demand = excluded.demand, partial = 0";
     if backend == Backend::Postgres {
         for chunk in rows.chunks(PG_ARRAY_ROWS) {
             let sql = format!(

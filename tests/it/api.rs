@@ -723,3 +723,75 @@ on_each_backend!(reads_can_be_protected_by_configuration, |db| {
     let _ = tx.send(());
     let _ = task.await;
 });
+
+on_each_backend!(
+    counts_of_hours_in_progress_are_partial_until_complete,
+    |db| {
+        let app = spawn_app(&db).await;
+        app.post_json("/v1/series", &json!({ "id": "live" })).await;
+        let now = prescale::domain::Hour::containing(chrono::Utc::now());
+        let (prev, cur) = (now.plus(-1).to_string(), now.to_string());
+        let r = app
+            .post_json(
+                "/v1/series/live/observations",
+                &json!([{ "hour": prev, "demand": 100 }, { "hour": cur, "demand": 30 }]),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            (r.json()["inserted"].as_u64(), r.json()["partial"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let path = format!("/v1/series/live/observations?from={prev}&to={cur}");
+        let v = app.get(&path).await.json();
+        assert_eq!(
+            (
+                v[0]["partial"].as_bool(),
+                v[1]["partial"].as_bool(),
+                v[1]["demand"].as_f64()
+            ),
+            (Some(false), Some(true), Some(30.0))
+        );
+        // Models see only complete hours.
+        let id = SeriesId::parse("live").unwrap();
+        assert_eq!(db.store.all_observations(&id).await.unwrap().len(), 1);
+        // A later partial count updates it; a partial count never replaces a complete one.
+        app.post_json(
+            "/v1/series/live/observations",
+            &json!([{ "hour": cur, "demand": 55 }, { "hour": prev, "demand": 1, "partial": true }]),
+        )
+        .await;
+        let v = app.get(&path).await.json();
+        assert_eq!(
+            (v[0]["demand"].as_f64(), v[1]["demand"].as_f64()),
+            (Some(100.0), Some(55.0))
+        );
+        // The complete count ends it.
+        let r = app
+            .post_json(
+                "/v1/series/live/observations",
+                &json!([{ "hour": cur, "demand": 120, "partial": false }]),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = app.get(&path).await.json();
+        assert_eq!(
+            (v[1]["partial"].as_bool(), v[1]["demand"].as_f64()),
+            (Some(false), Some(120.0))
+        );
+        assert_eq!(db.store.all_observations(&id).await.unwrap().len(), 2);
+        // A bad partial item rejects the batch, complete items included, and names the item.
+        let r = app.post_json("/v1/series/live/observations", &json!([{ "hour": now.plus(-5).to_string(), "demand": 7 }, { "hour": cur, "demand": -1, "partial": true }])).await;
+        assert!(
+            r.status == 400
+                && r.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("item 1: field \"demand\""),
+            "{}",
+            r.body
+        );
+        assert_eq!(db.store.all_observations(&id).await.unwrap().len(), 2);
+        app.stop().await;
+    }
+);

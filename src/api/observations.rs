@@ -29,6 +29,9 @@ struct Item {
     partial: Option<bool>,
 }
 
+/// Items with their index in the request.
+type Numbered<'a> = Vec<(usize, &'a Item)>;
+
 /// Items as the import CSV; returns it with each CSV row's item index (row `k` is line `k + 2`).
 fn to_csv(items: &[(usize, &Item)]) -> Result<Vec<u8>, ApiError> {
     let mut csv = String::from("timestamp,y\n");
@@ -112,7 +115,7 @@ pub(super) async fn observations_add(
     let items: Vec<Item> =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
     let now = Hour::containing(chrono::Utc::now());
-    let (partial, complete): (Vec<(usize, &Item)>, Vec<(usize, &Item)>) = items
+    let (partial, complete): (Numbered<'_>, Numbered<'_>) = items
         .iter()
         .enumerate()
         .partition(|(_, it)| is_partial(it, now));

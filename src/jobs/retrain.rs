@@ -284,39 +284,46 @@ pub async fn run_due(
         .cloned()
         .collect();
     for id in due {
-        let Ok(job) = state.store.start_job("retrain", &id).await else {
-            continue;
-        };
-        let started = Instant::now();
-        let r = retrain(&state.store, &state.settings, &id, &ModelSpec::candidates()).await;
-        let seconds = started.elapsed().as_secs_f64();
-        let outcome = match &r {
-            Ok(o) => {
-                state.metrics.add(
-                    "prescale_training_runs_total",
-                    "{outcome=\"succeeded\"}",
-                    1.0,
-                );
-                state.metrics.set(
-                    "prescale_model_validation_mae",
-                    &format!("{{series=\"{id}\"}}"),
-                    o.validation_mae,
-                );
-                tracing::info!(series = %id, status = ?o.status, "scheduled retrain");
-                Ok(serde_json::to_value(o).unwrap_or_default())
-            }
+        match state.store.start_job("retrain", &id).await {
+            Ok(job) => run_job(state, job, &id).await,
             Err(e) => {
-                state
-                    .metrics
-                    .add("prescale_training_runs_total", "{outcome=\"failed\"}", 1.0);
-                tracing::warn!(series = %id, error = %format!("{e:#}"), "scheduled retrain failed; the champion is unchanged");
-                Err(format!("{e:#}"))
+                tracing::warn!(series = %id, error = %e, "could not record a scheduled retrain")
             }
-        };
-        state
-            .metrics
-            .add("prescale_training_seconds_total", "", seconds);
-        let _ = state.store.finish_job(job, outcome, seconds).await;
+        }
+    }
+}
+
+/// Runs one recorded training job to its end: the retrain, its metrics, its log line, and how
+/// the job ended. A failure leaves the champion in service.
+pub async fn run_job(state: &crate::api::AppState, job: i64, id: &SeriesId) {
+    let started = Instant::now();
+    let r = retrain(&state.store, &state.settings, id, &ModelSpec::candidates()).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let m = &state.metrics;
+    m.add("prescale_training_seconds_total", "", seconds);
+    let outcome = match &r {
+        Ok(o) => {
+            m.add(
+                "prescale_training_runs_total",
+                "{outcome=\"succeeded\"}",
+                1.0,
+            );
+            m.set(
+                "prescale_model_validation_mae",
+                &format!("{{series=\"{id}\"}}"),
+                o.validation_mae,
+            );
+            tracing::info!(series = %id, job, status = ?o.status, seconds, "trained");
+            Ok(serde_json::to_value(o).unwrap_or_default())
+        }
+        Err(e) => {
+            m.add("prescale_training_runs_total", "{outcome=\"failed\"}", 1.0);
+            tracing::warn!(series = %id, job, error = %format!("{e:#}"), "training failed; the champion is unchanged");
+            Err(format!("{e:#}"))
+        }
+    };
+    if let Err(e) = state.store.finish_job(job, outcome, seconds).await {
+        tracing::error!(job, error = %e, "recording the end of a job failed");
     }
 }
 

@@ -334,3 +334,20 @@ on_each_backend!(
         );
     }
 );
+
+/// Imports `days` days of synthetic Lima demand ending at the current hour as series `id`, so
+/// the current hour can be forecast and published.
+pub(crate) async fn import_recent(db: &TestDb, id: &str, seed: u64, days: usize) {
+    let now = Hour::containing(chrono::Utc::now());
+    let cal = prescale::domain::Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+    let frame = prescale::bench::synthetic(seed, 24 * days, &cal);
+    let mut csv = String::from("timestamp,y\n");
+    for (i, y) in frame.y.iter().enumerate() {
+        csv.push_str(&format!("{},{y}\n", now.plus(i as i64 - 24 * days as i64)));
+    }
+    let mut opts = options(id);
+    opts.time_zone = Some(TimeZone::LIMA);
+    import(db, &db.write(&format!("{id}.csv"), &csv), &opts)
+        .await
+        .unwrap();
+}

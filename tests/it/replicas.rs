@@ -5,13 +5,12 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use prescale::domain::{Hour, SeriesId, TimeZone};
+use prescale::domain::SeriesId;
 use prescale::forecast::ModelSpec;
 use prescale::store::Backend;
 
 use crate::api::request;
 use crate::helpers::TestDb;
-use crate::import::{import, options};
 
 fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -72,19 +71,7 @@ async fn only_the_leader_publishes_and_another_takes_over_when_it_dies() {
         return;
     };
     // A series with six weeks of demand up to now, and a model.
-    let now = Hour::containing(chrono::Utc::now());
-    let cal =
-        prescale::domain::Calendar::new(TimeZone::LIMA, prescale::domain::CalendarName::Pe, []);
-    let frame = prescale::bench::synthetic(5, 24 * 42, &cal);
-    let mut csv = String::from("timestamp,y\n");
-    for (i, y) in frame.y.iter().enumerate() {
-        csv.push_str(&format!("{},{y}\n", now.plus(i as i64 - 24 * 42)));
-    }
-    let mut opts = options("live");
-    opts.time_zone = Some(TimeZone::LIMA);
-    import(&db, &db.write("live.csv", &csv), &opts)
-        .await
-        .unwrap();
+    crate::import::import_recent(&db, "live", 5, 42).await;
     let models = db.path("models");
     let config = db.write(
         "prescale.toml",

@@ -99,20 +99,8 @@ on_each_backend!(
     the_forecast_of_the_current_hour_is_served_from_its_publication,
     |db| {
         let app = spawn_app(&db).await;
-        // Six weeks of synthetic demand up to the current hour.
         let now = Hour::containing(Utc::now());
-        let cal =
-            prescale::domain::Calendar::new(TimeZone::LIMA, prescale::domain::CalendarName::Pe, []);
-        let frame = prescale::bench::synthetic(3, 24 * 42, &cal);
-        let mut csv = String::from("timestamp,y\n");
-        for (i, y) in frame.y.iter().enumerate() {
-            csv.push_str(&format!("{},{y}\n", now.plus(i as i64 - 24 * 42)));
-        }
-        let mut opts = options("live");
-        opts.time_zone = Some(TimeZone::LIMA);
-        import(&db, &db.write("live.csv", &csv), &opts)
-            .await
-            .unwrap();
+        crate::import::import_recent(&db, "live", 3, 42).await;
         let id = SeriesId::parse("live").unwrap();
         retrain::retrain(&db.store, &app.settings, &id, &quick())
             .await

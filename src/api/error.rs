@@ -27,6 +27,8 @@ pub enum ApiError {
     Forbidden,
     #[error("request body too large")]
     TooLarge,
+    #[error("this route does not take that method: see /openapi.json")]
+    MethodNotAllowed,
     #[error("the request took too long")]
     Timeout,
     #[error(transparent)]
@@ -46,6 +48,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -18,6 +18,7 @@ pub mod domain;
 pub mod forecast;
 pub mod import;
 pub mod jobs;
+pub mod scaling;
 pub mod store;
 
 /// Compile-time guard: shared handles must cross threads.

@@ -146,6 +146,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/series/{id}/forecast", get(series::forecast_get))
         .route("/v1/series/{id}/accuracy", get(series::accuracy_get))
+        .route(
+            "/v1/series/{id}/holidays",
+            get(series::holidays_list).post(series::holidays_add),
+        )
         .route("/v1/models", get(series::models_list))
         .route(
             "/v1/series/{id}/train",

@@ -262,3 +262,66 @@ pub(super) async fn accuracy_get(
         accuracy,
     }))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewHoliday {
+    date: chrono::NaiveDate,
+    name: String,
+}
+
+/// Adds custom holidays to a series (all or none), on top of its built-in calendar.
+pub(super) async fn holidays_add(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<SeriesId>,
+    AppJson(days): AppJson<Vec<NewHoliday>>,
+) -> Result<(StatusCode, Json<Vec<crate::domain::Holiday>>), ApiError> {
+    if state.store.series(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("series {id} does not exist")));
+    }
+    let mut out: Vec<crate::domain::Holiday> = Vec::with_capacity(days.len());
+    for (i, d) in days.into_iter().enumerate() {
+        if d.name.trim().is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "item {i}: field \"name\": empty"
+            )));
+        }
+        if out.iter().any(|h| h.date == d.date) {
+            return Err(ApiError::BadRequest(format!(
+                "item {i}: field \"date\": {} appears twice",
+                d.date
+            )));
+        }
+        out.push(crate::domain::Holiday {
+            date: d.date,
+            name: d.name,
+        });
+    }
+    state.store.put_custom_holidays(&id, &out, "api").await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct YearQuery {
+    year: Option<i32>,
+}
+
+/// The full calendar of a series for a year: built-in, imported and configured holidays.
+pub(super) async fn holidays_list(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<SeriesId>,
+    AppQuery(q): AppQuery<YearQuery>,
+) -> Result<Json<Vec<crate::domain::Holiday>>, ApiError> {
+    use chrono::Datelike;
+    let series = state
+        .store
+        .series(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("series {id} does not exist")))?;
+    let mut custom = state.store.custom_holidays(&id).await?;
+    custom.extend(state.settings.holidays_of(&id));
+    let calendar = crate::domain::Calendar::new(series.time_zone, series.calendar, custom);
+    Ok(Json(
+        calendar.holidays_in(q.year.unwrap_or_else(|| Utc::now().year())),
+    ))
+}

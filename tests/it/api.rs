@@ -795,3 +795,54 @@ on_each_backend!(
         app.stop().await;
     }
 );
+
+on_each_backend!(custom_holidays_can_be_posted_and_join_the_calendar, |db| {
+    let app = spawn_app(&db).await;
+    app.post_json("/v1/series", &json!({ "id": "trips", "calendar": "PE" }))
+        .await;
+    let r = app
+        .post_json(
+            "/v1/series/trips/holidays",
+            &json!([{ "date": "2026-03-14", "name": "Concierto" }]),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let days = app.get("/v1/series/trips/holidays?year=2026").await.json();
+    let dates: Vec<&str> = days
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
+    assert!(
+        dates.contains(&"2026-03-14") && dates.contains(&"2026-07-28"),
+        "custom and built-in: {dates:?}"
+    );
+    let r = app
+        .post_json(
+            "/v1/series/trips/holidays",
+            &json!([{ "date": "2026-05-02", "name": "x" }, { "date": "2026-05-02", "name": "y" }]),
+        )
+        .await;
+    assert!(
+        r.status == 400 && r.json()["error"].as_str().unwrap().starts_with("item 1"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        app.post_json(
+            "/v1/series/trips/holidays",
+            &json!([{ "date": "2026-13-01", "name": "x" }])
+        )
+        .await
+        .status,
+        422
+    );
+    assert_eq!(
+        app.post_json("/v1/series/nope/holidays", &json!([]))
+            .await
+            .status,
+        404
+    );
+    app.stop().await;
+});

@@ -51,13 +51,7 @@ impl Store {
         source: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 AS one FROM series WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NoSuchSeries(id.to_string()));
-        }
+        super::series::ensure_series(&mut tx, id).await?;
         upsert_holidays(&mut tx, self.backend, id, holidays, source).await?;
         Ok(tx.commit().await?)
     }

@@ -103,13 +103,7 @@ impl Store {
     /// [`StoreError::NoSuchSeries`], or a database failure; nothing is written then.
     pub async fn put_partial(&self, id: &SeriesId, rows: &[Observation]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 AS one FROM series WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NoSuchSeries(id.to_string()));
-        }
+        super::series::ensure_series(&mut tx, id).await?;
         for o in rows {
             sqlx::query(
                 "INSERT INTO observations (series, hour, demand, partial) VALUES ($1, $2, $3, 1) \

@@ -87,6 +87,20 @@ impl Store {
     }
 }
 
+/// [`StoreError::NoSuchSeries`] unless the series is stored (checked inside `tx`).
+pub(super) async fn ensure_series(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &SeriesId,
+) -> Result<(), StoreError> {
+    let exists = sqlx::query("SELECT 1 AS one FROM series WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    exists
+        .map(|_| ())
+        .ok_or_else(|| StoreError::NoSuchSeries(id.to_string()))
+}
+
 /// Inserts the series unless it exists; true if it was inserted.
 pub(super) async fn insert_series(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,

@@ -124,19 +124,7 @@ async fn fresh_published(
         model,
         issued_at: first.issued_at.to_utc(),
         origin: first.issued_at,
-        points: points
-            .iter()
-            .take(horizon)
-            .map(|p| crate::jobs::predict::Point {
-                hour: p.hour,
-                expected: p.expected,
-                lower80: p.lower80,
-                upper80: p.upper80,
-                lower95: p.lower95,
-                upper95: p.upper95,
-                confidence: p.confidence,
-            })
-            .collect(),
+        points: points.iter().take(horizon).map(|p| p.point).collect(),
     }))
 }
 

@@ -34,15 +34,15 @@ fn score<'a>(pairs: impl Iterator<Item = (&'a PublishedPoint, f64)>) -> Score {
         (0usize, 0.0, 0.0, 0usize, 0.0, 0usize, 0usize);
     for (p, y) in pairs {
         n += 1;
-        let e = p.expected - y;
+        let e = p.point.expected - y;
         abs += e.abs();
         bias += e;
         if y != 0.0 {
             pct += (e / y).abs();
             pct_n += 1;
         }
-        in80 += usize::from(p.lower80 <= y && y <= p.upper80);
-        in95 += usize::from(p.lower95 <= y && y <= p.upper95);
+        in80 += usize::from(p.point.lower80 <= y && y <= p.point.upper80);
+        in95 += usize::from(p.point.lower95 <= y && y <= p.point.upper95);
     }
     if n == 0 {
         return Score::default();
@@ -72,7 +72,7 @@ pub fn live_accuracy(
 ) -> LiveAccuracy {
     let scored: Vec<(&PublishedPoint, f64)> = published
         .iter()
-        .filter_map(|p| observed.get(&p.hour).map(|y| (p, *y)))
+        .filter_map(|p| observed.get(&p.point.hour).map(|y| (p, *y)))
         .collect();
     let overall = score(scored.iter().copied());
     let buckets = [
@@ -101,7 +101,7 @@ pub fn live_accuracy(
         by_hour
             .entry(
                 calendar
-                    .local(p.hour)
+                    .local(p.point.hour)
                     .format("%H")
                     .to_string()
                     .parse()
@@ -134,14 +134,16 @@ mod tests {
         PublishedPoint {
             issued_at: Hour::from_unix(hour * 3600 - (lead - 1) * 3600).unwrap(),
             model_version: 1,
-            hour: Hour::from_unix(hour * 3600).unwrap(),
             lead,
-            expected,
-            lower80: expected - 10.0,
-            upper80: expected + 10.0,
-            lower95: expected - 20.0,
-            upper95: expected + 20.0,
-            confidence: 0.5,
+            point: crate::forecast::ForecastPoint {
+                hour: Hour::from_unix(hour * 3600).unwrap(),
+                expected,
+                lower80: expected - 10.0,
+                upper80: expected + 10.0,
+                lower95: expected - 20.0,
+                upper95: expected + 20.0,
+                confidence: 0.5,
+            },
         }
     }
 

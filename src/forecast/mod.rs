@@ -13,4 +13,21 @@ pub mod registry;
 pub mod trainer;
 
 pub use frame::Frame;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Hour;
+
+/// One forecast hour: expected demand, its 80% and 95% bounds, and the confidence that demand
+/// lands within the series' tolerance of it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ForecastPoint {
+    pub hour: Hour,
+    pub expected: f64,
+    pub lower80: f64,
+    pub upper80: f64,
+    pub lower95: f64,
+    pub upper95: f64,
+    pub confidence: f64,
+}
 pub use models::{Model, ModelSpec};

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::domain::{Hour, SeriesId};
+use crate::forecast::ForecastPoint;
 use crate::forecast::confidence::Conditions;
 use crate::forecast::features::{Windows, level};
 use crate::forecast::registry::Registry;
@@ -14,18 +15,6 @@ use crate::store::Store;
 
 /// Hours of history a forecast reads.
 const HISTORY_HOURS: usize = 24 * 7 * 5;
-
-/// One forecast hour.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Point {
-    pub hour: Hour,
-    pub expected: f64,
-    pub lower80: f64,
-    pub upper80: f64,
-    pub lower95: f64,
-    pub upper95: f64,
-    pub confidence: f64,
-}
 
 /// A forecast of one series.
 #[derive(Debug, Clone, Serialize)]
@@ -36,7 +25,7 @@ pub struct Forecast {
     pub issued_at: DateTime<Utc>,
     /// The first forecast hour: the hour after the last observation (or `--at`).
     pub origin: Hour,
-    pub points: Vec<Point>,
+    pub points: Vec<ForecastPoint>,
 }
 
 /// Forecasts `horizon` hours from `origin` (default: the hour after the last observation).
@@ -78,7 +67,7 @@ pub async fn forecast(
                 .calibration
                 .band(f, lvl, i + 1, tol, &origin_cond.at(&frame, pos))
                 .ordered(f, clip);
-            Point {
+            ForecastPoint {
                 hour: frame.hour(pos),
                 expected: f,
                 lower80: b.lo80,

@@ -89,14 +89,8 @@ async fn publish_series(
         .map(|(i, p)| PublishedPoint {
             issued_at: f.origin,
             model_version: f.model_version,
-            hour: p.hour,
             lead: i as i64 + 1,
-            expected: p.expected,
-            lower80: p.lower80,
-            upper80: p.upper80,
-            lower95: p.lower95,
-            upper95: p.upper95,
-            confidence: p.confidence,
+            point: *p,
         })
         .collect();
     store.publish(id, &points).await?;

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::predict::Point;
+use crate::forecast::ForecastPoint as Point;
 
 /// Which value of the forecast to provision for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -5,20 +5,16 @@ use sqlx::Row;
 
 use super::{BATCH_ROWS, Store, StoreError, values_placeholders};
 use crate::domain::{Hour, SeriesId};
+use crate::forecast::ForecastPoint;
 
 /// One published forecast point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublishedPoint {
     pub issued_at: Hour,
     pub model_version: i64,
-    pub hour: Hour,
     pub lead: i64,
-    pub expected: f64,
-    pub lower80: f64,
-    pub upper80: f64,
-    pub lower95: f64,
-    pub upper95: f64,
-    pub confidence: f64,
+    #[serde(flatten)]
+    pub point: ForecastPoint,
 }
 
 const COLUMNS: &str = "issued_at, model_version, hour, lead, expected, lower80, upper80, lower95, upper95, confidence";
@@ -27,14 +23,16 @@ fn point(r: &sqlx::any::AnyRow) -> Result<PublishedPoint, StoreError> {
     Ok(PublishedPoint {
         issued_at: Hour::from_unix(r.try_get("issued_at")?)?,
         model_version: r.try_get("model_version")?,
-        hour: Hour::from_unix(r.try_get("hour")?)?,
         lead: r.try_get("lead")?,
-        expected: r.try_get("expected")?,
-        lower80: r.try_get("lower80")?,
-        upper80: r.try_get("upper80")?,
-        lower95: r.try_get("lower95")?,
-        upper95: r.try_get("upper95")?,
-        confidence: r.try_get("confidence")?,
+        point: ForecastPoint {
+            hour: Hour::from_unix(r.try_get("hour")?)?,
+            expected: r.try_get("expected")?,
+            lower80: r.try_get("lower80")?,
+            upper80: r.try_get("upper80")?,
+            lower95: r.try_get("lower95")?,
+            upper95: r.try_get("upper95")?,
+            confidence: r.try_get("confidence")?,
+        },
     })
 }
 
@@ -67,14 +65,14 @@ impl Store {
                     .bind(id.as_str())
                     .bind(p.issued_at.unix())
                     .bind(p.model_version)
-                    .bind(p.hour.unix())
+                    .bind(p.point.hour.unix())
                     .bind(p.lead)
-                    .bind(p.expected)
-                    .bind(p.lower80)
-                    .bind(p.upper80)
-                    .bind(p.lower95)
-                    .bind(p.upper95)
-                    .bind(p.confidence);
+                    .bind(p.point.expected)
+                    .bind(p.point.lower80)
+                    .bind(p.point.upper80)
+                    .bind(p.point.lower95)
+                    .bind(p.point.upper95)
+                    .bind(p.point.confidence);
             }
             q.execute(&mut *tx).await?;
         }

@@ -62,7 +62,7 @@ on_each_backend!(
         let published = db.store.latest_published(&id).await.unwrap();
         assert_eq!(published.len(), 24);
         assert!(published.iter().enumerate().all(|(i, p)| p.issued_at == at
-            && p.hour == at.plus(i as i64)
+            && p.point.hour == at.plus(i as i64)
             && p.lead == i as i64 + 1));
         // Publishing the same hour again replaces it, it does not duplicate it.
         serving::publish_once(&db.store, &app.settings, at, 24, 4)
@@ -83,7 +83,7 @@ on_each_backend!(
         let mae = published
             .iter()
             .zip(&obs)
-            .map(|(p, o)| (p.expected - o.demand.get()).abs())
+            .map(|(p, o)| (p.point.expected - o.demand.get()).abs())
             .sum::<f64>()
             / 24.0;
         assert!((v["overall"]["mae"].as_f64().unwrap() - mae).abs() < 1e-6);

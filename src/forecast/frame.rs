@@ -315,29 +315,10 @@ fn column(name: &str, raw: &[Option<String>]) -> Exog {
         .zip(&numeric)
         .all(|(r, n)| r.is_none() || n.is_some());
     if name.eq_ignore_ascii_case("weather") || !all_numeric {
-        let cats: Vec<&String> = raw
-            .iter()
-            .flatten()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let index = |s: &String| cats.binary_search(&s).map_or(f64::NAN, |i| i as f64);
-        let mut values: Vec<f64> = raw
-            .iter()
-            .map(|v| v.as_ref().map_or(f64::NAN, index))
-            .collect();
-        let mut prev = f64::NAN;
-        for v in &mut values {
-            if v.is_nan() { *v = prev } else { prev = *v }
-        }
-        let mut next = f64::NAN;
-        for v in values.iter_mut().rev() {
-            if v.is_nan() { *v = next } else { next = *v }
-        }
         return Exog {
             name: name.to_owned(),
             categorical: true,
-            values,
+            values: categories(raw),
         };
     }
     Exog {
@@ -352,11 +333,11 @@ impl Exog {
     /// value over gaps (else the next); every other variable is interpolated linearly.
     pub fn from_values(name: &str, values: &[Option<f64>]) -> Self {
         if name == "weather" {
-            let raw: Vec<Option<String>> = values
-                .iter()
-                .map(|v| v.map(|x| format!("{x:012.3}")))
-                .collect();
-            return column(name, &raw);
+            return Self {
+                name: name.to_owned(),
+                categorical: true,
+                values: categories(values),
+            };
         }
         Self {
             name: name.to_owned(),
@@ -364,6 +345,30 @@ impl Exog {
             values: interpolate(values),
         }
     }
+}
+
+/// Each value's rank among the sorted distinct values; a gap takes the previous value, else the
+/// next (the protocol's rule for categorical columns).
+fn categories<T: PartialOrd>(raw: &[Option<T>]) -> Vec<f64> {
+    let mut distinct: Vec<&T> = raw.iter().flatten().collect();
+    distinct.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    distinct.dedup_by(|a, b| a == b);
+    let mut values: Vec<f64> = raw
+        .iter()
+        .map(|v| {
+            v.as_ref()
+                .map_or(f64::NAN, |x| distinct.partition_point(|d| *d < x) as f64)
+        })
+        .collect();
+    let mut prev = f64::NAN;
+    for v in &mut values {
+        if v.is_nan() { *v = prev } else { prev = *v }
+    }
+    let mut next = f64::NAN;
+    for v in values.iter_mut().rev() {
+        if v.is_nan() { *v = next } else { next = *v }
+    }
+    values
 }
 
 fn interpolate(values: &[Option<f64>]) -> Vec<f64> {
@@ -439,6 +444,17 @@ mod tests {
     fn interpolation_is_linear_inside_and_constant_at_the_ends() {
         let v = interpolate(&[None, Some(1.0), None, None, Some(4.0), None]);
         assert_eq!(v, vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
+    }
+
+    #[test]
+    fn a_stored_condition_category_is_ranked_like_the_csv_one() {
+        let stored = Exog::from_values("weather", &[None, Some(2.0), None, Some(1.0)]);
+        let raw: Vec<Option<String>> = [None, Some("2"), None, Some("1")]
+            .into_iter()
+            .map(|v| v.map(str::to_owned))
+            .collect();
+        assert_eq!(stored.values, column("weather", &raw).values);
+        assert!(stored.categorical);
     }
 
     #[test]

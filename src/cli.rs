@@ -105,6 +105,34 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// The audit trail: every scaling action attempted, newest first.
+    Actions {
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a target's previous values: the last action, or every action from --to on
+    /// (newest first). Each restore is recorded as an action of its own.
+    Rollback {
+        #[arg(long)]
+        target: String,
+        #[arg(long, value_name = "ACTION_ID")]
+        to: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The latest published recommendations (per target and hour, with decision and reason).
+    Recommendations {
+        #[arg(long)]
+        series: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks: `prescale bench train` trains many synthetic series and reports wall time,
     /// series per second and peak memory.
     #[command(subcommand)]
@@ -279,6 +307,21 @@ pub async fn run(cli: Cli) -> Result<()> {
             json: as_json,
         } => tick_cmd(&settings, at.as_deref(), horizon, as_json).await?,
         Command::Serve { listen } => serve_cmd(settings.clone(), listen).await?,
+        Command::Actions {
+            target,
+            limit,
+            json: as_json,
+        } => actions_cmd(&settings, target.as_deref(), limit, as_json).await?,
+        Command::Rollback {
+            target,
+            to,
+            json: as_json,
+        } => rollback_cmd(&settings, &target, to, as_json).await?,
+        Command::Recommendations {
+            series,
+            target,
+            json: as_json,
+        } => recommendations_cmd(&settings, series.as_deref(), target.as_deref(), as_json).await?,
         Command::Bench(BenchCommand::Publish {
             series,
             days,
@@ -583,9 +626,19 @@ async fn tick_cmd(
     let store = open_store(settings).await?;
     let parallel = std::thread::available_parallelism().map_or(2, usize::from) * 2;
     let r = crate::jobs::serving::publish_once(&store, settings, at, horizon, parallel).await?;
+    // The cycle's clock: now, or for --at the minute the loop would have run at.
+    let now = if at == Hour::containing(Utc::now()) {
+        Utc::now()
+    } else {
+        at.to_utc() + chrono::Duration::minutes(i64::from(settings.serving.minute_offset))
+    };
+    let ctx = crate::scaling::actuators::Context::from_settings(settings);
+    let interval = chrono::Duration::seconds(settings.serving.interval_seconds as i64);
+    let scaled =
+        crate::scaling::cycle::run(&store, settings, &ctx, &r.published, now, interval).await?;
     store.close().await;
     if as_json {
-        return json(&r);
+        return json(&serde_json::json!({ "publish": r, "scaling": scaled }));
     }
     let mut o = format!(
         "published {} series for {at} in {:.2} s\n",
@@ -595,7 +648,159 @@ async fn tick_cmd(
     for (id, why) in &r.skipped {
         o.push_str(&format!("  skipped {id}: {why}\n"));
     }
+    o.push_str(&format_outcomes(settings, &scaled));
     Ok(o)
+}
+
+fn format_action(a: &crate::store::ActionRecord) -> String {
+    let show = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map_or_else(|| "?".to_owned(), ToString::to_string)
+    };
+    let mut line = format!(
+        "#{} {} {} ({}) {}: {} -> {} [{}]",
+        a.id,
+        a.at.format("%Y-%m-%d %H:%M:%S"),
+        a.target,
+        a.kind,
+        a.cause,
+        show(&a.before),
+        a.after,
+        a.status
+    );
+    if let Some(h) = a.hour {
+        line.push_str(&format!(" for {h}"));
+    }
+    if let Some(c) = a.confidence {
+        line.push_str(&format!(" confidence {c:.2}"));
+    }
+    if let Some(s) = a.http_status {
+        line.push_str(&format!(" http {s}"));
+    }
+    if let Some(r) = a.rollback_of {
+        line.push_str(&format!(" (rolls back #{r})"));
+    }
+    if let Some(e) = &a.error {
+        line.push_str(&format!("\n    error: {e}"));
+    }
+    line + "\n"
+}
+
+async fn actions_cmd(
+    settings: &Settings,
+    target: Option<&str>,
+    limit: i64,
+    as_json: bool,
+) -> Result<String> {
+    let store = open_store(settings).await?;
+    let actions = store.actions(target, limit.max(1)).await?;
+    store.close().await;
+    if as_json {
+        return json(&actions);
+    }
+    if actions.is_empty() {
+        return Ok("no actions recorded\n".into());
+    }
+    Ok(actions.iter().map(format_action).collect())
+}
+
+async fn rollback_cmd(
+    settings: &Settings,
+    target: &str,
+    to: Option<i64>,
+    as_json: bool,
+) -> Result<String> {
+    let store = open_store(settings).await?;
+    let ctx = crate::scaling::actuators::Context::from_settings(settings);
+    let r = crate::scaling::cycle::rollback(&store, settings, &ctx, target, to).await;
+    store.close().await;
+    let done = r?;
+    if as_json {
+        return json(&done);
+    }
+    let failed = done.iter().any(|a| a.status == "failed");
+    let text: String = done.iter().map(format_action).collect();
+    anyhow::ensure!(!failed, "rollback stopped at a failure:\n{text}");
+    Ok(text)
+}
+
+async fn recommendations_cmd(
+    settings: &Settings,
+    series: Option<&str>,
+    target: Option<&str>,
+    as_json: bool,
+) -> Result<String> {
+    let series = series.map(SeriesId::parse).transpose()?;
+    let store = open_store(settings).await?;
+    let recs = store
+        .latest_recommendations(series.as_ref(), target)
+        .await?;
+    store.close().await;
+    if as_json {
+        return json(&recs);
+    }
+    if recs.is_empty() {
+        return Ok("no recommendations published yet (run `prescale tick`)\n".into());
+    }
+    let mut o = format!(
+        "{:<16} {:<22} {:>8} {:>8} {:>6}  {:<6} reason\n",
+        "target", "hour", "needed", "value", "conf", "decision"
+    );
+    for r in &recs {
+        o.push_str(&format!(
+            "{:<16} {:<22} {:>8} {:>8} {:>6.2}  {:<6} {}\n",
+            r.target,
+            r.hour.to_string(),
+            r.needed,
+            r.value,
+            r.confidence,
+            r.decision,
+            r.reason
+        ));
+    }
+    Ok(o)
+}
+
+/// One line per target: what was decided for which hour, and what happened.
+fn format_outcomes(
+    settings: &Settings,
+    outcomes: &[crate::scaling::cycle::TargetOutcome],
+) -> String {
+    let mut o = String::new();
+    for x in outcomes {
+        let unit = settings
+            .targets
+            .iter()
+            .find(|t| t.name == x.target)
+            .map_or("", |t| t.kind.unit());
+        let what = match (x.hour, x.value) {
+            (Some(h), Some(v)) => format!(
+                "{v} {unit} for {h} (confidence {:.2})",
+                x.confidence.unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
+        o.push_str(&format!(
+            "  {} ({}): {} {what}: {}{}\n",
+            x.target,
+            x.kind.as_str(),
+            if x.decision.is_empty() {
+                "-"
+            } else {
+                &x.decision
+            },
+            x.status,
+            if x.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", x.reason)
+            },
+        ));
+        if let Some(e) = &x.error {
+            o.push_str(&format!("    error: {e}\n"));
+        }
+    }
+    o
 }
 
 async fn serve_cmd(settings: Settings, listen: Option<String>) -> Result<String> {

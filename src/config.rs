@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{CalendarName, Holiday, SeriesId, TimeZone, Tolerance};
+use crate::scaling::targets::{GoogleSettings, KubernetesSettings, Target};
 use crate::store::DatabaseUrl;
 
 const DEFAULTS: &str = include_str!("defaults.toml");
@@ -27,6 +28,9 @@ struct RawSettings {
     api: Option<RawApi>,
     serving: Option<RawServing>,
     retrain: Option<RawRetrain>,
+    targets: Option<Vec<Target>>,
+    google: Option<GoogleSettings>,
+    kubernetes: Option<KubernetesSettings>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,6 +218,10 @@ pub struct Settings {
     pub api: ApiSettings,
     pub serving: ServingSettings,
     pub retrain: RetrainSettings,
+    /// What prescale scales (`[[targets]]`), each validated.
+    pub targets: Vec<Target>,
+    pub google: GoogleSettings,
+    pub kubernetes: KubernetesSettings,
     /// The config file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -235,6 +243,8 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    #[error("{place}: {message}")]
+    Target { place: String, message: String },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
     #[error("cannot read config file {}: {error}", .path.display())]
@@ -271,6 +281,12 @@ impl Settings {
             }
             None => RawSettings::default(),
         };
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let env_secrets: Vec<(String, String)> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("PRESCALE_TARGET_"))
+            .cloned()
+            .collect();
         let env = parse_env_layer(env)?;
         let flags = RawSettings {
             database_url: overrides.database_url,
@@ -284,7 +300,19 @@ impl Settings {
         let mut api = RawApi::default();
         let mut serving = RawServing::default();
         let mut retrain = RawRetrain::default();
+        let mut targets = Vec::new();
+        let mut google = GoogleSettings::default();
+        let mut kubernetes = KubernetesSettings::default();
         for layer in layers {
+            if let Some(t) = layer.targets {
+                targets = t;
+            }
+            if let Some(g) = layer.google {
+                google = g;
+            }
+            if let Some(k) = layer.kubernetes {
+                kubernetes = k;
+            }
             if let Some(r) = layer.retrain {
                 retrain.schedule = r.schedule.or(retrain.schedule);
                 retrain.series = r.series.or(retrain.series);
@@ -316,6 +344,31 @@ impl Settings {
                 holidays = h;
             }
         }
+        let mut names = std::collections::HashSet::new();
+        for t in &mut targets {
+            let place = || {
+                config_file
+                    .as_ref()
+                    .map_or_else(|| "settings".to_owned(), |p| p.display().to_string())
+            };
+            t.validate().map_err(|message| ConfigError::Target {
+                place: place(),
+                message,
+            })?;
+            if !names.insert(t.name.clone()) {
+                return Err(ConfigError::Target {
+                    place: place(),
+                    message: format!("target {:?} is defined twice", t.name),
+                });
+            }
+            let var = format!(
+                "PRESCALE_TARGET_{}_SECRET",
+                t.name.to_ascii_uppercase().replace(['-', '.'], "_")
+            );
+            if let Some((_, v)) = env_secrets.iter().find(|(k, _)| *k == var) {
+                t.secret = Some(Secret::new(v.clone()));
+            }
+        }
         let missing = "is set in defaults.toml";
         Ok(Self {
             database_url: merged.database_url.expect(missing),
@@ -344,6 +397,9 @@ impl Settings {
                 schedule: retrain.schedule.expect(missing),
                 series: retrain.series.unwrap_or_default(),
             },
+            targets,
+            google,
+            kubernetes,
             config_file,
         })
     }
@@ -406,6 +462,32 @@ fn locate(text: &str, span: Option<Range<usize>>) -> (usize, usize, String) {
 /// `PRESCALE_LOG=debug` sets `log`; `PRESCALE_SERIES_DEFAULTS__TIME_ZONE` sets
 /// `series_defaults.time_zone`; `DATABASE_URL` sets `database_url` unless
 /// `PRESCALE_DATABASE_URL` does. `PRESCALE_CONFIG` names the config file and is not a key.
+/// PRESCALE_ variables that are not settings keys: read where they are used.
+enum NotSetting {
+    Exact(&'static str),
+    Prefix(&'static str),
+    Suffix(&'static str),
+}
+
+impl NotSetting {
+    fn matches(&self, k: &str) -> bool {
+        match self {
+            Self::Exact(n) => k == *n,
+            Self::Prefix(p) => k.starts_with(p),
+            Self::Suffix(s) => k.ends_with(s),
+        }
+    }
+}
+
+const NOT_SETTINGS: &[NotSetting] = &[
+    NotSetting::Exact("PRESCALE_CONFIG"),
+    NotSetting::Exact("PRESCALE_API_TOKENS"),
+    // Actuators (ACTUATORS.md 1.6 and 6.2).
+    NotSetting::Prefix("PRESCALE_GCP_ACCESS_TOKEN"),
+    NotSetting::Suffix("_ENDPOINT"),
+    NotSetting::Prefix("PRESCALE_TARGET_"),
+];
+
 fn parse_env_layer(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<RawSettings, ConfigError> {
@@ -413,9 +495,7 @@ fn parse_env_layer(
     // (variable, key, value), one TOML line each, so a parse error's line names its variable.
     let mut vars: Vec<(String, String, String)> = env
         .iter()
-        .filter(|(k, _)| {
-            k.starts_with("PRESCALE_") && k != "PRESCALE_CONFIG" && k != "PRESCALE_API_TOKENS"
-        })
+        .filter(|(k, _)| k.starts_with("PRESCALE_") && !NOT_SETTINGS.iter().any(|n| n.matches(k)))
         .map(|(k, v)| {
             (
                 k.clone(),

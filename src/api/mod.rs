@@ -10,6 +10,7 @@ mod jobs;
 mod metrics;
 mod observations;
 mod openapi;
+mod scaling;
 mod series;
 
 use std::sync::Arc;
@@ -38,16 +39,19 @@ pub struct AppState {
     pub forecasts: Arc<ForecastCache>,
     /// Background work started by requests (training): waited for on shutdown.
     pub tasks: tokio_util::task::TaskTracker,
+    /// Clients and credentials of the actuators.
+    pub actuators: Arc<crate::scaling::actuators::Context>,
 }
 
 impl AppState {
     pub fn new(store: Store, settings: Settings) -> Self {
         Self {
             store,
-            settings: Arc::new(settings),
             metrics: Arc::default(),
             forecasts: Arc::default(),
             tasks: tokio_util::task::TaskTracker::new(),
+            actuators: Arc::new(crate::scaling::actuators::Context::from_settings(&settings)),
+            settings: Arc::new(settings),
         }
     }
 }
@@ -151,6 +155,13 @@ pub fn router(state: AppState) -> Router {
             get(series::holidays_list).post(series::holidays_add),
         )
         .route("/v1/models", get(series::models_list))
+        .route("/v1/recommendations", get(scaling::recommendations))
+        .route(
+            "/v1/series/{id}/recommendations",
+            get(scaling::series_recommendations),
+        )
+        .route("/v1/series/{id}/patterns", get(scaling::patterns))
+        .route("/v1/actions", get(scaling::actions))
         .route(
             "/v1/series/{id}/train",
             axum::routing::post(jobs::train_start),

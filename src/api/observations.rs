@@ -158,6 +158,14 @@ pub(super) async fn observations_add(
         None => ImportReport::empty(id.clone(), "items"),
     };
     state.store.put_partial(&id, &partial_hours).await?;
+    // Readings of the running hour feed the forecast-miss check.
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    for o in &partial_hours {
+        state
+            .store
+            .put_partial_reading(&id, o.hour, now_ms, o.demand.get())
+            .await?;
+    }
     Ok(Json(ImportReport {
         partial: partial_hours.len() as u64,
         ..report

@@ -180,6 +180,28 @@ pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::Cancellati
                         seconds = r.seconds,
                         "published"
                     );
+                    let interval = chrono::Duration::seconds(cfg.interval_seconds as i64);
+                    match crate::scaling::cycle::run(
+                        &state.store,
+                        &state.settings,
+                        &state.actuators,
+                        &r.published,
+                        now,
+                        interval,
+                    )
+                    .await
+                    {
+                        Ok(outcomes) => {
+                            for o in &outcomes {
+                                state.metrics.add(
+                                    "prescale_scaling_decisions_total",
+                                    &format!("{{target=\"{}\",status=\"{}\"}}", o.target, o.status),
+                                    1.0,
+                                );
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %format!("{e:#}"), "scaling failed"),
+                    }
                 }
                 Err(e) => tracing::error!(error = %format!("{e:#}"), "publishing failed"),
             }
@@ -188,6 +210,7 @@ pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::Cancellati
             let now = chrono::Utc::now();
             super::retrain::run_due(&state, retrain_checked, now).await;
             retrain_checked = now;
+            check_misses(&state, Hour::containing(now)).await;
         }
         tokio::select! {
             () = stop.cancelled() => break,
@@ -196,6 +219,28 @@ pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::Cancellati
     }
     if let Some(l) = leader {
         l.release().await;
+    }
+}
+
+/// The safety net over every series with targets, for the running hour.
+pub async fn check_misses(state: &crate::api::AppState, hour: Hour) {
+    let mut seen = std::collections::HashSet::new();
+    for t in &state.settings.targets {
+        if !seen.insert(t.series.clone()) {
+            continue;
+        }
+        if let Err(e) = crate::scaling::safety::check_series(
+            &state.store,
+            &state.settings,
+            &state.actuators,
+            &t.series,
+            hour,
+            Some(&state.metrics),
+        )
+        .await
+        {
+            tracing::error!(series = %t.series, error = %format!("{e:#}"), "forecast-miss check failed");
+        }
     }
 }
 

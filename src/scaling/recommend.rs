@@ -35,6 +35,28 @@ pub struct Capacity {
     pub quantile: Quantile,
     /// Apply only when the forecast's confidence is at least this.
     pub confidence_threshold: f64,
+    /// Pre-scaling stages ahead of registered events.
+    pub event_stages: Vec<EventStage>,
+}
+
+/// One pre-scaling stage: from `hours_before` an event's start until its end, provision at least
+/// `share` of the event's peak need (the seed's concert plan: half the day before, all of it two
+/// hours before). The event's peak must be inside the forecast horizon, so a 24-hour stage needs
+/// a horizon beyond 24 hours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventStage {
+    pub hours_before: u32,
+    pub share: f64,
+}
+
+/// A registered event as the recommendation sees it: its name and its hours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventWindow {
+    pub name: String,
+    pub start: crate::domain::Hour,
+    /// The last hour of the event (inclusive).
+    pub end: crate::domain::Hour,
 }
 
 /// Why a recommendation is published but not applied.
@@ -64,6 +86,9 @@ pub struct Recommendation {
     pub instances: u32,
     pub confidence: f64,
     pub decision: Decision,
+    /// The event stage that raised the need, if one did (`concert: 24 h before`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 /// Instances that serve `demand_per_hour` requests at the target utilization (rounded up).
@@ -77,14 +102,57 @@ pub fn instances_for(demand_per_hour: f64, cap: &Capacity) -> u32 {
     }
 }
 
+fn demand_of(p: &Point, q: Quantile) -> f64 {
+    match q {
+        Quantile::Expected => p.expected,
+        Quantile::Upper80 => p.upper80,
+        Quantile::Upper95 => p.upper95,
+    }
+}
+
+/// Per point, the highest event-stage floor over it and the stage that set it. An event's peak
+/// need is the most any forecast hour inside it needs; events whose hours are all beyond the
+/// forecast add nothing yet.
+fn stage_floors(
+    points: &[Point],
+    cap: &Capacity,
+    events: &[EventWindow],
+) -> Vec<(u32, Option<String>)> {
+    let mut out = vec![(0u32, None); points.len()];
+    for e in events {
+        let peak = points
+            .iter()
+            .filter(|p| p.hour >= e.start && p.hour <= e.end)
+            .map(|p| instances_for(demand_of(p, cap.quantile), cap))
+            .max();
+        let Some(peak) = peak else { continue };
+        for s in &cap.event_stages {
+            let from = e.start.plus(-i64::from(s.hours_before));
+            let floor = (f64::from(peak) * s.share).ceil().min(f64::from(u32::MAX)) as u32;
+            for (p, slot) in points.iter().zip(out.iter_mut()) {
+                if p.hour >= from && p.hour <= e.end && floor > slot.0 {
+                    *slot = (
+                        floor,
+                        Some(format!("{}: {} h before", e.name, s.hours_before)),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Recommendations for `points` in order, starting from `current` instances. `reactive_floor`
-/// is what the last observed hour needed: a forecast alone never scales in below it.
+/// is what the last observed hour needed: a forecast alone never scales in below it. `events`
+/// pre-scale by the capacity's stages.
 pub fn recommend(
     points: &[Point],
     cap: &Capacity,
     current: u32,
     reactive_floor: u32,
+    events: &[EventWindow],
 ) -> Vec<Recommendation> {
+    let floors = stage_floors(points, cap, events);
     let (lo, hi) = (cap.min.min(cap.max), cap.max.max(cap.min));
     let mut current = current.clamp(lo, hi);
     // (apply_at, desired) of earlier hours: the window holds what was asked for, not what the
@@ -92,13 +160,11 @@ pub fn recommend(
     let mut history: Vec<(DateTime<Utc>, u32)> = Vec::new();
     points
         .iter()
-        .map(|p| {
-            let demand = match cap.quantile {
-                Quantile::Expected => p.expected,
-                Quantile::Upper80 => p.upper80,
-                Quantile::Upper95 => p.upper95,
-            };
-            let needed = instances_for(demand, cap);
+        .zip(floors)
+        .map(|(p, (floor, stage))| {
+            let forecast = instances_for(demand_of(p, cap.quantile), cap);
+            let needed = forecast.max(floor);
+            let stage = stage.filter(|_| floor > forecast);
             let apply_at = p.hour.to_utc() - Duration::minutes(i64::from(cap.lead_minutes));
             let desired = needed.clamp(lo, hi);
             let mut target = desired;
@@ -119,15 +185,10 @@ pub fn recommend(
             } else {
                 target.max(current.saturating_sub(cap.max_step_down.max(1)))
             };
-            let decision = if p.confidence >= cap.confidence_threshold {
+            let decision = super::policy::gate(p.confidence, cap.confidence_threshold);
+            if decision == Decision::Apply {
                 current = stepped;
-                Decision::Apply
-            } else {
-                Decision::Hold(HoldReason::LowConfidence {
-                    confidence: p.confidence,
-                    threshold: cap.confidence_threshold,
-                })
-            };
+            }
             Recommendation {
                 hour: p.hour,
                 apply_at,
@@ -135,6 +196,7 @@ pub fn recommend(
                 instances: stepped,
                 confidence: p.confidence,
                 decision,
+                stage,
             }
         })
         .collect()
@@ -157,6 +219,16 @@ mod tests {
             scale_in_stabilization_minutes: 120,
             quantile: Quantile::Upper80,
             confidence_threshold: 0.8,
+            event_stages: vec![
+                EventStage {
+                    hours_before: 24,
+                    share: 0.5,
+                },
+                EventStage {
+                    hours_before: 2,
+                    share: 1.0,
+                },
+            ],
         }
     }
 
@@ -177,7 +249,7 @@ mod tests {
         // 144,001 requests in the hour = 40.0003 req/s: two instances of 40 req/s.
         assert_eq!(instances_for(144_001.0, &cap()), 2);
         assert_eq!(instances_for(144_000.0, &cap()), 1);
-        let r = recommend(&[point(0, 10.0, 0.9)], &cap(), 2, 0);
+        let r = recommend(&[point(0, 10.0, 0.9)], &cap(), 2, 0, &[]);
         assert_eq!((r[0].needed, r[0].instances), (1, 2), "never below min");
         let r = recommend(
             &[point(0, 1e12, 0.9)],
@@ -187,19 +259,26 @@ mod tests {
             },
             2,
             0,
+            &[],
         );
         assert_eq!(r[0].instances, 500, "never above max");
     }
 
     #[test]
     fn a_change_lands_lead_minutes_before_its_hour() {
-        let r = recommend(&[point(0, 1.0e6, 0.9)], &cap(), 2, 0);
+        let r = recommend(&[point(0, 1.0e6, 0.9)], &cap(), 2, 0, &[]);
         assert_eq!(r[0].apply_at, r[0].hour.to_utc() - Duration::minutes(10));
     }
 
     #[test]
     fn low_confidence_is_published_as_a_hold_and_changes_nothing() {
-        let r = recommend(&[point(0, 1.0e6, 0.5), point(1, 1.0e6, 0.95)], &cap(), 2, 0);
+        let r = recommend(
+            &[point(0, 1.0e6, 0.5), point(1, 1.0e6, 0.95)],
+            &cap(),
+            2,
+            0,
+            &[],
+        );
         assert_eq!(
             r[0].decision,
             Decision::Hold(HoldReason::LowConfidence {
@@ -234,6 +313,7 @@ mod tests {
             },
             2,
             0,
+            &[],
         );
         let n: Vec<u32> = r.iter().map(|x| x.instances).collect();
         assert_eq!(n, vec![200, 200, 190, 180, 170, 160], "{n:?}");
@@ -246,11 +326,54 @@ mod tests {
             },
             2,
             185,
+            &[],
         );
         assert!(
             floored.iter().skip(1).all(|x| x.instances >= 185),
             "never below the reactive floor"
         );
+    }
+
+    #[test]
+    fn events_pre_scale_in_stages_ahead_of_their_start() {
+        // 30 quiet hours (2 instances each) with a concert at hours 26-27 that needs 100: half
+        // of it from 24 h before (hour 2), all of it from 2 h before (hour 24), through its end.
+        let need = |n: f64| n * 40.0 * 3600.0;
+        let pts: Vec<Point> = (0..30)
+            .map(|i| {
+                point(
+                    i,
+                    if (26..=27).contains(&i) {
+                        need(100.0)
+                    } else {
+                        need(2.0)
+                    },
+                    0.9,
+                )
+            })
+            .collect();
+        let concert = EventWindow {
+            name: "concert".into(),
+            start: pts[26].hour,
+            end: pts[27].hour,
+        };
+        let c = Capacity {
+            scale_in_stabilization_minutes: 0,
+            max_step_down: 1000,
+            ..cap()
+        };
+        let r = recommend(&pts, &c, 2, 0, std::slice::from_ref(&concert));
+        let n: Vec<u32> = r.iter().map(|x| x.instances).collect();
+        assert_eq!(&n[..2], &[2, 2], "{n:?}");
+        assert!(n[2..24].iter().all(|&x| x == 50), "{n:?}");
+        assert_eq!(&n[24..28], &[100, 100, 100, 100], "{n:?}");
+        assert_eq!(n[28], 2, "{n:?}");
+        assert_eq!(r[2].stage.as_deref(), Some("concert: 24 h before"));
+        assert_eq!(r[25].stage.as_deref(), Some("concert: 2 h before"));
+        assert_eq!(r[26].stage, None, "the forecast itself asks for the peak");
+        // Without the event in the horizon, nothing is raised.
+        let r = recommend(&pts[..20], &c, 2, 0, std::slice::from_ref(&concert));
+        assert!(r.iter().all(|x| x.instances == 2));
     }
 
     proptest! {
@@ -264,7 +387,7 @@ mod tests {
             let c = Capacity { min, max: min + span, max_step_up: up, max_step_down: down, ..cap() };
             let pts: Vec<Point> = demands.iter().zip(&confidences).enumerate().map(|(i, (d, k))| point(i as i64, *d, *k)).collect();
             let mut current = start.clamp(c.min, c.max);
-            for r in recommend(&pts, &c, start, floor) {
+            for r in recommend(&pts, &c, start, floor, &[]) {
                 prop_assert!(r.instances >= c.min && r.instances <= c.max);
                 prop_assert!(r.instances <= current + up && r.instances + down >= current, "{} from {current}", r.instances);
                 if r.decision == Decision::Apply {

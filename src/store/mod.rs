@@ -10,6 +10,7 @@ mod leader;
 mod models;
 mod observations;
 mod published;
+mod scaling;
 mod series;
 mod weather;
 
@@ -29,6 +30,7 @@ pub use jobs::JobRecord;
 pub use leader::Leadership;
 pub use models::{ModelRecord, ModelStatus};
 pub use published::PublishedPoint;
+pub use scaling::{ActionRecord, NewAction, RecommendationRecord};
 pub use series::SeriesStats;
 pub use weather::merge_weather;
 
@@ -238,6 +240,11 @@ fn migrator(backend: Backend) -> Migrator {
                 "partial",
                 include_str!("../../migrations/sqlite/0005_partial.sql"),
             ),
+            (
+                6,
+                "scaling",
+                include_str!("../../migrations/sqlite/0006_scaling.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -264,6 +271,11 @@ fn migrator(backend: Backend) -> Migrator {
                 5,
                 "partial",
                 include_str!("../../migrations/postgres/0005_partial.sql"),
+            ),
+            (
+                6,
+                "scaling",
+                include_str!("../../migrations/postgres/0006_scaling.sql"),
             ),
         ],
     };

@@ -1,0 +1,51 @@
+-- Scaling: the recommendations each cycle published per target, every action attempted on a
+-- target (the audit trail that rollback reads), partial-hour readings as they arrived (the
+-- forecast-miss check), and a series' confidence penalty after a miss (until it is retrained).
+CREATE TABLE recommendations (
+    target     TEXT NOT NULL,
+    series     TEXT NOT NULL REFERENCES series (id) ON DELETE CASCADE,
+    issued_at  BIGINT NOT NULL,
+    hour       BIGINT NOT NULL,
+    apply_at   BIGINT NOT NULL,
+    needed     BIGINT NOT NULL,
+    value      BIGINT NOT NULL,
+    confidence DOUBLE PRECISION NOT NULL,
+    decision   TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    PRIMARY KEY (target, issued_at, hour)
+);
+CREATE INDEX recommendations_by_series ON recommendations (series, issued_at);
+
+CREATE TABLE actions (
+    id          BIGSERIAL PRIMARY KEY,
+    target      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    series      TEXT NOT NULL,
+    at_ms       BIGINT NOT NULL,
+    cause       TEXT NOT NULL,
+    hour        BIGINT,
+    confidence  DOUBLE PRECISION,
+    value_before TEXT,
+    value_after TEXT NOT NULL,
+    request     TEXT,
+    status      TEXT NOT NULL,
+    http_status BIGINT,
+    error       TEXT,
+    rollback_of BIGINT
+);
+CREATE INDEX actions_by_target ON actions (target, id);
+
+CREATE TABLE partial_readings (
+    series TEXT NOT NULL REFERENCES series (id) ON DELETE CASCADE,
+    hour   BIGINT NOT NULL,
+    at_ms  BIGINT NOT NULL,
+    demand DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (series, hour, at_ms)
+);
+
+CREATE TABLE confidence_penalties (
+    series   TEXT PRIMARY KEY REFERENCES series (id) ON DELETE CASCADE,
+    since_ms BIGINT NOT NULL,
+    factor   DOUBLE PRECISION NOT NULL,
+    reason   TEXT NOT NULL
+);

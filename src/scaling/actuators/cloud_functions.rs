@@ -1,0 +1,129 @@
+//! Cloud Functions API v2 (ACTUATORS.md 3): `serviceConfig.minInstanceCount` (and
+//! `maxInstanceCount` with `raise_max`) by `PATCH .../functions/{function}?updateMask=...`, the
+//! operation polled (minutes: a patch rebuilds the function). A `409 ABORTED` "unable to queue
+//! the operation" is not resent blindly: the function is polled until it is `ACTIVE` again,
+//! re-read, and the patch sent again only if it still differs.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::google::{int, mask};
+use super::{ActuatorError, Context, Sent, Written};
+use crate::scaling::targets::Target;
+
+const DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+fn base(t: &Target, ctx: &Context) -> String {
+    let host = t.endpoint.as_deref().unwrap_or(&ctx.endpoints.functions);
+    format!("{}/v2", host.trim_end_matches('/'))
+}
+
+fn name(t: &Target) -> String {
+    format!(
+        "projects/{}/locations/{}/functions/{}",
+        t.project.as_deref().unwrap_or_default(),
+        t.location.as_deref().unwrap_or_default(),
+        t.function.as_deref().unwrap_or_default()
+    )
+}
+
+async fn get(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
+    let url = format!("{}/{}", base(t, ctx), name(t));
+    Ok(ctx
+        .google
+        .call(reqwest::Method::GET, &url, None)
+        .await?
+        .body)
+}
+
+/// `{"minInstanceCount": n, "maxInstanceCount": m}`.
+///
+/// # Errors
+/// When the function cannot be read.
+pub async fn read(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
+    let f = get(t, ctx).await?;
+    let mut v = json!({ "minInstanceCount": int(&f, "/serviceConfig/minInstanceCount") });
+    if let Some(max) = f.pointer("/serviceConfig/maxInstanceCount") {
+        v["maxInstanceCount"] = max.clone();
+    }
+    Ok(v)
+}
+
+pub fn desired(t: &Target, value: u32, current: &Value) -> Value {
+    super::cloud_run::desired(t, value, current)
+}
+
+/// Waits (bounded) while the function is `DEPLOYING`, then says whether it holds `desired`.
+async fn settled_holds(t: &Target, ctx: &Context, desired: &Value) -> bool {
+    let wait = Duration::from_secs(2) / ctx.speedup;
+    for _ in 0..150 {
+        match get(t, ctx).await {
+            Ok(f) if f.get("state").and_then(Value::as_str) == Some("DEPLOYING") => {
+                tokio::time::sleep(wait).await;
+            }
+            Ok(f) => {
+                let mut v =
+                    json!({ "minInstanceCount": int(&f, "/serviceConfig/minInstanceCount") });
+                if let Some(max) = f.pointer("/serviceConfig/maxInstanceCount") {
+                    v["maxInstanceCount"] = max.clone();
+                }
+                return super::holds(&v, desired);
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+pub async fn write(
+    t: &Target,
+    ctx: &Context,
+    desired: &Value,
+) -> (Written, Result<(), ActuatorError>) {
+    let fields = desired.as_object().cloned().unwrap_or_default();
+    let url = format!(
+        "{}/{}?updateMask={}",
+        base(t, ctx),
+        name(t),
+        mask("serviceConfig", &fields)
+    );
+    let body = json!({ "serviceConfig": fields });
+    let mut w = Written {
+        requests: vec![Sent {
+            method: "PATCH".into(),
+            url: url.clone(),
+            body: Some(body.clone()),
+        }],
+        ..Written::default()
+    };
+    let done = || settled_holds(t, ctx, desired);
+    let r = async {
+        match ctx
+            .google
+            .mutate(reqwest::Method::PATCH, &url, &body, DEADLINE, false, done)
+            .await?
+        {
+            None => {
+                w.already = true;
+                Ok(())
+            }
+            Some(op) => {
+                w.http_status = Some(op.status);
+                ctx.google
+                    .wait_operation(&base(t, ctx), &op.body, DEADLINE)
+                    .await?;
+                let now = read(t, ctx).await?;
+                if super::holds(&now, desired) {
+                    Ok(())
+                } else {
+                    Err(ActuatorError::Invalid(format!(
+                        "after the operation the function has {now}, not {desired}"
+                    )))
+                }
+            }
+        }
+    }
+    .await;
+    (w, r)
+}

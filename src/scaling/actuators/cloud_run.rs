@@ -1,0 +1,110 @@
+//! Cloud Run Admin API v2 (ACTUATORS.md 2): the service-level `scaling.minInstanceCount` (and,
+//! with `raise_max`, `scaling.maxInstanceCount` when the need passes the current ceiling), by
+//! `PATCH .../services/{service}?updateMask=...` with a body holding only the masked fields (no
+//! `template`, so no revision and no revision-name clash), the operation polled to `done`, then
+//! the service read back to verify.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::google::{int, mask};
+use super::{ActuatorError, Context, Sent, Written};
+use crate::scaling::targets::Target;
+
+const DEADLINE: Duration = Duration::from_secs(5 * 60);
+
+fn base(t: &Target, ctx: &Context) -> String {
+    let host = t.endpoint.as_deref().unwrap_or(&ctx.endpoints.run);
+    format!("{}/v2", host.trim_end_matches('/'))
+}
+
+fn name(t: &Target) -> String {
+    format!(
+        "projects/{}/locations/{}/services/{}",
+        t.project.as_deref().unwrap_or_default(),
+        t.location.as_deref().unwrap_or_default(),
+        t.service.as_deref().unwrap_or_default()
+    )
+}
+
+/// `{"minInstanceCount": n, "maxInstanceCount": m}` (max omitted when unset).
+///
+/// # Errors
+/// When the service cannot be read.
+pub async fn read(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
+    let url = format!("{}/{}", base(t, ctx), name(t));
+    let a = ctx.google.call(reqwest::Method::GET, &url, None).await?;
+    Ok(scaling_of(&a.body))
+}
+
+fn scaling_of(service: &Value) -> Value {
+    let mut v = json!({ "minInstanceCount": int(service, "/scaling/minInstanceCount") });
+    if let Some(max) = service.pointer("/scaling/maxInstanceCount") {
+        v["maxInstanceCount"] = max.clone();
+    }
+    v
+}
+
+pub fn desired(t: &Target, value: u32, current: &Value) -> Value {
+    let mut d = json!({ "minInstanceCount": value });
+    if t.raise_max
+        && let Some(max) = current.get("maxInstanceCount").and_then(Value::as_u64)
+        && u64::from(value) > max
+    {
+        d["maxInstanceCount"] = json!(value.min(t.max));
+    }
+    d
+}
+
+pub async fn write(
+    t: &Target,
+    ctx: &Context,
+    desired: &Value,
+) -> (Written, Result<(), ActuatorError>) {
+    let fields = desired.as_object().cloned().unwrap_or_default();
+    let url = format!(
+        "{}/{}?updateMask={}",
+        base(t, ctx),
+        name(t),
+        mask("scaling", &fields)
+    );
+    let body = json!({ "scaling": fields });
+    let mut w = Written {
+        requests: vec![Sent {
+            method: "PATCH".into(),
+            url: url.clone(),
+            body: Some(body.clone()),
+        }],
+        ..Written::default()
+    };
+    let done = || async { read(t, ctx).await.is_ok_and(|c| super::holds(&c, desired)) };
+    let r = async {
+        match ctx
+            .google
+            .mutate(reqwest::Method::PATCH, &url, &body, DEADLINE, false, done)
+            .await?
+        {
+            None => {
+                w.already = true;
+                return Ok(());
+            }
+            Some(op) => {
+                w.http_status = Some(op.status);
+                ctx.google
+                    .wait_operation(&base(t, ctx), &op.body, DEADLINE)
+                    .await?;
+            }
+        }
+        let now = read(t, ctx).await?;
+        if super::holds(&now, desired) {
+            Ok(())
+        } else {
+            Err(ActuatorError::Invalid(format!(
+                "after the operation the service has {now}, not {desired}"
+            )))
+        }
+    }
+    .await;
+    (w, r)
+}

@@ -1,0 +1,115 @@
+//! Memorystore for Redis API v1 (ACTUATORS.md 4.2): `memorySizeGb` by
+//! `PATCH .../instances/{instance}?updateMask=memorySizeGb`, one field per request, retried after
+//! a busy `400 FAILED_PRECONDITION` (another operation running) once the instance is `READY`,
+//! the operation polled (minutes). A resize resets connections, so targets of this kind stay
+//! recommend-only unless `apply = true`, and the cycle only grows them ahead of a peak.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::google::int;
+use super::{ActuatorError, Context, Sent, Written};
+use crate::scaling::targets::Target;
+
+const DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+fn base(t: &Target, ctx: &Context) -> String {
+    let host = t.endpoint.as_deref().unwrap_or(&ctx.endpoints.redis);
+    format!("{}/v1", host.trim_end_matches('/'))
+}
+
+fn name(t: &Target) -> String {
+    format!(
+        "projects/{}/locations/{}/instances/{}",
+        t.project.as_deref().unwrap_or_default(),
+        t.location.as_deref().unwrap_or_default(),
+        t.instance.as_deref().unwrap_or_default()
+    )
+}
+
+async fn get(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
+    let url = format!("{}/{}", base(t, ctx), name(t));
+    Ok(ctx
+        .google
+        .call(reqwest::Method::GET, &url, None)
+        .await?
+        .body)
+}
+
+/// `{"memorySizeGb": n}`.
+///
+/// # Errors
+/// When the instance cannot be read.
+pub async fn read(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
+    Ok(json!({ "memorySizeGb": int(&get(t, ctx).await?, "/memorySizeGb") }))
+}
+
+pub fn desired(value: u32) -> Value {
+    json!({ "memorySizeGb": value })
+}
+
+/// Waits (bounded) for `READY`, then says whether the size is already the desired one.
+async fn ready_holds(t: &Target, ctx: &Context, desired: &Value) -> bool {
+    let wait = Duration::from_secs(5) / ctx.speedup;
+    for _ in 0..360 {
+        match get(t, ctx).await {
+            Ok(i) if i.get("state").and_then(Value::as_str) == Some("READY") => {
+                return super::holds(
+                    &json!({ "memorySizeGb": int(&i, "/memorySizeGb") }),
+                    desired,
+                );
+            }
+            Ok(_) => tokio::time::sleep(wait).await,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+pub async fn write(
+    t: &Target,
+    ctx: &Context,
+    desired: &Value,
+) -> (Written, Result<(), ActuatorError>) {
+    let url = format!("{}/{}?updateMask=memorySizeGb", base(t, ctx), name(t));
+    let body =
+        json!({ "memorySizeGb": desired.get("memorySizeGb").cloned().unwrap_or(Value::Null) });
+    let mut w = Written {
+        requests: vec![Sent {
+            method: "PATCH".into(),
+            url: url.clone(),
+            body: Some(body.clone()),
+        }],
+        ..Written::default()
+    };
+    let done = || ready_holds(t, ctx, desired);
+    let r = async {
+        match ctx
+            .google
+            .mutate(reqwest::Method::PATCH, &url, &body, DEADLINE, true, done)
+            .await?
+        {
+            None => {
+                w.already = true;
+                Ok(())
+            }
+            Some(op) => {
+                w.http_status = Some(op.status);
+                ctx.google
+                    .wait_operation(&base(t, ctx), &op.body, DEADLINE)
+                    .await?;
+                let now = read(t, ctx).await?;
+                if super::holds(&now, desired) {
+                    Ok(())
+                } else {
+                    Err(ActuatorError::Invalid(format!(
+                        "after the operation the instance has {now}, not {desired}"
+                    )))
+                }
+            }
+        }
+    }
+    .await;
+    (w, r)
+}

@@ -599,6 +599,100 @@ mod tests {
     }
 
     #[test]
+    fn targets_are_checked_per_kind_and_their_errors_name_the_file_and_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = "[[targets]]\nname = \"matching\"\nkind = \"cloud_run\"\nseries = \"matching\"\nproject = \"p\"\nlocation = \"l\"\nmax = 500\n";
+        let path = write(&dir, run);
+        let e = Settings::load(Some(&path), env(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("prescale.toml")
+                && e.contains("target \"matching\" (cloud_run): missing field `service`"),
+            "{e}"
+        );
+        // Unknown keys name the line.
+        let path = write(&dir, &format!("{run}service = \"m\"\nmax_instances = 3\n"));
+        let e = Settings::load(Some(&path), env(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("prescale.toml:") && e.contains("max_instances"),
+            "{e}"
+        );
+        let path = write(
+            &dir,
+            &format!("{run}service = \"m\"\nconfidence_threshold = 1.5\n"),
+        );
+        let e = Settings::load(Some(&path), env(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("confidence_threshold 1.5 is not in [0, 1]"),
+            "{e}"
+        );
+        // A valid one: dry run and the documented defaults unless said otherwise; actuator
+        // variables in the environment are not settings keys; a target's secret may come from
+        // the environment.
+        let hook = "[[targets]]\nname = \"hook-1\"\nkind = \"webhook\"\nseries = \"s\"\nurl = \"http://x\"\nmax = 9\n";
+        let path = write(&dir, &format!("{run}service = \"m\"\n{hook}"));
+        let s = Settings::load(
+            Some(&path),
+            env(&[
+                ("PRESCALE_GCP_ACCESS_TOKEN", "ya29.x"),
+                ("PRESCALE_RUN_ENDPOINT", "http://127.0.0.1:1"),
+                ("PRESCALE_TARGET_HOOK_1_SECRET", "whsec_abc"),
+            ]),
+            Overrides::default(),
+        )
+        .unwrap();
+        let t = &s.targets[0];
+        assert!(!t.apply);
+        assert_eq!(
+            (t.confidence_threshold, t.lead_minutes, t.min),
+            (0.8, 10, 0)
+        );
+        assert_eq!(t.quantile, crate::scaling::Quantile::Upper80);
+        assert_eq!(
+            s.targets[1].secret.as_ref().map(Secret::expose),
+            Some("whsec_abc")
+        );
+        let path = write(
+            &dir,
+            &format!("{run}service = \"m\"\n{run}service = \"n\"\n"),
+        );
+        let e = Settings::load(Some(&path), env(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("defined twice"), "{e}");
+    }
+
+    #[test]
+    fn every_commented_target_example_in_prescale_toml_is_valid() {
+        let text = std::fs::read_to_string("prescale.toml").unwrap();
+        let mut doc = String::new();
+        for block in text.split("# [[targets]]\n").skip(1) {
+            doc.push_str("[[targets]]\n");
+            for line in block.lines() {
+                if line.starts_with("# #") {
+                    continue;
+                }
+                let Some(l) = line.strip_prefix("# ") else {
+                    break;
+                };
+                doc.push_str(l);
+                doc.push('\n');
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, &doc);
+        let s = Settings::load(Some(&path), env(&[]), Overrides::default()).unwrap();
+        assert_eq!(s.targets.len(), 9);
+        let kinds: std::collections::HashSet<_> = s.targets.iter().map(|t| t.kind).collect();
+        assert_eq!(kinds.len(), 9, "one example per kind but keda");
+    }
+
+    #[test]
     fn defaults_apply_when_nothing_else_is_given() {
         let s = Settings::load(
             Some(Path::new("src/defaults.toml")),

@@ -46,6 +46,8 @@ CREATE TABLE partial_readings (
 CREATE TABLE confidence_penalties (
     series   TEXT PRIMARY KEY REFERENCES series (id) ON DELETE CASCADE,
     since_ms BIGINT NOT NULL,
+    -- The newest model version at the miss: a newer one lifts the penalty.
+    since_version BIGINT NOT NULL,
     factor   DOUBLE PRECISION NOT NULL,
     reason   TEXT NOT NULL
 );

@@ -46,6 +46,8 @@ CREATE TABLE partial_readings (
 CREATE TABLE confidence_penalties (
     series   TEXT PRIMARY KEY REFERENCES series (id) ON DELETE CASCADE,
     since_ms INTEGER NOT NULL,
+    -- The newest model version at the miss: a newer one lifts the penalty.
+    since_version INTEGER NOT NULL,
     factor   REAL NOT NULL,
     reason   TEXT NOT NULL
 );

@@ -158,9 +158,9 @@ pub(super) async fn observations_add(
         None => ImportReport::empty(id.clone(), "items"),
     };
     state.store.put_partial(&id, &partial_hours).await?;
-    // Readings of the running hour feed the forecast-miss check.
+    // Readings of the running hour, with when they arrived, feed the forecast-miss check.
     let now_ms = chrono::Utc::now().timestamp_millis();
-    for o in &partial_hours {
+    for o in partial_hours.iter().filter(|o| o.hour == now) {
         state
             .store
             .put_partial_reading(&id, o.hour, now_ms, o.demand.get())

@@ -94,15 +94,14 @@ async fn event_windows(
         .collect())
 }
 
-/// The penalty factor in force for a series (1 when none); lifted once a model newer than the
-/// miss is champion.
+/// The penalty factor in force for a series (1 when none); lifted once the series has been
+/// retrained after the miss (whether the new version became champion or not: either way the
+/// model has seen the data that it missed).
 pub async fn confidence_factor(store: &Store, id: &SeriesId) -> anyhow::Result<f64> {
     let Some((factor, since, _)) = store.penalty(id).await? else {
         return Ok(1.0);
     };
-    if let Some(m) = store.champion(id).await?
-        && m.trained_at > since
-    {
+    if store.models(id).await?.iter().any(|m| m.version > since) {
         store.clear_penalty(id).await?;
         return Ok(1.0);
     }

@@ -276,12 +276,15 @@ impl Store {
         factor: f64,
         reason: &str,
     ) -> Result<(), StoreError> {
+        let version = self.next_model_version(id).await? - 1;
         sqlx::query(
-            "INSERT INTO confidence_penalties (series, since_ms, factor, reason) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (series) DO UPDATE SET since_ms = excluded.since_ms, factor = excluded.factor, reason = excluded.reason",
+            "INSERT INTO confidence_penalties (series, since_ms, since_version, factor, reason) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (series) DO UPDATE SET since_ms = excluded.since_ms, since_version = excluded.since_version, \
+             factor = excluded.factor, reason = excluded.reason",
         )
         .bind(id.as_str())
         .bind(chrono::Utc::now().timestamp_millis())
+        .bind(version)
         .bind(factor)
         .bind(reason)
         .execute(&self.pool)
@@ -289,16 +292,13 @@ impl Store {
         Ok(())
     }
 
-    /// The penalty in force: `(factor, since, reason)`.
+    /// The penalty in force: `(factor, newest model version at the miss, reason)`.
     ///
     /// # Errors
     /// On database failure.
-    pub async fn penalty(
-        &self,
-        id: &SeriesId,
-    ) -> Result<Option<(f64, chrono::DateTime<chrono::Utc>, String)>, StoreError> {
+    pub async fn penalty(&self, id: &SeriesId) -> Result<Option<(f64, i64, String)>, StoreError> {
         let row = sqlx::query(
-            "SELECT since_ms, factor, reason FROM confidence_penalties WHERE series = $1",
+            "SELECT since_version, factor, reason FROM confidence_penalties WHERE series = $1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
@@ -306,7 +306,7 @@ impl Store {
         row.map(|r| {
             Ok((
                 r.try_get("factor")?,
-                ms_to_utc(r.try_get("since_ms")?),
+                r.try_get("since_version")?,
                 r.try_get("reason")?,
             ))
         })

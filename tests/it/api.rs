@@ -766,6 +766,21 @@ on_each_backend!(
             (v[0]["demand"].as_f64(), v[1]["demand"].as_f64()),
             (Some(100.0), Some(55.0))
         );
+        // The running hour's readings are kept as they arrived, for the forecast-miss check;
+        // a late partial count of a past hour is not one.
+        let readings = db.store.partial_readings(&id, now).await.unwrap();
+        assert_eq!(
+            readings.iter().map(|r| r.1).collect::<Vec<_>>(),
+            vec![30.0, 55.0]
+        );
+        assert!(readings[0].0 <= readings[1].0);
+        assert!(
+            db.store
+                .partial_readings(&id, now.plus(-1))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // The complete count ends it.
         let r = app
             .post_json(

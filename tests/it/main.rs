@@ -2,8 +2,10 @@
 //! once on SQLite and once on PostgreSQL (skipped with a printed reason when PostgreSQL is not
 //! reachable locally; a failure under CI=true).
 
+mod fakes;
 mod helpers;
 
+mod actuators;
 mod api;
 mod backtest;
 mod cli;
@@ -11,5 +13,6 @@ mod datasets;
 mod events;
 mod import;
 mod replicas;
+mod scaling;
 mod serving;
 mod train;

@@ -107,14 +107,14 @@ impl RetryPolicy {
         }
     }
 
-    /// Same shape, every wait divided by `factor` (tests).
+    /// Same shape, every backoff wait divided by `factor` (tests). The deadline stays: a
+    /// server's `Retry-After` is honoured as it is.
     pub fn scaled(self, factor: u32) -> Self {
         let f = factor.max(1);
         Self {
             initial: self.initial / f,
             cap: self.cap / f,
-            attempts: self.attempts,
-            deadline: self.deadline / f,
+            ..self
         }
     }
 

@@ -1,0 +1,375 @@
+//! Scaling end to end: a shipped dataset imported and trained, `prescale tick` publishing and
+//! recommending, the PATCH arriving at the local Cloud Run server only for the target whose
+//! threshold the confidence reaches, a `hold` recorded for the other, nothing at all sent for a
+//! dry-run target, then `prescale rollback` restoring the previous value. And the forecast-miss
+//! safety net: partial counts above the upper bound scale up at once and lower confidence.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use prescale::config::{Overrides, Settings};
+use prescale::domain::{Hour, SeriesId, TimeZone};
+use prescale::forecast::ModelSpec;
+use prescale::jobs::retrain;
+
+use crate::fakes::google::{FakeGoogle, PROJECT, REGION};
+use crate::helpers::{TestDb, on_each_backend, repo_file};
+use crate::import::{import, options};
+
+fn quick() -> Vec<ModelSpec> {
+    ModelSpec::candidates()
+        .into_iter()
+        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
+        .collect()
+}
+
+/// Runs the binary off the test's runtime thread, so the fakes it calls keep answering.
+async fn prescale(dir: &Path, db: &TestDb, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prescale"));
+    cmd.arg("--config")
+        .arg(dir.join("prescale.toml"))
+        .arg("--database-url")
+        .arg(db.url.as_str())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("GCE_METADATA_HOST")
+        .env_remove("PRESCALE_GCP_ACCESS_TOKEN");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run prescale"))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "prescale {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn cloud_run_target(name: &str, service: &str, threshold: f64, apply: bool, url: &str) -> String {
+    format!(
+        r#"
+[[targets]]
+name = "{name}"
+kind = "cloud_run"
+series = "matching"
+project = "{PROJECT}"
+location = "{REGION}"
+service = "{service}"
+endpoint = "{url}"
+apply = {apply}
+confidence_threshold = {threshold}
+requests_per_instance_per_second = 0.05
+min = 2
+max = 500
+lead_minutes = 10
+"#
+    )
+}
+
+/// NASA's shipped series as `matching`, trained; returns the hour after its last observation.
+async fn trained(db: &TestDb, dir: &Path) -> (Settings, Hour) {
+    let mut opts = options("matching");
+    opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+    import(
+        db,
+        &repo_file("datasets/nasa_http_requests_hourly.csv"),
+        &opts,
+    )
+    .await
+    .unwrap();
+    let mut settings = Settings::load(
+        Some(&dir.join("prescale.toml")),
+        Vec::new(),
+        Overrides::default(),
+    )
+    .unwrap();
+    settings.models_dir = dir.join("models");
+    let id = SeriesId::parse("matching").unwrap();
+    retrain::retrain(&db.store, &settings, &id, &quick())
+        .await
+        .unwrap();
+    let last = db.store.list_series().await.unwrap()[0].last_hour.unwrap();
+    (settings, last.plus(1))
+}
+
+on_each_backend!(
+    tick_applies_above_the_threshold_holds_below_it_and_rollback_restores,
+    |db| {
+        let g = FakeGoogle::start().await;
+        for s in ["matching", "trips", "payments"] {
+            g.add_service(s, 2, Some(500));
+        }
+        let dir = db.dir.path().to_path_buf();
+        let head = format!(
+            "models_dir = \"models\"\n[google]\nmetadata_endpoint = \"{}\"\n",
+            g.url
+        );
+        std::fs::write(dir.join("prescale.toml"), &head).unwrap();
+        let (_, at) = trained(&db, &dir).await;
+        let at_s = at.to_string();
+
+        // A first tick without targets publishes; the due hour is the next one (the cycle runs at
+        // the hour's start + minute_offset, the change lands lead_minutes before the hour after).
+        prescale(&dir, &db, &["tick", "--at", &at_s]).await;
+        assert_eq!(g.mutations(), 0, "no targets, nothing sent");
+        let id = SeriesId::parse("matching").unwrap();
+        let published = db.store.latest_published(&id).await.unwrap();
+        let due = published
+            .iter()
+            .find(|p| p.point.hour == at.plus(1))
+            .unwrap()
+            .point;
+        let c = due.confidence;
+        assert!(c > 0.0 && c < 1.0, "{c}");
+
+        // hot: threshold = the confidence (applies); cold: just above it (holds); dry: apply=false.
+        let config = head
+            + &cloud_run_target("hot", "matching", c, true, &g.url)
+            + &cloud_run_target("cold", "trips", (c + 1e-6).min(1.0), true, &g.url)
+            + &cloud_run_target("dry", "payments", 0.0, false, &g.url);
+        std::fs::write(dir.join("prescale.toml"), config).unwrap();
+        let out = prescale(&dir, &db, &["tick", "--at", &at_s, "--json"]).await;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let by = |name: &str| {
+            v["scaling"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["target"] == name)
+                .unwrap()
+                .clone()
+        };
+        let (hot, cold, dry) = (by("hot"), by("cold"), by("dry"));
+        assert_eq!(
+            (hot["decision"].as_str(), hot["status"].as_str()),
+            (Some("apply"), Some("applied")),
+            "{hot}"
+        );
+        let rec = db
+            .store
+            .latest_recommendations(Some(&id), Some("hot"))
+            .await
+            .unwrap();
+        let rec = rec.iter().find(|r| r.hour == at.plus(1)).unwrap();
+        assert_eq!(
+            rec.needed as f64,
+            (due.upper80 / 3600.0 / 0.05).ceil(),
+            "instances for the upper 80% bound"
+        );
+        // What is set: the need, or the reactive floor (the last observed hour's need) if higher.
+        let last_obs = db
+            .store
+            .observations(&id, at.plus(-1), at.plus(-1))
+            .await
+            .unwrap()[0]
+            .demand
+            .get();
+        let floor = (last_obs / 3600.0 / 0.05).ceil();
+        let expected = (rec.needed as f64).max(floor).clamp(2.0, 500.0);
+        assert_eq!(rec.value as f64, expected);
+        assert_eq!(hot["value"].as_f64(), Some(expected));
+        assert_eq!(hot["hour"], serde_json::json!(at.plus(1)));
+        assert_eq!(
+            (cold["decision"].as_str(), cold["status"].as_str()),
+            (Some("hold"), Some("held")),
+            "{cold}"
+        );
+        assert!(
+            cold["reason"]
+                .as_str()
+                .unwrap()
+                .contains("below the threshold")
+        );
+        assert_eq!(dry["status"], "dry_run");
+
+        let patches = g.requests("PATCH", "/services/");
+        assert_eq!(
+            patches.len(),
+            1,
+            "only the target whose threshold the confidence reaches"
+        );
+        assert!(patches[0].path.ends_with("/services/matching"));
+        assert_eq!(
+            patches[0].body,
+            serde_json::json!({"scaling": {"minInstanceCount": expected as u64}})
+        );
+        assert!(
+            g.requests("GET", "/services/payments").is_empty()
+                && g.requests("PATCH", "/services/payments").is_empty(),
+            "a dry-run target is never called"
+        );
+        assert_eq!(
+            g.lock().services[&FakeGoogle::service_name("matching")]["scaling"]["minInstanceCount"],
+            expected as u64
+        );
+
+        // Recommendations are published for every hour, with the hold and its reason.
+        let recs = db
+            .store
+            .latest_recommendations(None, Some("cold"))
+            .await
+            .unwrap();
+        assert_eq!(recs.len(), published.len());
+        let r = recs.iter().find(|r| r.hour == at.plus(1)).unwrap();
+        assert_eq!(r.decision, "hold");
+        let actions = db.store.actions(None, 10).await.unwrap();
+        let applied = actions.iter().find(|a| a.target == "hot").unwrap();
+        assert_eq!(applied.status, "applied");
+        assert_eq!(
+            applied.before,
+            Some(serde_json::json!({"minInstanceCount": 2, "maxInstanceCount": 500}))
+        );
+        assert_eq!(applied.http_status, Some(200));
+        assert!((applied.confidence.unwrap() - c).abs() < 1e-12);
+        assert!(
+            actions.iter().all(|a| a.target != "cold"),
+            "a hold attempts nothing"
+        );
+
+        // The scaler's view over HTTP.
+        let app = crate::api::spawn_app(&db).await;
+        let v = app.get("/v1/recommendations?decision=hold").await.json();
+        let holds = v["recommendations"].as_array().unwrap();
+        assert!(!holds.is_empty() && holds.iter().all(|r| r["decision"] == "hold"));
+        assert!(
+            holds
+                .iter()
+                .any(|r| r["target"] == "cold" && r["hour"] == serde_json::json!(at.plus(1)))
+        );
+        let v = app
+            .get("/v1/series/matching/recommendations?target=hot")
+            .await
+            .json();
+        let hot_recs = v["recommendations"].as_array().unwrap();
+        assert_eq!(hot_recs.len(), published.len());
+        let r1 = hot_recs
+            .iter()
+            .find(|r| r["hour"] == serde_json::json!(at.plus(1)))
+            .unwrap();
+        assert_eq!(r1["value"].as_f64(), Some(expected));
+        assert!(r1["apply_at"].is_string() && r1["reason"] == "forecast");
+        assert_eq!(
+            app.get("/v1/recommendations?decision=maybe").await.status,
+            400
+        );
+        assert_eq!(app.get("/v1/series/nope/recommendations").await.status, 404);
+        let v = app.get("/v1/actions?target=hot").await.json();
+        assert_eq!(v[0]["status"], "applied");
+        let v = app.get("/v1/series/matching/patterns?weeks=4").await.json();
+        let peaks = v["patterns"]["peaks"].as_array().unwrap();
+        assert_eq!(
+            peaks
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect::<Vec<_>>(),
+            ["morning", "evening", "weekend_nights", "events"]
+        );
+        assert_eq!(peaks[0]["seed_expected"], 3.5);
+        assert!(peaks[0]["measured"].as_f64().unwrap() > 0.0);
+        assert_eq!(v["patterns"]["profile"].as_array().unwrap().len(), 7);
+        assert_eq!(v["patterns"]["hours_used"], 4 * 168);
+        app.stop().await;
+
+        // Rollback restores the previous value, and is itself recorded.
+        let out = prescale(&dir, &db, &["rollback", "--target", "hot"]).await;
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("rolls back"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let svc = g.lock().services[&FakeGoogle::service_name("matching")].clone();
+        assert_eq!(svc["scaling"]["minInstanceCount"], 2);
+        assert_eq!(svc["scaling"]["maxInstanceCount"], 500);
+        let last = db.store.actions(Some("hot"), 1).await.unwrap().remove(0);
+        assert_eq!(
+            (last.cause.as_str(), last.status.as_str(), last.rollback_of),
+            ("rollback", "applied", Some(applied.id))
+        );
+        let out = prescale(&dir, &db, &["actions", "--target", "hot"]).await;
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.starts_with('#'))
+                .count(),
+            2
+        );
+    }
+);
+
+on_each_backend!(
+    a_forecast_miss_scales_up_at_once_and_lowers_confidence_until_retrained,
+    |db| {
+        let g = FakeGoogle::start().await;
+        g.add_service("matching", 2, Some(500));
+        let dir = db.dir.path().to_path_buf();
+        let config = format!("[google]\nmetadata_endpoint = \"{}\"\n", g.url)
+            + &cloud_run_target("hot", "matching", 0.0, true, &g.url);
+        std::fs::write(dir.join("prescale.toml"), config).unwrap();
+        let (settings, at) = trained(&db, &dir).await;
+        let id = SeriesId::parse("matching").unwrap();
+        prescale::jobs::serving::publish_once(&db.store, &settings, at, 24, 2)
+            .await
+            .unwrap();
+        let point = db.store.latest_published(&id).await.unwrap()[0].point;
+        let ctx = prescale::scaling::actuators::Context::from_settings(&settings).with_speedup(50);
+        // 20 minutes into the hour, a count that projects twice the upper 95% bound.
+        let start_ms = at.unix() * 1000;
+        let count = point.upper95 * 2.0 / 3.0;
+        db.store
+            .put_partial_reading(&id, at, start_ms + 20 * 60_000, count)
+            .await
+            .unwrap();
+        let metrics = prescale::api::Metrics::default();
+        let r = prescale::scaling::safety::check_series(
+            &db.store,
+            &settings,
+            &ctx,
+            &id,
+            at,
+            Some(&metrics),
+        )
+        .await
+        .unwrap()
+        .expect("a miss");
+        assert_eq!(r.miss.kind, "above_upper95");
+        assert!((r.miss.projected - point.upper95 * 2.0).abs() < 1e-6);
+        let expected = (point.upper95 * 2.0 / 3600.0 / 0.05).ceil().min(500.0);
+        assert_eq!(r.actions.len(), 1);
+        assert_eq!(
+            (r.actions[0].cause.as_str(), r.actions[0].status.as_str()),
+            ("safety_net", "applied")
+        );
+        assert_eq!(
+            g.lock().services[&FakeGoogle::service_name("matching")]["scaling"]["minInstanceCount"],
+            expected as u64
+        );
+        assert!(metrics.render().contains(
+            "prescale_forecast_miss_total{series=\"matching\",kind=\"above_upper95\"} 1"
+        ));
+        // Once per hour.
+        assert!(
+            prescale::scaling::safety::check_series(&db.store, &settings, &ctx, &id, at, None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Confidence is halved until the model is retrained.
+        assert_eq!(
+            prescale::scaling::cycle::confidence_factor(&db.store, &id)
+                .await
+                .unwrap(),
+            prescale::scaling::safety::PENALTY
+        );
+        retrain::retrain(&db.store, &settings, &id, &quick())
+            .await
+            .unwrap();
+        assert_eq!(
+            prescale::scaling::cycle::confidence_factor(&db.store, &id)
+                .await
+                .unwrap(),
+            1.0
+        );
+    }
+);

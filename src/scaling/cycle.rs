@@ -364,7 +364,8 @@ async fn act(
     Ok(store.record_action(&a).await?)
 }
 
-/// Sets `value` on `t` now, bypassing the gate (the safety net), and audits it.
+/// Raises `t` to `value` now, bypassing the gate (the safety net), and audits it. Never lowers:
+/// when the target is already at or above `value`, nothing is done (`None`).
 ///
 /// # Errors
 /// When the store fails.
@@ -374,8 +375,13 @@ pub async fn act_now(
     t: &Target,
     value: u32,
     note: &Note,
-) -> anyhow::Result<ActionRecord> {
-    act(store, ctx, t, value.clamp(t.min, t.max), note, None).await
+) -> anyhow::Result<Option<ActionRecord>> {
+    let value = value.clamp(t.min, t.max);
+    let current = last_value(store, t).await?.unwrap_or(t.min);
+    if value <= current {
+        return Ok(None);
+    }
+    Ok(Some(act(store, ctx, t, value, note, None).await?))
 }
 
 /// Restores what the target's actions changed, newest first: with `to`, every action from that

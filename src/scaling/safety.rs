@@ -198,8 +198,9 @@ pub async fn check_series(
             Kind::CacheWarmup => {}
             _ => {
                 let value = instances_for(miss.projected, &t.capacity());
-                let a = super::cycle::act_now(store, ctx, t, value, &note).await?;
-                response.actions.push(a);
+                if let Some(a) = super::cycle::act_now(store, ctx, t, value, &note).await? {
+                    response.actions.push(a);
+                }
             }
         }
     }

@@ -252,7 +252,10 @@ async fn an_expired_or_refused_token_is_refreshed_once() {
         Some(401)
     );
     // Without the Metadata-Flavor header the metadata server refuses (anti-SSRF).
-    let plain = reqwest::get(format!("{}/computeMetadata/v1/project/project-id", g.url))
+    let plain = actuators::http_client()
+        .unwrap()
+        .get(format!("{}/computeMetadata/v1/project/project-id", g.url))
+        .send()
         .await
         .unwrap();
     assert_eq!(plain.status(), 403);
@@ -697,5 +700,248 @@ max = 100000"#
         actuators::read(&t, &c).await.unwrap(),
         serde_json::Value::Null,
         "expired"
+    );
+}
+
+/// The fakes refuse what the real APIs refuse: a test cannot pass on a request Google or the
+/// Kubernetes API server would reject.
+#[tokio::test]
+async fn the_fakes_reject_what_the_real_apis_reject() {
+    let g = FakeGoogle::start().await;
+    g.add_service("matching", 2, Some(80));
+    g.add_instance("cache-main", 5);
+    g.add_rule("edge-policy", 1000, 3000);
+    let http = actuators::http_client().unwrap();
+    let token = http
+        .get(format!(
+            "{}/computeMetadata/v1/instance/service-accounts/default/token",
+            g.url
+        ))
+        .header("Metadata-Flavor", "Google")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let svc = format!("{}/v2/{}", g.url, FakeGoogle::service_name("matching"));
+    let send = |m: reqwest::Method, url: String, body: serde_json::Value| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let r = http
+                .request(m, url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    // No token, or one the metadata server did not issue: 401 UNAUTHENTICATED.
+    let r = http
+        .get(&svc)
+        .bearer_auth("ya29.made-up")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The revision-name echo: GET, edit the template, PATCH it all back.
+    let (_, mut full) = send(reqwest::Method::GET, svc.clone(), json!(null)).await;
+    full["template"]["maxInstanceRequestConcurrency"] = json!(40);
+    let (s, e) = send(
+        reqwest::Method::PATCH,
+        format!("{svc}?updateMask=scaling.minInstanceCount"),
+        full.clone(),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["status"].as_str()),
+        (409, Some("ALREADY_EXISTS")),
+        "{e}"
+    );
+    // A stale etag (AIP-154) is ABORTED; an unknown mask path is INVALID_ARGUMENT naming update_mask.
+    let (s, e) = send(
+        reqwest::Method::PATCH,
+        format!("{svc}?updateMask=scaling.minInstanceCount"),
+        json!({"etag": "\"old\"", "scaling": {"minInstanceCount": 3}}),
+    )
+    .await;
+    assert_eq!((s, e["error"]["status"].as_str()), (409, Some("ABORTED")));
+    let (s, e) = send(
+        reqwest::Method::PATCH,
+        format!("{svc}?updateMask=scaling.minInstances"),
+        json!({"scaling": {"minInstances": 3}}),
+    )
+    .await;
+    assert_eq!(
+        (
+            s,
+            e["error"]["details"][0]["fieldViolations"][0]["field"].as_str()
+        ),
+        (400, Some("update_mask"))
+    );
+    // min above max, and one bound when leaving MANUAL, are refused.
+    let (s, _) = send(
+        reqwest::Method::PATCH,
+        format!("{svc}?updateMask=scaling.minInstanceCount"),
+        json!({"scaling": {"minInstanceCount": 90}}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    // snake_case masks and %2C commas are accepted, as by the real API.
+    let (s, op) = send(
+        reqwest::Method::PATCH,
+        format!("{svc}?updateMask=scaling.min_instance_count%2Cscaling.max_instance_count"),
+        json!({"scaling": {"min_instance_count": 4, "max_instance_count": 90}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{op}");
+    assert_eq!(op["done"], false);
+    // A validate-only operation is not persisted: polling it is 404.
+    let (_, op) = send(
+        reqwest::Method::PATCH,
+        format!("{svc}?updateMask=scaling.minInstanceCount&validateOnly=true"),
+        json!({"scaling": {"minInstanceCount": 5}}),
+    )
+    .await;
+    let (s, _) = send(
+        reqwest::Method::GET,
+        format!("{}/v2/{}", g.url, op["name"].as_str().unwrap()),
+        json!(null),
+    )
+    .await;
+    assert_eq!(s, 404);
+    // Memorystore: the mask is required and takes one field; replicas need read-replica mode.
+    let inst = format!(
+        "{}/v1/projects/{PROJECT}/locations/{REGION}/instances/cache-main",
+        g.url
+    );
+    assert_eq!(
+        send(
+            reqwest::Method::PATCH,
+            inst.clone(),
+            json!({"memorySizeGb": 6})
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        send(
+            reqwest::Method::PATCH,
+            format!("{inst}?updateMask=memorySizeGb,replicaCount"),
+            json!({"memorySizeGb": 6, "replicaCount": 2})
+        )
+        .await
+        .0,
+        400
+    );
+    let (s, e) = send(
+        reqwest::Method::PATCH,
+        format!("{inst}?updateMask=replicaCount"),
+        json!({"replicaCount": 2}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["status"].as_str()),
+        (400, Some("FAILED_PRECONDITION"))
+    );
+    // Cloud Armor: intervals outside the allowed set; Pub/Sub: a message with nothing in it.
+    let rule = format!(
+        "{}/compute/v1/projects/{PROJECT}/global/securityPolicies/edge-policy",
+        g.url
+    );
+    let (_, mut r) = send(
+        reqwest::Method::GET,
+        format!("{rule}/getRule?priority=1000"),
+        json!(null),
+    )
+    .await;
+    r["rateLimitOptions"]["rateLimitThreshold"]["intervalSec"] = json!(45);
+    let (s, e) = send(
+        reqwest::Method::POST,
+        format!("{rule}/patchRule?priority=1000"),
+        r,
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["errors"][0]["reason"].as_str()),
+        (400, Some("invalid"))
+    );
+    let topic = format!(
+        "{}/v1/projects/{PROJECT}/topics/cache-warmup:publish",
+        g.url
+    );
+    assert_eq!(
+        send(reqwest::Method::POST, topic, json!({"messages": [{}]}))
+            .await
+            .0,
+        400
+    );
+
+    // Kubernetes: strategic merge on a custom resource is 415; min above max is 422; a stale
+    // resourceVersion is 409.
+    let k = FakeKube::start().await;
+    k.add_hpa("prod", "trips", 2, 10);
+    k.add_scaled_object("prod", "realtime", 0, 40);
+    let patch = |path: String, ctype: &'static str, body: serde_json::Value| {
+        let (http, url) = (http.clone(), k.url.clone());
+        async move {
+            http.patch(format!("{url}{path}"))
+                .bearer_auth(crate::fakes::kube::TOKEN)
+                .header("content-type", ctype)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let so = crate::fakes::kube::so_path("prod", "realtime");
+    let hpa = crate::fakes::kube::hpa_path("prod", "trips");
+    assert_eq!(
+        patch(
+            so.clone(),
+            "application/strategic-merge-patch+json",
+            json!({"spec": {"minReplicaCount": 3}})
+        )
+        .await,
+        415
+    );
+    assert_eq!(
+        patch(
+            hpa.clone(),
+            "application/merge-patch+json",
+            json!({"spec": {"minReplicas": 20}})
+        )
+        .await,
+        422
+    );
+    assert_eq!(
+        patch(
+            hpa.clone(),
+            "application/merge-patch+json",
+            json!({"metadata": {"resourceVersion": "0"}, "spec": {"minReplicas": 3}})
+        )
+        .await,
+        409
+    );
+    assert_eq!(
+        patch(
+            hpa,
+            "application/json-patch+json",
+            json!([{"op": "replace", "path": "/spec/minReplicas", "value": 3}])
+        )
+        .await,
+        200
     );
 }

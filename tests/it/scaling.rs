@@ -373,3 +373,60 @@ on_each_backend!(
         );
     }
 );
+
+on_each_backend!(
+    a_target_that_fails_does_not_stop_the_others_and_both_are_recorded,
+    |db| {
+        let g = FakeGoogle::start().await;
+        g.add_service("matching", 2, Some(500));
+        let dir = db.dir.path().to_path_buf();
+        // "broken" names a service that does not exist: 404, final.
+        let config = format!("[google]\nmetadata_endpoint = \"{}\"\n", g.url)
+            + &cloud_run_target("broken", "gone", 0.0, true, &g.url)
+            + &cloud_run_target("hot", "matching", 0.0, true, &g.url);
+        std::fs::write(dir.join("prescale.toml"), config).unwrap();
+        let (settings, at) = trained(&db, &dir).await;
+        let id = SeriesId::parse("matching").unwrap();
+        prescale::jobs::serving::publish_once(&db.store, &settings, at, 24, 2)
+            .await
+            .unwrap();
+        let ctx = prescale::scaling::actuators::Context::from_settings(&settings).with_speedup(50);
+        let now = at.to_utc();
+        let out = prescale::scaling::cycle::run(
+            &db.store,
+            &settings,
+            &ctx,
+            &[id],
+            now,
+            chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+        let status: Vec<(&str, &str)> = out
+            .iter()
+            .map(|o| (o.target.as_str(), o.status.as_str()))
+            .collect();
+        assert_eq!(status, [("broken", "failed"), ("hot", "applied")]);
+        let broken = db.store.actions(Some("broken"), 5).await.unwrap();
+        assert_eq!(broken.len(), 1);
+        assert_eq!(broken[0].http_status, Some(404));
+        assert!(
+            broken[0].error.as_deref().unwrap().contains("NOT_FOUND"),
+            "{:?}",
+            broken[0].error
+        );
+        let hot = db.store.actions(Some("hot"), 5).await.unwrap();
+        assert_eq!(hot[0].status, "applied");
+        assert!(
+            hot[0].request.as_ref().unwrap()[0]["url"]
+                .as_str()
+                .unwrap()
+                .ends_with("/services/matching?updateMask=scaling.minInstanceCount")
+        );
+        // A rollback of the failed target has nothing to restore; the good one is untouched.
+        let e = prescale::scaling::cycle::rollback(&db.store, &settings, &ctx, "broken", None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("nothing to roll back"), "{e}");
+    }
+);

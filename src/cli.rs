@@ -56,6 +56,10 @@ pub enum Command {
     /// --refit-every-days days, each time choosing among the candidates by validation inside the
     /// training data. Writes one row per (origin, target) and a JSON with the metrics.
     Backtest(BacktestArgs),
+    /// What-if replay of scaling policies on a real trace: predictive (prescale's forecasts,
+    /// recommendations and gate), reactive (HPA-like), static (the training peak) and oracle,
+    /// hour by hour over the test window on one target's capacity model.
+    Simulate(SimulateArgs),
     /// Train the model of one series (or all) on its stored history. The new version becomes
     /// the champion only if it does at least as well as the champion on the recent weeks.
     Train {
@@ -205,6 +209,41 @@ pub struct BacktestArgs {
     pub json_out: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The dataset: timestamp,y[,exogenous columns...].
+    pub file: PathBuf,
+    /// A TOML file with the target (its keys at the top level, or [[targets]]).
+    #[arg(long, value_name = "TARGET_CONFIG")]
+    pub target: PathBuf,
+    /// Which of the file's [[targets]] (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub target_name: Option<String>,
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<TimeZone>,
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    #[arg(long, default_value_t = 28)]
+    pub test_days: usize,
+    #[arg(long, default_value_t = 7)]
+    pub refit_every_days: usize,
+    /// How long a new instance takes to serve.
+    #[arg(long, default_value_t = 5)]
+    pub cold_start_minutes: u32,
+    /// Price of an instance-hour (unless the target sets price_per_instance_hour).
+    #[arg(long, default_value_t = 0.0864)]
+    pub price: f64,
+    /// Candidates (default: all), as for backtest.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Vary one knob of the predictive policy: threshold=0.6,0.7,0.8,0.9 or
+    /// quantile=expected,upper80,upper95.
+    #[arg(long, value_name = "KNOB=V1,V2,...")]
+    pub sweep: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Publish one serving cycle for N series with models, in a fresh temporary SQLite store.
@@ -301,6 +340,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Holidays(args) => holidays_cmd(&settings, args).await?,
         Command::Events(cmd) => events_cmd(&settings, cmd).await?,
         Command::Backtest(args) => backtest_cmd(&args)?,
+        Command::Simulate(args) => simulate_cmd(&args)?,
         Command::Tick {
             at,
             horizon,
@@ -473,6 +513,90 @@ async fn import_cmd(settings: &Settings, args: ImportArgs) -> Result<String> {
     } else {
         Ok(import_text(&report, series.time_zone, series.calendar))
     }
+}
+
+fn model_specs(names: &[String]) -> Result<Vec<crate::forecast::ModelSpec>> {
+    use crate::forecast::ModelSpec;
+    let all = ModelSpec::candidates();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|name| {
+            all.iter()
+                .find(|s| s.name() == *name)
+                .cloned()
+                .with_context(|| {
+                    let names: Vec<String> = all.iter().map(ModelSpec::name).collect();
+                    format!("unknown model {name:?}: use one of {}", names.join(", "))
+                })
+        })
+        .collect()
+}
+
+fn simulate_cmd(args: &SimulateArgs) -> Result<String> {
+    use crate::analysis::replay::{Options, Sweep, read_target, replay, table};
+    let target = read_target(&args.target, args.target_name.as_deref())?;
+    let sweep = args.sweep.as_deref().map(Sweep::parse).transpose()?;
+    anyhow::ensure!(
+        args.price.is_finite() && args.price >= 0.0,
+        "--price {} must be >= 0",
+        args.price
+    );
+    let events = match &args.events {
+        Some(path) => import::parse_events_csv(path, &[])
+            .with_context(|| format!("reading events {}", path.display()))?,
+        None => Vec::new(),
+    };
+    let frame = crate::forecast::Frame::from_csv(&args.file, args.tz, &events)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let opts = Options {
+        test_days: args.test_days,
+        refit_every_days: args.refit_every_days,
+        cold_start_minutes: args.cold_start_minutes,
+        price: args.price,
+        tolerance: 0.2,
+        specs: model_specs(&args.models)?,
+    };
+    let name = args
+        .file
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let r = replay(&frame, &name, &target, &opts, sweep.as_ref())?;
+    if let Some(path) = &args.json_out {
+        write_atomically(path, &serde_json::to_string_pretty(&r)?)?;
+    }
+    let mut o = format!(
+        "{name}: {} hours replayed on target {} ({} {}/instance/s, min {}, max {}, threshold {}, cold start {} min)\n\n",
+        r.hours.len(),
+        target.name,
+        r.settings.capacity.requests_per_instance_per_second,
+        "requests",
+        target.min,
+        target.max,
+        target.confidence_threshold,
+        args.cold_start_minutes
+    );
+    let rows: Vec<(String, &crate::analysis::simulate::PolicyResult)> =
+        r.policies.iter().map(|p| (p.policy.clone(), p)).collect();
+    o.push_str(&table(&rows));
+    if let Some(h) = r.policies[0].holds {
+        o.push_str(&format!(
+            "\npredictive: the gate held {h} of {} hours\n",
+            r.hours.len()
+        ));
+    }
+    if !r.sweep.is_empty() {
+        o.push_str("\nsweep of the predictive policy:\n");
+        let rows: Vec<(String, &crate::analysis::simulate::PolicyResult)> = r
+            .sweep
+            .iter()
+            .map(|s| (s.value.clone(), &s.result))
+            .collect();
+        o.push_str(&table(&rows));
+    }
+    Ok(o)
 }
 
 fn backtest_cmd(args: &BacktestArgs) -> Result<String> {

@@ -10,6 +10,7 @@
 //! Code that decides is pure ([`domain`]); code that touches the world is a thin shell
 //! ([`store`], [`import`], [`cli`]). Modules are listed in the order data flows through them.
 
+pub mod analysis;
 pub mod api;
 pub mod bench;
 pub mod cli;

@@ -142,6 +142,87 @@ fn stage_floors(
     out
 }
 
+/// The recommendation state machine, one forecast hour at a time: the state applied so far and
+/// the desired values of earlier hours (the scale-in stabilization window holds what was asked
+/// for, not what the window itself made of it, or one peak would hold capacity up forever).
+#[derive(Debug, Clone)]
+pub struct Planner<'a> {
+    cap: &'a Capacity,
+    current: u32,
+    history: Vec<(DateTime<Utc>, u32)>,
+}
+
+impl<'a> Planner<'a> {
+    /// Starts from `current` (clamped to the limits).
+    pub fn new(cap: &'a Capacity, current: u32) -> Self {
+        let (lo, hi) = (cap.min.min(cap.max), cap.max.max(cap.min));
+        Self {
+            cap,
+            current: current.clamp(lo, hi),
+            history: Vec::new(),
+        }
+    }
+
+    /// The value applied so far.
+    pub fn current(&self) -> u32 {
+        self.current
+    }
+
+    /// The recommendation for point `p`. `reactive_floor` is what the last observed hour needed;
+    /// `stage` an event stage's floor and its name.
+    pub fn step(
+        &mut self,
+        p: &Point,
+        reactive_floor: u32,
+        stage: (u32, Option<String>),
+    ) -> Recommendation {
+        let cap = self.cap;
+        let (lo, hi) = (cap.min.min(cap.max), cap.max.max(cap.min));
+        let (floor, stage) = stage;
+        let forecast = instances_for(demand_of(p, cap.quantile), cap);
+        let needed = forecast.max(floor);
+        let stage = stage.filter(|_| floor > forecast);
+        let apply_at = p.hour.to_utc() - Duration::minutes(i64::from(cap.lead_minutes));
+        let desired = needed.clamp(lo, hi);
+        let current = self.current;
+        let mut target = desired;
+        if target < current {
+            target = target.max(reactive_floor.clamp(lo, hi));
+            // Stabilization: no lower than the highest desired value of the window before.
+            let window = Duration::minutes(i64::from(cap.scale_in_stabilization_minutes));
+            let recent = self
+                .history
+                .iter()
+                .filter(|(t, _)| apply_at - *t < window)
+                .map(|(_, n)| *n)
+                .max();
+            target = target.max(recent.unwrap_or(target).min(current));
+        }
+        self.history.push((apply_at, desired));
+        // Only the window matters: keep the history short.
+        let window = Duration::minutes(i64::from(cap.scale_in_stabilization_minutes));
+        self.history.retain(|(t, _)| apply_at - *t < window);
+        let stepped = if target > current {
+            target.min(current.saturating_add(cap.max_step_up.max(1)))
+        } else {
+            target.max(current.saturating_sub(cap.max_step_down.max(1)))
+        };
+        let decision = super::policy::gate(p.confidence, cap.confidence_threshold);
+        if decision == Decision::Apply {
+            self.current = stepped;
+        }
+        Recommendation {
+            hour: p.hour,
+            apply_at,
+            needed,
+            instances: stepped,
+            confidence: p.confidence,
+            decision,
+            stage,
+        }
+    }
+}
+
 /// Recommendations for `points` in order, starting from `current` instances. `reactive_floor`
 /// is what the last observed hour needed: a forecast alone never scales in below it. `events`
 /// pre-scale by the capacity's stages.
@@ -153,52 +234,11 @@ pub fn recommend(
     events: &[EventWindow],
 ) -> Vec<Recommendation> {
     let floors = stage_floors(points, cap, events);
-    let (lo, hi) = (cap.min.min(cap.max), cap.max.max(cap.min));
-    let mut current = current.clamp(lo, hi);
-    // (apply_at, desired) of earlier hours: the window holds what was asked for, not what the
-    // window itself made of it (or one peak would hold capacity up forever).
-    let mut history: Vec<(DateTime<Utc>, u32)> = Vec::new();
+    let mut planner = Planner::new(cap, current);
     points
         .iter()
         .zip(floors)
-        .map(|(p, (floor, stage))| {
-            let forecast = instances_for(demand_of(p, cap.quantile), cap);
-            let needed = forecast.max(floor);
-            let stage = stage.filter(|_| floor > forecast);
-            let apply_at = p.hour.to_utc() - Duration::minutes(i64::from(cap.lead_minutes));
-            let desired = needed.clamp(lo, hi);
-            let mut target = desired;
-            if target < current {
-                target = target.max(reactive_floor.clamp(lo, hi));
-                // Stabilization: no lower than the highest desired value of the window before.
-                let window = Duration::minutes(i64::from(cap.scale_in_stabilization_minutes));
-                let recent = history
-                    .iter()
-                    .filter(|(t, _)| apply_at - *t < window)
-                    .map(|(_, n)| *n)
-                    .max();
-                target = target.max(recent.unwrap_or(target).min(current));
-            }
-            history.push((apply_at, desired));
-            let stepped = if target > current {
-                target.min(current.saturating_add(cap.max_step_up.max(1)))
-            } else {
-                target.max(current.saturating_sub(cap.max_step_down.max(1)))
-            };
-            let decision = super::policy::gate(p.confidence, cap.confidence_threshold);
-            if decision == Decision::Apply {
-                current = stepped;
-            }
-            Recommendation {
-                hour: p.hour,
-                apply_at,
-                needed,
-                instances: stepped,
-                confidence: p.confidence,
-                decision,
-                stage,
-            }
-        })
+        .map(|(p, stage)| planner.step(p, reactive_floor, stage))
         .collect()
 }
 

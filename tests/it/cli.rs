@@ -204,3 +204,116 @@ crate::helpers::on_each_backend!(the_database_url_flag_selects_the_backend, |db|
     );
     assert!(stdout(&out).contains("nothing written"), "{}", stdout(&out));
 });
+
+#[test]
+fn simulate_replays_four_policies_and_its_json_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo_file("datasets/nasa_http_requests_hourly.csv");
+    let target = dir.path().join("target.toml");
+    std::fs::write(
+        &target,
+        "name = \"web\"\nkind = \"cloud_run\"\nseries = \"nasa\"\nproject = \"p\"\nlocation = \"l\"\nservice = \"web\"\nrequests_per_instance_per_second = 0.05\nmin = 1\nmax = 100\n",
+    )
+    .unwrap();
+    let json = dir.path().join("s.json");
+    let out = prescale(
+        dir.path(),
+        &[
+            "simulate",
+            file.to_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+            "--test-days",
+            "14",
+            "--models",
+            "snaive24,snaive168,profile168x4,ridge",
+            "--sweep",
+            "threshold=0.5,0.9",
+            "--json-out",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for p in [
+        "| predictive |",
+        "| reactive |",
+        "| static |",
+        "| oracle |",
+        "| threshold=0.5 |",
+        "| threshold=0.9 |",
+    ] {
+        assert!(text.contains(p), "{p}: {text}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let demand: Vec<f64> = v["demand"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(demand.len(), v["hours"].as_array().unwrap().len());
+    assert!(demand.len() >= 14 * 24 - 2);
+    let per = 0.05 * 3600.0;
+    for p in v["policies"].as_array().unwrap() {
+        let inst: Vec<f64> = p["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let cap: Vec<f64> = p["capacity_requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert!((inst.iter().sum::<f64>() - p["instance_hours"].as_f64().unwrap()).abs() < 1e-6);
+        assert!(
+            inst.iter().all(|&i| (1.0..=100.0).contains(&i)),
+            "within the target's limits"
+        );
+        assert!(
+            cap.iter().zip(&inst).all(|(c, i)| *c <= i * per + 1e-6),
+            "never serves more than it bills"
+        );
+        let under: f64 = demand.iter().zip(&cap).map(|(d, c)| (d - c).max(0.0)).sum();
+        assert!(
+            (under - p["under_requests"].as_f64().unwrap()).abs() < 1e-6,
+            "{}",
+            p["policy"]
+        );
+        assert!(
+            (p["cost"].as_f64().unwrap() - p["instance_hours"].as_f64().unwrap() * 0.0864).abs()
+                < 1e-6
+        );
+    }
+    let oracle = &v["policies"][3];
+    assert_eq!(
+        (oracle["policy"].as_str(), oracle["under_requests"].as_f64()),
+        (Some("oracle"), Some(0.0))
+    );
+
+    // A bad target file is named, with what is wrong.
+    std::fs::write(
+        &target,
+        "name = \"web\"\nkind = \"cloud_run\"\nseries = \"nasa\"\nmax = 3\n",
+    )
+    .unwrap();
+    let out = prescale(
+        dir.path(),
+        &[
+            "simulate",
+            file.to_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("target.toml: target \"web\" (cloud_run): missing field `project`"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -60,6 +60,10 @@ pub enum Command {
     /// recommendations and gate), reactive (HPA-like), static (the training peak) and oracle,
     /// hour by hour over the test window on one target's capacity model.
     Simulate(SimulateArgs),
+    /// Accuracy report: from a backtest (--backtest M.json --forecasts F.csv) or from what the
+    /// serving loop published for a series (--series ID --days 28); HTML with charts, JSON or
+    /// Markdown.
+    Report(ReportArgs),
     /// Train the model of one series (or all) on its stored history. The new version becomes
     /// the champion only if it does at least as well as the champion on the recent weeks.
     Train {
@@ -210,6 +214,41 @@ pub struct BacktestArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The backtest's JSON (--json-out).
+    #[arg(
+        long,
+        value_name = "M.json",
+        requires = "forecasts",
+        conflicts_with = "series"
+    )]
+    pub backtest: Option<PathBuf>,
+    /// The backtest's forecasts (--forecasts-out).
+    #[arg(long, value_name = "F.csv", requires = "backtest")]
+    pub forecasts: Option<PathBuf>,
+    /// The dataset, for the worst days' holiday and weather.
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: Option<PathBuf>,
+    /// Events CSV, for the worst days' events.
+    #[arg(long, value_name = "FILE.csv")]
+    pub events: Option<PathBuf>,
+    /// A `simulate --json-out` file: capacity against demand per policy.
+    #[arg(long, value_name = "S.json")]
+    pub simulation: Option<PathBuf>,
+    /// A stored series: its published forecasts and the observations that arrived.
+    #[arg(long, value_name = "ID")]
+    pub series: Option<String>,
+    #[arg(long, default_value_t = 28)]
+    pub days: i64,
+    /// Where to write (default: print Markdown).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// html, json or md (default: from --out's extension).
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
     /// The dataset: timestamp,y[,exogenous columns...].
     pub file: PathBuf,
@@ -341,6 +380,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Events(cmd) => events_cmd(&settings, cmd).await?,
         Command::Backtest(args) => backtest_cmd(&args)?,
         Command::Simulate(args) => simulate_cmd(&args)?,
+        Command::Report(args) => report_cmd(&settings, &args).await?,
         Command::Tick {
             at,
             horizon,
@@ -533,6 +573,42 @@ fn model_specs(names: &[String]) -> Result<Vec<crate::forecast::ModelSpec>> {
                 })
         })
         .collect()
+}
+
+async fn report_cmd(settings: &Settings, args: &ReportArgs) -> Result<String> {
+    use crate::analysis::report_cmd::{
+        Format, from_backtest, from_store, read_json, render, write_out,
+    };
+    let format = Format::choose(args.format.as_deref(), args.out.as_deref())?;
+    let report = match (&args.backtest, &args.forecasts, &args.series) {
+        (Some(m), Some(f), None) => {
+            from_backtest(m, f, args.data.as_deref(), args.events.as_deref())?
+        }
+        (None, None, Some(id)) => {
+            let id = SeriesId::parse(id)?;
+            let store = open_store(settings).await?;
+            let r = from_store(&store, &id, args.days).await;
+            store.close().await;
+            r?
+        }
+        _ => anyhow::bail!("give --backtest M.json --forecasts F.csv, or --series ID"),
+    };
+    let sim = args.simulation.as_deref().map(read_json).transpose()?;
+    let text = render(&report, format, sim.as_ref())?;
+    match &args.out {
+        Some(out) => {
+            write_out(out, &text)?;
+            Ok(format!(
+                "report written to {} (MAE {:.3}, MASE {:.3}, coverage 80% {:.1}%, 95% {:.1}%)\n",
+                out.display(),
+                report.metrics.mae,
+                report.metrics.mase,
+                report.metrics.coverage80 * 100.0,
+                report.metrics.coverage95 * 100.0
+            ))
+        }
+        None => Ok(text),
+    }
 }
 
 fn simulate_cmd(args: &SimulateArgs) -> Result<String> {

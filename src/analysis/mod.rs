@@ -1,4 +1,8 @@
-//! For analysts and planners: what-if replay of scaling policies ([`simulate`]).
+//! For analysts and planners: accuracy reports with SVG charts ([`report`]), what-if replay of
+//! scaling policies ([`simulate`], run on a trace by [`replay`]).
 
 pub mod replay;
+pub mod report;
+pub mod report_cmd;
 pub mod simulate;
+pub mod svg;

@@ -317,3 +317,148 @@ fn simulate_replays_four_policies_and_its_json_adds_up() {
         stderr(&out)
     );
 }
+
+/// Every `<svg>...</svg>` of a page, each parsed as XML.
+fn svgs(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<svg") {
+        let j = rest[i..].find("</svg>").expect("closed svg") + i + "</svg>".len();
+        out.push(rest[i..j].to_owned());
+        rest = &rest[j..];
+    }
+    out
+}
+
+#[test]
+fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo_file("datasets/nasa_http_requests_hourly.csv");
+    let (m, f) = (dir.path().join("M.json"), dir.path().join("F.csv"));
+    let out = prescale(
+        dir.path(),
+        &[
+            "backtest",
+            data.to_str().unwrap(),
+            "--tz",
+            "America/New_York",
+            "--test-days",
+            "14",
+            "--models",
+            "snaive24,snaive168,profile168x4,ridge",
+            "--forecasts-out",
+            f.to_str().unwrap(),
+            "--json-out",
+            m.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+
+    let json = dir.path().join("report.json");
+    let base = [
+        "report",
+        "--backtest",
+        m.to_str().unwrap(),
+        "--forecasts",
+        f.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ];
+    let out = prescale(
+        dir.path(),
+        &[&base[..], &["--out", json.to_str().unwrap()]].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (rm, bm) = (&r["metrics"], &bt["metrics"]);
+    for k in [
+        "n_points",
+        "mae",
+        "rmse",
+        "smape_pct",
+        "mase",
+        "bias",
+        "coverage80",
+        "coverage95",
+        "width80",
+        "width95",
+        "calibration_error",
+    ] {
+        let (a, b) = (rm[k].as_f64().unwrap(), bm[k].as_f64().unwrap());
+        assert!(
+            (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+            "{k}: report {a} vs backtest {b}"
+        );
+    }
+    assert_eq!(rm["reliability"], bm["reliability"]);
+    assert_eq!(rm["mae_by_lead_bucket"], bm["mae_by_lead_bucket"]);
+    assert_eq!(r["by_lead"].as_array().unwrap().len(), 24);
+    assert_eq!(r["mae_by_hour"].as_array().unwrap().len(), 24);
+    assert_eq!(r["worst_days"].as_array().unwrap().len(), 5);
+    let worst = r["worst_days"][0]["mae"].as_f64().unwrap();
+    assert!(
+        r["worst_days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["mae"].as_f64().unwrap() <= worst)
+    );
+    assert_eq!(
+        r["models"].as_array().unwrap().len(),
+        bt["refits"].as_array().unwrap().len()
+    );
+    assert_eq!(r["models"][0]["chosen"], bt["refits"][0]["chosen"]);
+
+    let page = dir.path().join("report.html");
+    let out = prescale(
+        dir.path(),
+        &[&base[..], &["--out", page.to_str().unwrap()]].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("report written to"),
+        "{}",
+        stdout(&out)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Self-contained: no scripts, stylesheets, images or links to fetch.
+    for bad in ["<script", "<link", "src=", "href=", "@import", "url("] {
+        assert!(!html.contains(bad), "{bad}");
+    }
+    let without_ns = html.replace("http://www.w3.org/2000/svg", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
+    let charts = svgs(&html);
+    assert_eq!(
+        charts.len(),
+        6,
+        "forecast, lead, hour, weekday, reliability, coverage"
+    );
+    for s in &charts {
+        let doc =
+            roxmltree::Document::parse(s).unwrap_or_else(|e| panic!("SVG is not well-formed: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+    }
+    assert!(
+        html.contains(&format!("{:.3}", bm["mae"].as_f64().unwrap())),
+        "the MAE is on the page"
+    );
+
+    // Markdown on the terminal by default; bad input is named.
+    let out = prescale(dir.path(), &base);
+    assert!(
+        stdout(&out).starts_with("# Accuracy report"),
+        "{}",
+        stdout(&out)
+    );
+    std::fs::write(&f, "origin,timestamp,lead,y,yhat,lo80,hi80,lo95,hi95,confidence\na,1995-08-01T00:00:00-04:00,1,3,x,1,2,3,4,0.5\n").unwrap();
+    let out = prescale(dir.path(), &base);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("F.csv:2: column \"yhat\": value \"x\" is not a number"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -13,6 +13,7 @@ mod datasets;
 mod events;
 mod import;
 mod replicas;
+mod report;
 mod scaling;
 mod serving;
 mod train;

@@ -64,6 +64,15 @@ pub enum Command {
     /// serving loop published for a series (--series ID --days 28); HTML with charts, JSON or
     /// Markdown.
     Report(ReportArgs),
+    /// Capacity and growth planning for a series: growth over the last 30 days (holidays and
+    /// events left out), the projected peak for next week, month, quarter and year, what each of
+    /// its targets needs then and at what cost, headroom, and the growth phase.
+    Capacity {
+        #[arg(long)]
+        series: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Train the model of one series (or all) on its stored history. The new version becomes
     /// the champion only if it does at least as well as the champion on the recent weeks.
     Train {
@@ -381,6 +390,21 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Backtest(args) => backtest_cmd(&args)?,
         Command::Simulate(args) => simulate_cmd(&args)?,
         Command::Report(args) => report_cmd(&settings, &args).await?,
+        Command::Capacity {
+            series,
+            json: as_json,
+        } => {
+            let id = SeriesId::parse(&series)?;
+            let store = open_store(&settings).await?;
+            let p = crate::analysis::capacity::plan(&store, &settings, &id).await;
+            store.close().await;
+            let p = p?;
+            if as_json {
+                json(&p)?
+            } else {
+                crate::analysis::capacity::text(&p)
+            }
+        }
         Command::Tick {
             at,
             horizon,

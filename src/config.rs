@@ -31,6 +31,20 @@ struct RawSettings {
     targets: Option<Vec<Target>>,
     google: Option<GoogleSettings>,
     kubernetes: Option<KubernetesSettings>,
+    planning: Option<PlanningSettings>,
+}
+
+/// `[planning]`: what the growth phase is judged on (user and trip counts, or a series of trips).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanningSettings {
+    #[serde(default)]
+    pub users: Option<u64>,
+    #[serde(default)]
+    pub daily_trips: Option<f64>,
+    /// A series counting trips: its mean daily total over the last week gives daily trips.
+    #[serde(default)]
+    pub trips_series: Option<SeriesId>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +236,7 @@ pub struct Settings {
     pub targets: Vec<Target>,
     pub google: GoogleSettings,
     pub kubernetes: KubernetesSettings,
+    pub planning: PlanningSettings,
     /// The config file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -303,7 +318,11 @@ impl Settings {
         let mut targets = Vec::new();
         let mut google = GoogleSettings::default();
         let mut kubernetes = KubernetesSettings::default();
+        let mut planning = PlanningSettings::default();
         for layer in layers {
+            if let Some(p) = layer.planning {
+                planning = p;
+            }
             if let Some(t) = layer.targets {
                 targets = t;
             }
@@ -400,6 +419,7 @@ impl Settings {
             targets,
             google,
             kubernetes,
+            planning,
             config_file,
         })
     }

@@ -161,6 +161,7 @@ pub fn router(state: AppState) -> Router {
             get(scaling::series_recommendations),
         )
         .route("/v1/series/{id}/patterns", get(scaling::patterns))
+        .route("/v1/series/{id}/capacity", get(scaling::capacity))
         .route("/v1/actions", get(scaling::actions))
         .route(
             "/v1/series/{id}/train",

@@ -109,6 +109,13 @@ pub(super) const ROUTES: &[(&str, &str, &str, bool, &[&str])] = &[
         &["weeks"],
     ),
     (
+        "/v1/series/{id}/capacity",
+        "get",
+        "Capacity planning: growth over the last 30 days, projected peaks (week, month, quarter, year) per target with cost, headroom, growth phase",
+        false,
+        &[],
+    ),
+    (
         "/v1/actions",
         "get",
         "The audit trail of scaling actions, newest first",

@@ -152,3 +152,16 @@ pub(super) async fn patterns(
         "patterns": p,
     })))
 }
+
+pub(super) async fn capacity(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<SeriesId>,
+) -> Result<Json<crate::analysis::capacity::Plan>, ApiError> {
+    if state.store.series(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("series {id} does not exist")));
+    }
+    crate::analysis::capacity::plan(&state.store, &state.settings, &id)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::Conflict(format!("{e:#}")))
+}

@@ -430,3 +430,85 @@ on_each_backend!(
         assert!(e.to_string().contains("nothing to roll back"), "{e}");
     }
 );
+
+on_each_backend!(
+    capacity_planning_measures_growth_and_sizes_the_series_targets,
+    |db| {
+        let mut opts = options("nasa");
+        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        import(
+            &db,
+            &repo_file("datasets/nasa_http_requests_hourly.csv"),
+            &opts,
+        )
+        .await
+        .unwrap();
+        let dir = db.dir.path().to_path_buf();
+        std::fs::write(
+            dir.join("prescale.toml"),
+            "[planning]\nusers = 25000\n[[targets]]\nname = \"web\"\nkind = \"cloud_run\"\nseries = \"nasa\"\nproject = \"p\"\nlocation = \"l\"\nservice = \"web\"\nrequests_per_instance_per_second = 0.05\nmin = 1\nmax = 100\nprice_per_instance_hour = 0.1\n",
+        )
+        .unwrap();
+        let settings = Settings::load(
+            Some(&dir.join("prescale.toml")),
+            Vec::new(),
+            Overrides::default(),
+        )
+        .unwrap();
+        let id = SeriesId::parse("nasa").unwrap();
+        let p = prescale::analysis::capacity::plan(&db.store, &settings, &id)
+            .await
+            .unwrap();
+        let g = p.growth.clone().expect("growth");
+        // Whole days of the last 30 (NASA's series has an outage: incomplete days are not used).
+        assert!(
+            g.days_used + g.days_excluded <= 30 && g.days_used >= 14,
+            "{g:?}"
+        );
+        assert!(g.daily_rate_lo <= g.daily_rate && g.daily_rate <= g.daily_rate_hi);
+        // The peak is the busiest weekday-hour of the last four weeks, computed here apart.
+        let last = db.store.list_series().await.unwrap()[0].last_hour.unwrap();
+        let tz = chrono_tz::America::New_York;
+        let obs = db
+            .store
+            .observations(&id, last.plus(-24 * 28 + 1), last)
+            .await
+            .unwrap();
+        let mut cells = std::collections::HashMap::<(u32, u32), (f64, f64)>::new();
+        for o in &obs {
+            use chrono::{Datelike, Timelike};
+            let t = o.hour.to_utc().with_timezone(&tz);
+            let e = cells
+                .entry((t.weekday().num_days_from_monday(), t.hour()))
+                .or_default();
+            e.0 += o.demand.get();
+            e.1 += 1.0;
+        }
+        let best = cells.values().map(|(s, n)| s / n).fold(0.0, f64::max);
+        assert!((p.peak.as_ref().unwrap().mean - best).abs() < 1e-6);
+        assert_eq!(
+            p.projections.iter().map(|x| x.days).collect::<Vec<_>>(),
+            [7, 30, 91, 365]
+        );
+        let week = &p.projections[0].targets[0];
+        assert_eq!(week.target, "web");
+        assert_eq!(
+            week.peak,
+            (p.projections[0].peak / 3600.0 / 0.05).ceil() as u32
+        );
+        assert!((week.monthly_cost.unwrap() - week.monthly_instance_hours * 0.1).abs() < 1e-6);
+        assert_eq!(
+            p.headroom[0].headroom,
+            100 - i64::from((best / 180.0).ceil() as u32)
+        );
+        assert_eq!(p.phase.as_ref().unwrap().phase, "scale-up", "25,000 users");
+
+        // The same over HTTP.
+        let app = crate::api::spawn_app(&db).await;
+        let v = app.get("/v1/series/nasa/capacity").await;
+        assert_eq!(v.status, 200, "{}", v.body);
+        assert_eq!(v.json()["projections"].as_array().unwrap().len(), 4);
+        assert_eq!(app.get("/v1/series/nope/capacity").await.status, 404);
+        app.stop().await;
+    }
+);

@@ -1,0 +1,584 @@
+//! Capacity and growth planning. Growth is measured on the last 30 days' daily totals, with
+//! holidays and event days left out, as a Theil–Sen slope of log demand over pairs of days a
+//! whole number of weeks apart (so the weekly cycle cancels and one odd day cannot tilt it).
+//! The peak is the busiest weekday-hour of the last four weeks; projections grow it (and the
+//! whole weekly profile) by the rate, with the 10th-90th percentile range of the pairwise
+//! slopes and of the peak hour's weekly values as the interval. Pure: the caller reads the store.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use serde::Serialize;
+
+use crate::scaling::recommend::instances_for;
+use crate::scaling::targets::Target;
+
+/// Growth per day (log scale) with its interval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Growth {
+    /// e^rate - 1 per day.
+    pub daily_rate: f64,
+    pub daily_rate_lo: f64,
+    pub daily_rate_hi: f64,
+    /// The same, compounded over 30 days.
+    pub monthly_pct: f64,
+    pub days_used: usize,
+    /// Holidays and event days left out.
+    pub days_excluded: usize,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (i, f) = (pos.floor() as usize, pos.fract());
+    if i + 1 < sorted.len() {
+        sorted[i] * (1.0 - f) + sorted[i + 1] * f
+    } else {
+        sorted[i]
+    }
+}
+
+/// Growth from daily totals `(date, total, special)` (special: a holiday or event day). Uses
+/// the last 30 days; needs at least two same-weekday pairs.
+pub fn growth(daily: &[(NaiveDate, f64, bool)]) -> Option<Growth> {
+    let last = daily.iter().map(|d| d.0).max()?;
+    let from = last - chrono::Duration::days(29);
+    let window: Vec<&(NaiveDate, f64, bool)> = daily.iter().filter(|d| d.0 >= from).collect();
+    let used: Vec<(i64, f64)> = window
+        .iter()
+        .filter(|d| !d.2 && d.1 > 0.0)
+        .map(|d| ((d.0 - from).num_days(), d.1.ln()))
+        .collect();
+    let mut slopes = Vec::new();
+    for (i, a) in used.iter().enumerate() {
+        for b in &used[i + 1..] {
+            let gap = b.0 - a.0;
+            if gap > 0 && gap % 7 == 0 {
+                slopes.push((b.1 - a.1) / gap as f64);
+            }
+        }
+    }
+    if slopes.len() < 2 {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let (m, lo, hi) = (
+        quantile(&slopes, 0.5),
+        quantile(&slopes, 0.1),
+        quantile(&slopes, 0.9),
+    );
+    Some(Growth {
+        daily_rate: m.exp() - 1.0,
+        daily_rate_lo: lo.exp() - 1.0,
+        daily_rate_hi: hi.exp() - 1.0,
+        monthly_pct: ((m * 30.0).exp() - 1.0) * 100.0,
+        days_used: used.len(),
+        days_excluded: window.len() - used.len(),
+    })
+}
+
+/// The busiest weekday-hour and the weekly profile it sits in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Peak {
+    /// `Fri 19:00` in the series' local time.
+    pub when: String,
+    pub mean: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// Mean demand per (weekday, hour) of the given hours, and the peak cell with the spread of
+/// its weekly values.
+pub fn profile(hours: &[(NaiveDateTime, f64)]) -> (Vec<f64>, Option<Peak>) {
+    let mut cells: Vec<Vec<f64>> = vec![Vec::new(); 168];
+    for (t, d) in hours {
+        let i = t.weekday().num_days_from_monday() as usize * 24 + t.hour() as usize;
+        cells[i].push(*d);
+    }
+    let means: Vec<f64> = cells
+        .iter()
+        .map(|c| {
+            if c.is_empty() {
+                0.0
+            } else {
+                c.iter().sum::<f64>() / c.len() as f64
+            }
+        })
+        .collect();
+    let best = (0..168)
+        .filter(|&i| !cells[i].is_empty())
+        .max_by(|&a, &b| means[a].total_cmp(&means[b]));
+    let peak = best.map(|i| {
+        let mut v = cells[i].clone();
+        v.sort_by(f64::total_cmp);
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        Peak {
+            when: format!("{} {:02}:00", DAYS[i / 24], i % 24),
+            mean: means[i],
+            lo: quantile(&v, 0.1),
+            hi: quantile(&v, 0.9),
+        }
+    });
+    (means, peak)
+}
+
+/// One horizon's projection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Projection {
+    pub horizon: String,
+    pub days: i64,
+    pub peak_hour: String,
+    pub peak: f64,
+    pub peak_lo: f64,
+    pub peak_hi: f64,
+    /// Mean demand per hour over a week of the profile, grown.
+    pub mean_hour: f64,
+    pub targets: Vec<TargetNeed>,
+}
+
+/// What a target needs for a projection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetNeed {
+    pub target: String,
+    pub unit: String,
+    /// For the projected peak (its upper bound in `peak_hi`).
+    pub peak: u32,
+    pub peak_hi: u32,
+    /// Instance-hours a month over the grown weekly profile, and their cost at the target's
+    /// price (when it has one).
+    pub monthly_instance_hours: f64,
+    pub monthly_cost: Option<f64>,
+    pub within_max: bool,
+}
+
+/// Where a target stands now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Headroom {
+    pub target: String,
+    /// The current peak's need ÷ max.
+    pub utilization: f64,
+    /// max − the current peak's need.
+    pub headroom: i64,
+    /// Days until the peak needs more than max at the measured growth (None: not growing, or
+    /// already past).
+    pub days_to_max: Option<f64>,
+}
+
+/// The seed's growth phases.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Phase {
+    pub phase: String,
+    pub users: Option<u64>,
+    pub daily_trips: Option<f64>,
+    pub basis: String,
+}
+
+const PHASES: [(&str, f64, f64); 4] = [
+    ("MVP", 1_000.0, 100.0),
+    ("early growth", 10_000.0, 1_000.0),
+    ("scale-up", 100_000.0, 10_000.0),
+    ("enterprise", 1_000_000.0, 100_000.0),
+];
+
+/// The phase for users and daily trips (the higher of the two when both are known).
+pub fn phase(users: Option<u64>, daily_trips: Option<f64>, basis: &str) -> Option<Phase> {
+    let rank = |v: f64, col: usize| {
+        PHASES
+            .iter()
+            .position(|p| v < if col == 0 { p.1 } else { p.2 })
+            .unwrap_or(PHASES.len())
+    };
+    let r = [
+        users.map(|u| rank(u as f64, 0)),
+        daily_trips.map(|t| rank(t, 1)),
+    ]
+    .into_iter()
+    .flatten()
+    .max()?;
+    Some(Phase {
+        phase: PHASES.get(r).map_or("market leader", |p| p.0).to_owned(),
+        users,
+        daily_trips,
+        basis: basis.to_owned(),
+    })
+}
+
+/// Projects the peak and each target's needs for next week, month, quarter and year.
+pub fn project(g: &Growth, profile: &[f64], peak: &Peak, targets: &[Target]) -> Vec<Projection> {
+    let rate = (1.0 + g.daily_rate).ln();
+    let (rlo, rhi) = ((1.0 + g.daily_rate_lo).ln(), (1.0 + g.daily_rate_hi).ln());
+    [
+        ("next week", 7),
+        ("next month", 30),
+        ("next quarter", 91),
+        ("next year", 365),
+    ]
+    .into_iter()
+    .map(|(name, days)| {
+        let d = days as f64;
+        let f = (rate * d).exp();
+        let (p, plo, phi) = (
+            peak.mean * f,
+            peak.lo * (rlo * d).exp(),
+            peak.hi * (rhi * d).exp(),
+        );
+        let needs = targets
+            .iter()
+            .map(|t| {
+                let cap = t.capacity();
+                let hours: f64 = profile
+                    .iter()
+                    .map(|c| f64::from(instances_for(c * f, &cap).clamp(t.min, u32::MAX)))
+                    .sum::<f64>()
+                    * 730.0
+                    / 168.0;
+                let peak_n = instances_for(p, &cap).max(t.min);
+                TargetNeed {
+                    target: t.name.clone(),
+                    unit: t.kind.unit().to_owned(),
+                    peak: peak_n,
+                    peak_hi: instances_for(phi.max(p), &cap).max(t.min),
+                    monthly_instance_hours: hours,
+                    monthly_cost: t.price_per_instance_hour.map(|price| hours * price),
+                    within_max: peak_n <= t.max,
+                }
+            })
+            .collect();
+        Projection {
+            horizon: name.to_owned(),
+            days,
+            peak_hour: peak.when.clone(),
+            peak: p,
+            peak_lo: plo.min(p),
+            peak_hi: phi.max(p),
+            mean_hour: profile.iter().sum::<f64>() / 168.0 * f,
+            targets: needs,
+        }
+    })
+    .collect()
+}
+
+/// Each target's utilization, headroom and time to its max at the current peak and growth.
+pub fn headroom(g: &Growth, peak: &Peak, targets: &[Target]) -> Vec<Headroom> {
+    let rate = (1.0 + g.daily_rate).ln();
+    targets
+        .iter()
+        .map(|t| {
+            let cap = t.capacity();
+            let need = instances_for(peak.mean, &cap);
+            // Demand the max serves in an hour.
+            let at_max = f64::from(t.max) * cap.requests_per_instance_per_second * 3600.0;
+            let days = (rate > 0.0 && peak.mean > 0.0 && at_max > peak.mean)
+                .then(|| (at_max / peak.mean).ln() / rate);
+            Headroom {
+                target: t.name.clone(),
+                utilization: if t.max > 0 {
+                    f64::from(need) / f64::from(t.max)
+                } else {
+                    f64::INFINITY
+                },
+                headroom: i64::from(t.max) - i64::from(need),
+                days_to_max: days,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(n: i64, f: impl Fn(i64) -> f64, special: &[i64]) -> Vec<(NaiveDate, f64, bool)> {
+        let start = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        (0..n)
+            .map(|i| {
+                (
+                    start + chrono::Duration::days(i),
+                    f(i),
+                    special.contains(&i),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn growth_is_found_through_the_weekly_cycle_and_ignores_special_days() {
+        // 1% a day, weekends at half, a holiday at ten times and an event day at zero.
+        let g = growth(&days(
+            40,
+            |i| {
+                let weekly = if i % 7 >= 5 { 0.5 } else { 1.0 };
+                if i == 33 {
+                    1e6
+                } else {
+                    1000.0 * 1.01f64.powi(i as i32) * weekly
+                }
+            },
+            &[33, 35],
+        ))
+        .unwrap();
+        assert!((g.daily_rate - 0.01).abs() < 1e-9, "{g:?}");
+        assert!(g.daily_rate_lo <= g.daily_rate && g.daily_rate <= g.daily_rate_hi);
+        assert_eq!((g.days_used, g.days_excluded), (28, 2));
+        assert!((g.monthly_pct - (1.01f64.powi(30) - 1.0) * 100.0).abs() < 1e-6);
+        // Flat: no growth.
+        let g = growth(&days(30, |_| 500.0, &[])).unwrap();
+        assert!(g.daily_rate.abs() < 1e-12);
+        assert!(
+            growth(&days(7, |_| 1.0, &[])).is_none(),
+            "a week is not enough"
+        );
+    }
+
+    #[test]
+    fn phases_follow_the_seed() {
+        assert_eq!(phase(Some(500), None, "config").unwrap().phase, "MVP");
+        assert_eq!(
+            phase(Some(500), Some(150.0), "config").unwrap().phase,
+            "early growth",
+            "the higher of the two"
+        );
+        assert_eq!(
+            phase(None, Some(99_999.0), "series").unwrap().phase,
+            "enterprise"
+        );
+        assert_eq!(
+            phase(Some(2_000_000), None, "config").unwrap().phase,
+            "market leader"
+        );
+        assert!(phase(None, None, "").is_none());
+    }
+
+    #[test]
+    fn projections_grow_the_peak_and_size_the_targets() {
+        let g = Growth {
+            daily_rate: 0.01,
+            daily_rate_lo: 0.0,
+            daily_rate_hi: 0.02,
+            monthly_pct: 0.0,
+            days_used: 28,
+            days_excluded: 0,
+        };
+        let peak = Peak {
+            when: "Fri 19:00".into(),
+            mean: 36_000.0,
+            lo: 30_000.0,
+            hi: 40_000.0,
+        };
+        let profile = vec![3600.0; 168];
+        let t: Target = toml::from_str("name = \"m\"\nkind = \"cloud_run\"\nseries = \"m\"\nproject = \"p\"\nlocation = \"l\"\nservice = \"s\"\nrequests_per_instance_per_second = 1\nmin = 1\nmax = 20\nprice_per_instance_hour = 0.1\n").unwrap();
+        let p = project(&g, &profile, &peak, std::slice::from_ref(&t));
+        assert_eq!(p.len(), 4);
+        let week = &p[0];
+        assert!((week.peak - 36_000.0 * 1.01f64.powi(7)).abs() < 1e-6);
+        assert!(week.peak_lo <= week.peak && week.peak <= week.peak_hi);
+        // 36,000 × 1.0721 per hour = 10.72 req/s: 11 instances; the flat profile needs 2 (1.07 req/s).
+        assert_eq!(week.targets[0].peak, 11);
+        assert!((week.targets[0].monthly_instance_hours - 2.0 * 730.0).abs() < 1e-6);
+        assert!((week.targets[0].monthly_cost.unwrap() - 146.0).abs() < 1e-6);
+        assert!(
+            !p[3].targets[0].within_max,
+            "a year of 1% a day passes max 20"
+        );
+        let h = headroom(&g, &peak, std::slice::from_ref(&t));
+        // Need 10 of 20 now; 20 serve 72,000 an hour, reached after ln(2)/ln(1.01) days.
+        assert_eq!((h[0].headroom, h[0].utilization), (10, 0.5));
+        assert!((h[0].days_to_max.unwrap() - 2f64.ln() / 1.01f64.ln()).abs() < 1e-9);
+    }
+}
+
+/// The whole planning view of a series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub series: String,
+    pub time_zone: String,
+    pub as_of: String,
+    pub growth: Option<Growth>,
+    pub peak: Option<Peak>,
+    pub projections: Vec<Projection>,
+    pub headroom: Vec<Headroom>,
+    pub phase: Option<Phase>,
+}
+
+/// Reads the series' last weeks from the store and plans.
+///
+/// # Errors
+/// When the series does not exist or has no observations.
+pub async fn plan(
+    store: &crate::store::Store,
+    settings: &crate::config::Settings,
+    id: &crate::domain::SeriesId,
+) -> anyhow::Result<Plan> {
+    use anyhow::Context;
+    let series = store
+        .series(id)
+        .await?
+        .with_context(|| format!("series {id} does not exist"))?;
+    let last = store
+        .list_series()
+        .await?
+        .into_iter()
+        .find(|s| &s.series.id == id)
+        .and_then(|s| s.last_hour)
+        .with_context(|| format!("series {id} has no observations yet"))?;
+    let tz = series.time_zone.tz();
+    let obs = store
+        .observations(id, last.plus(-24 * 35 + 1), last)
+        .await?;
+    let calendar = crate::domain::Calendar::new(
+        series.time_zone,
+        series.calendar,
+        store.custom_holidays(id).await?,
+    );
+    let events = store.events(Some(id)).await?;
+    let special = |d: NaiveDate| {
+        calendar.is_holiday(d)
+            || events.iter().any(|e| {
+                e.starts_at.with_timezone(&tz).date_naive() <= d
+                    && d <= e.ends_at.with_timezone(&tz).date_naive()
+            })
+    };
+    let local: Vec<(NaiveDateTime, f64)> = obs
+        .iter()
+        .map(|o| {
+            (
+                o.hour.to_utc().with_timezone(&tz).naive_local(),
+                o.demand.get(),
+            )
+        })
+        .collect();
+    // Whole days only: the last local date may be partial.
+    let mut totals: std::collections::BTreeMap<NaiveDate, (f64, usize)> =
+        std::collections::BTreeMap::new();
+    for (t, d) in &local {
+        let e = totals.entry(t.date()).or_insert((0.0, 0));
+        e.0 += d;
+        e.1 += 1;
+    }
+    let daily: Vec<(NaiveDate, f64, bool)> = totals
+        .iter()
+        .filter(|(_, (_, n))| *n >= 23)
+        .map(|(d, (s, _))| (*d, *s, special(*d)))
+        .collect();
+    let g = growth(&daily);
+    let recent = last.to_utc().with_timezone(&tz).naive_local() - chrono::Duration::days(28);
+    let hours: Vec<(NaiveDateTime, f64)> = local
+        .iter()
+        .copied()
+        .filter(|(t, _)| *t > recent && !special(t.date()))
+        .collect();
+    let (prof, peak) = profile(&hours);
+    let targets: Vec<Target> = settings
+        .targets
+        .iter()
+        .filter(|t| &t.series == id)
+        .cloned()
+        .collect();
+    let (projections, head) = match (&g, &peak) {
+        (Some(g), Some(p)) => (project(g, &prof, p, &targets), headroom(g, p, &targets)),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let pl = &settings.planning;
+    let mut basis = "configuration ([planning])".to_owned();
+    let mut trips = pl.daily_trips;
+    let trips_series = pl
+        .trips_series
+        .clone()
+        .or_else(|| (series.unit == "trips").then(|| id.clone()));
+    if trips.is_none()
+        && let Some(ts) = trips_series
+    {
+        let o = store
+            .observations(&ts, last.plus(-24 * 7 + 1), last)
+            .await?;
+        if !o.is_empty() {
+            trips = Some(o.iter().map(|o| o.demand.get()).sum::<f64>() / (o.len() as f64 / 24.0));
+            basis = format!("daily trips from series {ts} (last 7 days)");
+        }
+    }
+    Ok(Plan {
+        series: id.to_string(),
+        time_zone: series.time_zone.to_string(),
+        as_of: last.to_string(),
+        growth: g,
+        peak,
+        projections,
+        headroom: head,
+        phase: phase(pl.users, trips, &basis),
+    })
+}
+
+/// The plan for a terminal.
+pub fn text(p: &Plan) -> String {
+    use std::fmt::Write;
+    let mut o = format!(
+        "capacity plan for {} ({}), data to {}\n",
+        p.series, p.time_zone, p.as_of
+    );
+    match &p.growth {
+        Some(g) => {
+            let _ = writeln!(
+                o,
+                "growth: {:+.2}% a day ({:+.2}% .. {:+.2}%), {:+.1}% a month; {} days used, {} holiday/event days left out",
+                g.daily_rate * 100.0,
+                g.daily_rate_lo * 100.0,
+                g.daily_rate_hi * 100.0,
+                g.monthly_pct,
+                g.days_used,
+                g.days_excluded
+            );
+        }
+        None => o.push_str("growth: not enough whole days (needs two weeks of the last 30)\n"),
+    }
+    if let Some(pk) = &p.peak {
+        let _ = writeln!(
+            o,
+            "peak hour now: {} at {:.0} ({:.0} .. {:.0})",
+            pk.when, pk.mean, pk.lo, pk.hi
+        );
+    }
+    for pr in &p.projections {
+        let _ = writeln!(
+            o,
+            "{:<13} peak {:.0} ({:.0} .. {:.0}) at {}, mean hour {:.0}",
+            pr.horizon, pr.peak, pr.peak_lo, pr.peak_hi, pr.peak_hour, pr.mean_hour
+        );
+        for t in &pr.targets {
+            let cost = t
+                .monthly_cost
+                .map_or_else(String::new, |c| format!(", {c:.2} a month"));
+            let _ = writeln!(
+                o,
+                "    {}: {} {} at the peak (up to {}), {:.0} instance-hours a month{cost}{}",
+                t.target,
+                t.peak,
+                t.unit,
+                t.peak_hi,
+                t.monthly_instance_hours,
+                if t.within_max { "" } else { "  ABOVE MAX" }
+            );
+        }
+    }
+    for h in &p.headroom {
+        let days = h.days_to_max.map_or_else(
+            || "not at this growth".to_owned(),
+            |d| format!("in {d:.0} days"),
+        );
+        let _ = writeln!(
+            o,
+            "{}: utilization {:.0}% of max at the peak, headroom {}, max reached {days}",
+            h.target,
+            h.utilization * 100.0,
+            h.headroom
+        );
+    }
+    match &p.phase {
+        Some(ph) => {
+            let _ = writeln!(o, "growth phase: {} ({})", ph.phase, ph.basis);
+        }
+        None => o.push_str(
+            "growth phase: unknown (set [planning] users or daily_trips, or trips_series)\n",
+        ),
+    }
+    o
+}

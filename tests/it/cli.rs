@@ -462,3 +462,41 @@ fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_demo_tells_the_whole_story_and_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let datasets = repo_file("datasets");
+    let out = prescale(
+        dir.path(),
+        &["demo", "--datasets", datasets.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for part in [
+        "imported dc_bikeshare_hourly.csv as dc-bikeshare",
+        "trained 3 series",
+        "backtest of dc_bikeshare_hourly.csv",
+        "MASE",
+        "predictive under-provisioned",
+        "next 24 hours of dc-bikeshare",
+        "CONFIDENCE",
+        "scaling recommendations (Cloud Run min instances, dry run: apply = false)",
+        "nothing sent",
+        "report (accuracy, calibration, policies): prescale-demo/report.html",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in:\n{text}");
+    }
+    // Each recommendation row has a decision, and a hold says why.
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("rentals-api "))
+        .collect();
+    assert_eq!(rows.len(), 12, "{text}");
+    assert!(
+        rows.iter()
+            .all(|r| r.contains(" apply ") || r.contains("below the threshold"))
+    );
+    let html = std::fs::read_to_string(dir.path().join("prescale-demo/report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 7);
+}

@@ -512,3 +512,55 @@ on_each_backend!(
         app.stop().await;
     }
 );
+
+on_each_backend!(
+    the_serving_loop_leader_recommends_and_applies_each_cycle,
+    |db| {
+        let g = FakeGoogle::start().await;
+        g.add_service("matching", 2, Some(500));
+        crate::import::import_recent(&db, "matching", 7, 42).await;
+        let dir = db.dir.path().to_path_buf();
+        let config = format!(
+            "[serving]\ninterval_seconds = 1\nleader_check_seconds = 1\n[google]\nmetadata_endpoint = \"{}\"\n",
+            g.url
+        ) + &cloud_run_target("hot", "matching", 0.0, true, &g.url)
+            .replace("0.05", "0.0005");
+        std::fs::write(dir.join("prescale.toml"), config).unwrap();
+        let mut settings = Settings::load(
+            Some(&dir.join("prescale.toml")),
+            Vec::new(),
+            Overrides::default(),
+        )
+        .unwrap();
+        settings.models_dir = dir.join("models");
+        let id = SeriesId::parse("matching").unwrap();
+        retrain::retrain(&db.store, &settings, &id, &quick())
+            .await
+            .unwrap();
+        let state = prescale::api::AppState::new(db.store.clone(), settings);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(prescale::jobs::serving::run(state, stop.clone()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while g.requests("PATCH", "/services/matching").is_empty()
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        stop.cancel();
+        task.await.unwrap();
+        let patches = g.requests("PATCH", "/services/matching");
+        assert!(!patches.is_empty(), "the loop's cycle reached the actuator");
+        assert_eq!(patches[0].query, "updateMask=scaling.minInstanceCount");
+        let recs = db
+            .store
+            .latest_recommendations(Some(&id), Some("hot"))
+            .await
+            .unwrap();
+        assert!(!recs.is_empty() && recs.iter().all(|r| r.decision == "apply"));
+        let a = db.store.actions(Some("hot"), 1).await.unwrap();
+        assert_eq!(
+            (a[0].cause.as_str(), a[0].status.as_str()),
+            ("forecast", "applied")
+        );
+    }
+);

@@ -635,6 +635,33 @@ async fn report_cmd(settings: &Settings, args: &ReportArgs) -> Result<String> {
     }
 }
 
+/// A backtest's forecasts as `F.csv`: one row per (origin, target), the columns the shared
+/// scorer reads.
+fn write_forecasts(path: &Path, rows: &[crate::forecast::backtest::ForecastRow]) -> Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    w.write_record([
+        "origin",
+        "timestamp",
+        "lead",
+        "y",
+        "yhat",
+        "lo80",
+        "hi80",
+        "lo95",
+        "hi95",
+        "confidence",
+    ])?;
+    for r in rows {
+        let y = r.y.map_or_else(String::new, |v| v.to_string());
+        let mut rec = vec![r.origin.clone(), r.timestamp.clone(), r.lead.to_string(), y];
+        rec.extend([r.yhat, r.lo80, r.hi80, r.lo95, r.hi95, r.confidence].map(|v| v.to_string()));
+        w.write_record(&rec)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 fn simulate_cmd(args: &SimulateArgs) -> Result<String> {
     use crate::analysis::replay::{Options, Sweep, read_target, replay, table};
     let target = read_target(&args.target, args.target_name.as_deref())?;
@@ -700,8 +727,8 @@ fn simulate_cmd(args: &SimulateArgs) -> Result<String> {
 }
 
 fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
+    use crate::forecast::Frame;
     use crate::forecast::backtest::{Protocol, run};
-    use crate::forecast::{Frame, ModelSpec};
     use std::fmt::Write;
     anyhow::ensure!(
         args.horizon >= 1 && args.horizon <= 24,
@@ -720,23 +747,7 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
     };
     let frame = Frame::from_csv(&args.file, args.tz, &events)
         .with_context(|| format!("reading {}", args.file.display()))?;
-    let all = ModelSpec::candidates();
-    let specs: Vec<ModelSpec> = if args.models.is_empty() {
-        all
-    } else {
-        args.models
-            .iter()
-            .map(|name| {
-                all.iter()
-                    .find(|s| s.name() == *name)
-                    .cloned()
-                    .with_context(|| {
-                        let names: Vec<String> = all.iter().map(ModelSpec::name).collect();
-                        format!("unknown model {name:?}: use one of {}", names.join(", "))
-                    })
-            })
-            .collect::<Result<_>>()?
-    };
+    let specs = model_specs(&args.models)?;
     let protocol = Protocol {
         test_days: args.test_days,
         origin_every: args.origin_every,
@@ -752,29 +763,7 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         args.test_days
     );
     if let Some(path) = &args.forecasts_out {
-        let mut w =
-            csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
-        w.write_record([
-            "origin",
-            "timestamp",
-            "lead",
-            "y",
-            "yhat",
-            "lo80",
-            "hi80",
-            "lo95",
-            "hi95",
-            "confidence",
-        ])?;
-        for r in &result.rows {
-            let y = r.y.map_or_else(String::new, |v| v.to_string());
-            let nums =
-                [r.yhat, r.lo80, r.hi80, r.lo95, r.hi95, r.confidence].map(|v| v.to_string());
-            let mut rec = vec![r.origin.clone(), r.timestamp.clone(), r.lead.to_string(), y];
-            rec.extend(nums);
-            w.write_record(&rec)?;
-        }
-        w.flush()?;
+        write_forecasts(path, &result.rows)?;
     }
     if let Some(path) = &args.json_out {
         write_atomically(path, &serde_json::to_string_pretty(&result)?)?;
@@ -1448,26 +1437,7 @@ fn demo_backtest(data: &Path, out: &Path) -> Result<String> {
     let bt = run(&frame, &Protocol::default(), &specs, 0.2);
     let (m, f) = (out.join("M.json"), out.join("F.csv"));
     write_atomically(&m, &serde_json::to_string_pretty(&bt)?)?;
-    let mut w = csv::Writer::from_path(&f).with_context(|| format!("writing {}", f.display()))?;
-    w.write_record([
-        "origin",
-        "timestamp",
-        "lead",
-        "y",
-        "yhat",
-        "lo80",
-        "hi80",
-        "lo95",
-        "hi95",
-        "confidence",
-    ])?;
-    for r in &bt.rows {
-        let y = r.y.map_or_else(String::new, |v| v.to_string());
-        let mut rec = vec![r.origin.clone(), r.timestamp.clone(), r.lead.to_string(), y];
-        rec.extend([r.yhat, r.lo80, r.hi80, r.lo95, r.hi95, r.confidence].map(|v| v.to_string()));
-        w.write_record(&rec)?;
-    }
-    w.flush()?;
+    write_forecasts(&f, &bt.rows)?;
     let target: crate::scaling::Target = toml::from_str(DEMO_TARGET)?;
     let opts = Options {
         test_days: 28,

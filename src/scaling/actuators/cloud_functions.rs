@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::google::{int, mask};
-use super::{ActuatorError, Context, Sent, Written};
+use super::google::{Patch, int, mask};
+use super::{ActuatorError, Context, Written};
 use crate::scaling::targets::Target;
 
 const DEADLINE: Duration = Duration::from_secs(15 * 60);
@@ -82,48 +82,21 @@ pub async fn write(
     desired: &Value,
 ) -> (Written, Result<(), ActuatorError>) {
     let fields = desired.as_object().cloned().unwrap_or_default();
-    let url = format!(
-        "{}/{}?updateMask={}",
-        base(t, ctx),
-        name(t),
-        mask("serviceConfig", &fields)
-    );
-    let body = json!({ "serviceConfig": fields });
-    let mut w = Written {
-        requests: vec![Sent {
-            method: "PATCH".into(),
-            url: url.clone(),
-            body: Some(body.clone()),
-        }],
-        ..Written::default()
+    let patch = Patch {
+        url: format!(
+            "{}/{}?updateMask={}",
+            base(t, ctx),
+            name(t),
+            mask("serviceConfig", &fields)
+        ),
+        body: json!({ "serviceConfig": fields }),
+        base: base(t, ctx),
+        deadline: DEADLINE,
+        busy_retries: false,
+        what: "function",
     };
     let done = || settled_holds(t, ctx, desired);
-    let r = async {
-        match ctx
-            .google
-            .mutate(reqwest::Method::PATCH, &url, &body, DEADLINE, false, done)
-            .await?
-        {
-            None => {
-                w.already = true;
-                Ok(())
-            }
-            Some(op) => {
-                w.http_status = Some(op.status);
-                ctx.google
-                    .wait_operation(&base(t, ctx), &op.body, DEADLINE)
-                    .await?;
-                let now = read(t, ctx).await?;
-                if super::holds(&now, desired) {
-                    Ok(())
-                } else {
-                    Err(ActuatorError::Invalid(format!(
-                        "after the operation the function has {now}, not {desired}"
-                    )))
-                }
-            }
-        }
-    }
-    .await;
-    (w, r)
+    ctx.google
+        .patch_verified(patch, desired, done, || read(t, ctx))
+        .await
 }

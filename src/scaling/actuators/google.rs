@@ -294,3 +294,75 @@ pub fn int(v: &Value, pointer: &str) -> i64 {
         _ => 0,
     }
 }
+
+/// A PATCH of a resource whose changes are long-running operations.
+#[derive(Debug, Clone)]
+pub struct Patch<'a> {
+    /// The full URL, update mask included.
+    pub url: String,
+    pub body: Value,
+    /// Where operation names are resolved (`https://run.googleapis.com/v2`).
+    pub base: String,
+    pub deadline: Duration,
+    /// Retry a busy `FAILED_PRECONDITION` (Memorystore).
+    pub busy_retries: bool,
+    /// The resource, for messages (`service`, `function`, `instance`).
+    pub what: &'a str,
+}
+
+impl Google {
+    /// Sends `p` under the common rules ([`Google::mutate`], with `done` deciding whether a
+    /// retry is still needed), polls its operation to done, then reads the resource back with
+    /// `read` and checks that it holds `desired`.
+    pub async fn patch_verified<D, DFut, R, RFut>(
+        &self,
+        p: Patch<'_>,
+        desired: &Value,
+        done: D,
+        read: R,
+    ) -> (super::Written, Result<(), ActuatorError>)
+    where
+        D: Fn() -> DFut,
+        DFut: Future<Output = bool>,
+        R: Fn() -> RFut,
+        RFut: Future<Output = Result<Value, ActuatorError>>,
+    {
+        let mut w = super::Written {
+            requests: vec![super::Sent {
+                method: "PATCH".into(),
+                url: p.url.clone(),
+                body: Some(p.body.clone()),
+            }],
+            ..super::Written::default()
+        };
+        let r = async {
+            let op = self
+                .mutate(
+                    reqwest::Method::PATCH,
+                    &p.url,
+                    &p.body,
+                    p.deadline,
+                    p.busy_retries,
+                    done,
+                )
+                .await?;
+            let Some(op) = op else {
+                w.already = true;
+                return Ok(());
+            };
+            w.http_status = Some(op.status);
+            self.wait_operation(&p.base, &op.body, p.deadline).await?;
+            let now = read().await?;
+            if super::holds(&now, desired) {
+                Ok(())
+            } else {
+                Err(ActuatorError::Invalid(format!(
+                    "after the operation the {} has {now}, not {desired}",
+                    p.what
+                )))
+            }
+        }
+        .await;
+        (w, r)
+    }
+}

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::http::ActuatorError;
-use super::{Context, Sent, Written};
+use super::{Context, Written};
 use crate::scaling::targets::Target;
 
 fn path(t: &Target) -> String {
@@ -49,23 +49,6 @@ pub async fn write(
     ctx: &Context,
     desired: &Value,
 ) -> (Written, Result<(), ActuatorError>) {
-    let patch = json!({ "spec": desired });
-    let mut w = Written {
-        requests: vec![Sent {
-            method: "PATCH".into(),
-            url: format!("{}?fieldManager=prescale", path(t)),
-            body: Some(patch.clone()),
-        }],
-        ..Written::default()
-    };
     let done = || async { read(t, ctx).await.is_ok_and(|c| super::holds(&c, desired)) };
-    let r = ctx
-        .kube
-        .merge_patch(&path(t), &patch, done)
-        .await
-        .map(|a| match a {
-            Some(a) => w.http_status = Some(a.status),
-            None => w.already = true,
-        });
-    (w, r)
+    ctx.kube.write_spec(&path(t), desired, done).await
 }

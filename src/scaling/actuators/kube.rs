@@ -192,3 +192,33 @@ pub fn warn_if_owned(obj: &Value, what: &str) {
         );
     }
 }
+
+impl Kube {
+    /// Merge-patches `{"spec": desired}` into the object at `path`, with `done` deciding whether
+    /// a retry is still needed, and records what was sent.
+    pub async fn write_spec<D, DFut>(
+        &self,
+        path: &str,
+        desired: &Value,
+        done: D,
+    ) -> (super::Written, Result<(), ActuatorError>)
+    where
+        D: Fn() -> DFut,
+        DFut: Future<Output = bool>,
+    {
+        let patch = serde_json::json!({ "spec": desired });
+        let mut w = super::Written {
+            requests: vec![super::Sent {
+                method: "PATCH".into(),
+                url: format!("{path}?fieldManager=prescale"),
+                body: Some(patch.clone()),
+            }],
+            ..super::Written::default()
+        };
+        let r = self.merge_patch(path, &patch, done).await.map(|a| match a {
+            Some(a) => w.http_status = Some(a.status),
+            None => w.already = true,
+        });
+        (w, r)
+    }
+}

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::google::int;
-use super::{ActuatorError, Context, Sent, Written};
+use super::google::{Patch, int};
+use super::{ActuatorError, Context, Written};
 use crate::scaling::targets::Target;
 
 const DEADLINE: Duration = Duration::from_secs(30 * 60);
@@ -72,44 +72,17 @@ pub async fn write(
     ctx: &Context,
     desired: &Value,
 ) -> (Written, Result<(), ActuatorError>) {
-    let url = format!("{}/{}?updateMask=memorySizeGb", base(t, ctx), name(t));
-    let body =
-        json!({ "memorySizeGb": desired.get("memorySizeGb").cloned().unwrap_or(Value::Null) });
-    let mut w = Written {
-        requests: vec![Sent {
-            method: "PATCH".into(),
-            url: url.clone(),
-            body: Some(body.clone()),
-        }],
-        ..Written::default()
+    let size = desired.get("memorySizeGb").cloned().unwrap_or(Value::Null);
+    let patch = Patch {
+        url: format!("{}/{}?updateMask=memorySizeGb", base(t, ctx), name(t)),
+        body: json!({ "memorySizeGb": size }),
+        base: base(t, ctx),
+        deadline: DEADLINE,
+        busy_retries: true,
+        what: "instance",
     };
     let done = || ready_holds(t, ctx, desired);
-    let r = async {
-        match ctx
-            .google
-            .mutate(reqwest::Method::PATCH, &url, &body, DEADLINE, true, done)
-            .await?
-        {
-            None => {
-                w.already = true;
-                Ok(())
-            }
-            Some(op) => {
-                w.http_status = Some(op.status);
-                ctx.google
-                    .wait_operation(&base(t, ctx), &op.body, DEADLINE)
-                    .await?;
-                let now = read(t, ctx).await?;
-                if super::holds(&now, desired) {
-                    Ok(())
-                } else {
-                    Err(ActuatorError::Invalid(format!(
-                        "after the operation the instance has {now}, not {desired}"
-                    )))
-                }
-            }
-        }
-    }
-    .await;
-    (w, r)
+    ctx.google
+        .patch_verified(patch, desired, done, || read(t, ctx))
+        .await
 }

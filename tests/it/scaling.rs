@@ -564,3 +564,65 @@ on_each_backend!(
         );
     }
 );
+
+on_each_backend!(
+    a_series_report_scores_what_was_published_against_what_arrived,
+    |db| {
+        let dir = db.dir.path().to_path_buf();
+        std::fs::write(dir.join("prescale.toml"), "").unwrap();
+        let (settings, end) = trained(&db, &dir).await;
+        let id = SeriesId::parse("matching").unwrap();
+        // Three publications inside the history, a day apart: their hours have observations.
+        for back in [72, 48, 24] {
+            prescale::jobs::serving::publish_once(&db.store, &settings, end.plus(-back), 24, 2)
+                .await
+                .unwrap();
+        }
+        let r = prescale::analysis::report_cmd::from_store(&db.store, &id, 5)
+            .await
+            .unwrap();
+        let published = db
+            .store
+            .published_between(&id, end.plus(-120), end)
+            .await
+            .unwrap();
+        let obs: std::collections::HashMap<i64, f64> = db
+            .store
+            .observations(&id, end.plus(-120), end)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.hour.unix(), o.demand.get()))
+            .collect();
+        let scored: Vec<f64> = published
+            .iter()
+            .filter_map(|p| {
+                obs.get(&p.point.hour.unix())
+                    .map(|y| (p.point.expected - y).abs())
+            })
+            .collect();
+        assert_eq!(r.metrics.n_points, scored.len());
+        assert!(r.metrics.n_points >= 60, "{}", r.metrics.n_points);
+        assert!((r.metrics.mae - scored.iter().sum::<f64>() / scored.len() as f64).abs() < 1e-9);
+        assert!(r.metrics.mase.is_finite() && r.metrics.mase > 0.0);
+        assert_eq!(r.models.len(), 1, "one trained version");
+        let html = prescale::analysis::report::html(&r, None);
+        assert!(html.contains("Accuracy report: series matching"));
+        // A series with nothing published is an error that says so.
+        import(
+            &db,
+            &repo_file("datasets/nasa_http_requests_hourly.csv"),
+            &options("other"),
+        )
+        .await
+        .unwrap();
+        let e = prescale::analysis::report_cmd::from_store(
+            &db.store,
+            &SeriesId::parse("other").unwrap(),
+            28,
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("nothing was published"), "{e}");
+    }
+);

@@ -626,3 +626,97 @@ on_each_backend!(
         assert!(e.to_string().contains("nothing was published"), "{e}");
     }
 );
+
+on_each_backend!(
+    rollback_to_an_action_restores_every_change_since_newest_first_and_warmups_go_once,
+    |db| {
+        let g = FakeGoogle::start().await;
+        g.add_service("matching", 2, Some(500));
+        let dir = db.dir.path().to_path_buf();
+        let warm = format!(
+            "\n[[targets]]\nname = \"warm\"\nkind = \"cache_warmup\"\nseries = \"matching\"\nproject = \"{PROJECT}\"\ntopic = \"cache-warmup\"\nendpoint = \"{}\"\napply = true\nconfidence_threshold = 0.0\npeak_ratio = 0.0\nmax = 100000\n",
+            g.url
+        );
+        let config = format!("[google]\nmetadata_endpoint = \"{}\"\n", g.url)
+            + &cloud_run_target("hot", "matching", 0.0, true, &g.url).replace("0.05", "0.005")
+            + &warm;
+        std::fs::write(dir.join("prescale.toml"), config).unwrap();
+        let (settings, end) = trained(&db, &dir).await;
+        let id = SeriesId::parse("matching").unwrap();
+        let ctx = prescale::scaling::actuators::Context::from_settings(&settings).with_speedup(50);
+        // Three cycles at successive hours of a busy afternoon: three different minimums.
+        let mut values = Vec::new();
+        for back in [30, 29, 28] {
+            let at = end.plus(-back);
+            prescale::jobs::serving::publish_once(&db.store, &settings, at, 24, 2)
+                .await
+                .unwrap();
+            let out = prescale::scaling::cycle::run(
+                &db.store,
+                &settings,
+                &ctx,
+                std::slice::from_ref(&id),
+                at.to_utc(),
+                chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+            let hot = out.iter().find(|o| o.target == "hot").unwrap();
+            values.push((hot.status.clone(), hot.value.unwrap()));
+            // The same cycle again: the warm-up for that hour is not sent twice.
+            let again = prescale::scaling::cycle::run(
+                &db.store,
+                &settings,
+                &ctx,
+                std::slice::from_ref(&id),
+                at.to_utc(),
+                chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+            let w = again.iter().find(|o| o.target == "warm").unwrap();
+            assert_eq!(w.reason, "warm-up already sent for this hour", "{w:?}");
+        }
+        assert_eq!(g.lock().published.len(), 3, "one warm-up per hour");
+        let applied: Vec<_> = db
+            .store
+            .actions(Some("hot"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .filter(|a| a.status == "applied")
+            .collect();
+        assert!(applied.len() >= 2, "{values:?}");
+        let first = applied[0].id;
+        let undone =
+            prescale::scaling::cycle::rollback(&db.store, &settings, &ctx, "hot", Some(first))
+                .await
+                .unwrap();
+        // Newest first, each restoring the value before its action; back where it all began.
+        let order: Vec<i64> = undone.iter().map(|a| a.rollback_of.unwrap()).collect();
+        let mut expected: Vec<i64> = applied.iter().map(|a| a.id).collect();
+        expected.reverse();
+        assert_eq!(order, expected);
+        assert!(
+            undone
+                .iter()
+                .all(|a| a.status == "applied" && a.cause == "rollback")
+        );
+        assert_eq!(
+            g.lock().services[&FakeGoogle::service_name("matching")]["scaling"]["minInstanceCount"],
+            2
+        );
+        // Done once: nothing left to roll back from there.
+        let e = prescale::scaling::cycle::rollback(&db.store, &settings, &ctx, "hot", Some(first))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("nothing to roll back"), "{e}");
+        // A warm-up target has no state to restore.
+        assert!(
+            prescale::scaling::cycle::rollback(&db.store, &settings, &ctx, "warm", None)
+                .await
+                .is_err()
+        );
+    }
+);

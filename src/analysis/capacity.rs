@@ -415,11 +415,8 @@ pub async fn plan(
         .await?
         .with_context(|| format!("series {id} does not exist"))?;
     let last = store
-        .list_series()
+        .last_observed_hour(id)
         .await?
-        .into_iter()
-        .find(|s| &s.series.id == id)
-        .and_then(|s| s.last_hour)
         .with_context(|| format!("series {id} has no observations yet"))?;
     let tz = series.time_zone.tz();
     let obs = store

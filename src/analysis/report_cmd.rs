@@ -155,11 +155,8 @@ pub async fn from_store(store: &Store, id: &SeriesId, days: i64) -> Result<Repor
         .await?
         .with_context(|| format!("series {id} does not exist"))?;
     let last = store
-        .list_series()
+        .last_observed_hour(id)
         .await?
-        .into_iter()
-        .find(|s| &s.series.id == id)
-        .and_then(|s| s.last_hour)
         .with_context(|| format!("series {id} has no observations"))?;
     let from = last.plus(-24 * days + 1);
     let published = store.published_between(id, from, last).await?;

@@ -110,11 +110,8 @@ pub(super) async fn patterns(
         .ok_or_else(|| ApiError::NotFound(format!("series {id} does not exist")))?;
     let last = state
         .store
-        .list_series()
+        .last_observed_hour(&id)
         .await?
-        .into_iter()
-        .find(|s| s.series.id == id)
-        .and_then(|s| s.last_hour)
         .ok_or_else(|| ApiError::Conflict(format!("series {id} has no observations yet")))?;
     let from = last.plus(-weeks * 168 + 1);
     let obs = state.store.observations(&id, from, last).await?;

@@ -49,6 +49,19 @@ impl Store {
         row.as_ref().map(series_from_row).transpose()
     }
 
+    /// The last hour observed for a series (its `list_series` span's end), if any.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub async fn last_observed_hour(&self, id: &SeriesId) -> Result<Option<Hour>, StoreError> {
+        let row = sqlx::query("SELECT MAX(hour) AS last_hour FROM observations WHERE series = $1")
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let last: Option<i64> = row.try_get("last_hour")?;
+        Ok(last.map(Hour::from_unix).transpose()?)
+    }
+
     /// Every series with its observation count and span, ordered by id.
     ///
     /// # Errors

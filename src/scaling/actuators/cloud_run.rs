@@ -8,24 +8,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::google::{Patch, int, mask};
+use super::google::{Patch, api_base, int, located, mask};
 use super::{ActuatorError, Context, Written};
 use crate::scaling::targets::Target;
 
 const DEADLINE: Duration = Duration::from_secs(5 * 60);
 
 fn base(t: &Target, ctx: &Context) -> String {
-    let host = t.endpoint.as_deref().unwrap_or(&ctx.endpoints.run);
-    format!("{}/v2", host.trim_end_matches('/'))
+    api_base(t, &ctx.endpoints.run, "v2")
 }
 
 fn name(t: &Target) -> String {
-    format!(
-        "projects/{}/locations/{}/services/{}",
-        t.project.as_deref().unwrap_or_default(),
-        t.location.as_deref().unwrap_or_default(),
-        t.service.as_deref().unwrap_or_default()
-    )
+    located(t, "services", t.service.as_deref())
 }
 
 /// `{"minInstanceCount": n, "maxInstanceCount": m}` (max omitted when unset).
@@ -33,9 +27,7 @@ fn name(t: &Target) -> String {
 /// # Errors
 /// When the service cannot be read.
 pub async fn read(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
-    let url = format!("{}/{}", base(t, ctx), name(t));
-    let a = ctx.google.call(reqwest::Method::GET, &url, None).await?;
-    Ok(scaling_of(&a.body))
+    Ok(scaling_of(&ctx.google.get(&base(t, ctx), &name(t)).await?))
 }
 
 fn scaling_of(service: &Value) -> Value {

@@ -366,3 +366,31 @@ impl Google {
         (w, r)
     }
 }
+
+/// `{endpoint}/{version}`: the target's endpoint, else `default` (the real host or its
+/// PRESCALE_*_ENDPOINT override).
+pub fn api_base(t: &crate::scaling::Target, default: &str, version: &str) -> String {
+    let host = t.endpoint.as_deref().unwrap_or(default);
+    format!("{}/{version}", host.trim_end_matches('/'))
+}
+
+/// `projects/{project}/locations/{location}/{collection}/{id}`.
+pub fn located(t: &crate::scaling::Target, collection: &str, id: Option<&str>) -> String {
+    format!(
+        "projects/{}/locations/{}/{collection}/{}",
+        t.project.as_deref().unwrap_or_default(),
+        t.location.as_deref().unwrap_or_default(),
+        id.unwrap_or_default()
+    )
+}
+
+impl Google {
+    /// GET of a resource under `base`, its JSON.
+    ///
+    /// # Errors
+    /// As [`Google::call`].
+    pub async fn get(&self, base: &str, name: &str) -> Result<Value, ActuatorError> {
+        let url = format!("{base}/{name}");
+        Ok(self.call(reqwest::Method::GET, &url, None).await?.body)
+    }
+}

@@ -8,33 +8,22 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::google::{Patch, int};
+use super::google::{Patch, api_base, int, located};
 use super::{ActuatorError, Context, Written};
 use crate::scaling::targets::Target;
 
 const DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 fn base(t: &Target, ctx: &Context) -> String {
-    let host = t.endpoint.as_deref().unwrap_or(&ctx.endpoints.redis);
-    format!("{}/v1", host.trim_end_matches('/'))
+    api_base(t, &ctx.endpoints.redis, "v1")
 }
 
 fn name(t: &Target) -> String {
-    format!(
-        "projects/{}/locations/{}/instances/{}",
-        t.project.as_deref().unwrap_or_default(),
-        t.location.as_deref().unwrap_or_default(),
-        t.instance.as_deref().unwrap_or_default()
-    )
+    located(t, "instances", t.instance.as_deref())
 }
 
 async fn get(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
-    let url = format!("{}/{}", base(t, ctx), name(t));
-    Ok(ctx
-        .google
-        .call(reqwest::Method::GET, &url, None)
-        .await?
-        .body)
+    ctx.google.get(&base(t, ctx), &name(t)).await
 }
 
 /// `{"memorySizeGb": n}`.

@@ -16,21 +16,8 @@ use serde::Serialize;
 use super::svg::{self, Chart, esc};
 use crate::forecast::metrics::{Metrics, Scored, metrics};
 
-/// One forecast of one hour, as `F.csv` holds it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Row {
-    pub origin: String,
-    /// Local ISO time with offset.
-    pub timestamp: String,
-    pub lead: usize,
-    pub y: Option<f64>,
-    pub yhat: f64,
-    pub lo80: f64,
-    pub hi80: f64,
-    pub lo95: f64,
-    pub hi95: f64,
-    pub confidence: f64,
-}
+/// One forecast of one hour, as `F.csv` holds it: the backtest's own row type.
+pub use crate::forecast::backtest::ForecastRow as Row;
 
 /// Reads a forecasts CSV (`origin,timestamp,lead,y,yhat,lo80,hi80,lo95,hi95,confidence`).
 ///

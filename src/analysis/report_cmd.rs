@@ -204,6 +204,32 @@ pub async fn from_store(store: &Store, id: &SeriesId, days: i64) -> Result<Repor
         series.calendar,
         store.custom_holidays(id).await?,
     );
+    // Observed weather of the series' location: the day's mean temperature and precipitation.
+    let weather = store
+        .weather(
+            &series.weather_location,
+            from,
+            last,
+            crate::domain::WeatherKind::Observed,
+        )
+        .await?;
+    let mut daily_weather: BTreeMap<chrono::NaiveDate, (f64, usize, f64, bool)> = BTreeMap::new();
+    for wh in &weather {
+        let d = wh.hour.to_utc().with_timezone(&tz).date_naive();
+        let e = daily_weather.entry(d).or_insert((0.0, 0, 0.0, false));
+        for (k, v) in &wh.values {
+            let name = k.as_str();
+            if name.starts_with("temp") && !name.contains("feels") {
+                e.0 += v;
+                e.1 += 1;
+            } else if (name.starts_with("precip") && !name.contains("6h") && !name.contains("24h"))
+                || name.starts_with("rain")
+            {
+                e.2 += v;
+                e.3 = true;
+            }
+        }
+    }
     let events = store.events(Some(id)).await?;
     let mut context = BTreeMap::new();
     let mut day = from.to_utc().with_timezone(&tz).date_naive();
@@ -217,12 +243,14 @@ pub async fn from_store(store: &Store, id: &SeriesId, days: i64) -> Result<Repor
             })
             .map(|e| e.name.clone())
             .collect();
+        let wx = daily_weather.get(&day);
         context.insert(
             day,
             DayContext {
                 holiday: calendar.is_holiday(day),
                 events: names,
-                ..DayContext::default()
+                mean_temp_c: wx.filter(|w| w.1 > 0).map(|w| w.0 / w.1 as f64),
+                precip_mm: wx.filter(|w| w.3).map(|w| w.2),
             },
         );
         let Some(next) = day.succ_opt() else { break };

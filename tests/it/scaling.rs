@@ -608,6 +608,29 @@ on_each_backend!(
         assert_eq!(r.models.len(), 1, "one trained version");
         let html = prescale::analysis::report::html(&r, None);
         assert!(html.contains("Accuracy report: series matching"));
+        // Worst days carry the day's observed weather where the series has some (dc_bikeshare).
+        let mut opts = options("dc");
+        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        import(&db, &repo_file("datasets/dc_bikeshare_hourly.csv"), &opts)
+            .await
+            .unwrap();
+        let dc = SeriesId::parse("dc").unwrap();
+        retrain::retrain(&db.store, &settings, &dc, &quick())
+            .await
+            .unwrap();
+        let dc_end = db.store.last_observed_hour(&dc).await.unwrap().unwrap();
+        prescale::jobs::serving::publish_once(&db.store, &settings, dc_end.plus(-47), 24, 2)
+            .await
+            .unwrap();
+        let r = prescale::analysis::report_cmd::from_store(&db.store, &dc, 3)
+            .await
+            .unwrap();
+        assert!(!r.worst_days.is_empty());
+        assert!(
+            r.worst_days.iter().all(|d| d.context.mean_temp_c.is_some()),
+            "{:?}",
+            r.worst_days
+        );
         // A series with nothing published is an error that says so.
         import(
             &db,

@@ -685,6 +685,7 @@ fn simulate_cmd(args: &SimulateArgs) -> Result<String> {
         price: args.price,
         tolerance: 0.2,
         specs: model_specs(&args.models)?,
+        events,
     };
     let name = args
         .file
@@ -1446,6 +1447,7 @@ fn demo_backtest(data: &Path, out: &Path) -> Result<String> {
         price: 0.0864,
         tolerance: 0.2,
         specs,
+        events: Vec::new(),
     };
     let sim = replay(&frame, "dc_bikeshare_hourly.csv", &target, &opts, None)?;
     let s = out.join("S.json");

@@ -116,6 +116,8 @@ pub struct Replay {
     pub sweep: Vec<SweepRow>,
     pub fit_seconds: f64,
     pub predict_seconds: f64,
+    /// Hours whose predictive capacity an event stage raised.
+    pub staged_hours: usize,
 }
 
 /// Options of one replay.
@@ -127,6 +129,8 @@ pub struct Options {
     pub price: f64,
     pub tolerance: f64,
     pub specs: Vec<ModelSpec>,
+    /// Registered events: the predictive policy pre-scales for them by the target's stages.
+    pub events: Vec<crate::domain::SpecialEvent>,
 }
 
 /// Runs the hourly backtest and the replay.
@@ -140,10 +144,13 @@ pub fn replay(
     opts: &Options,
     sweep: Option<&Sweep>,
 ) -> Result<Replay> {
+    // With events, each hour's cycle sees a day ahead (as the serving loop's default horizon
+    // does), so event stages can raise capacity before an event; without, two hours suffice.
+    let staged = !opts.events.is_empty() && !target.event_stages.is_empty();
     let protocol = Protocol {
         test_days: opts.test_days,
         origin_every: 1,
-        horizon: 2,
+        horizon: if staged { 24 } else { 2 },
         refit_every_days: opts.refit_every_days,
     };
     let bt = run(frame, &protocol, &opts.specs, opts.tolerance);
@@ -153,25 +160,36 @@ pub fn replay(
         opts.test_days
     );
     let pos: HashMap<String, usize> = (0..frame.len()).map(|i| (local_iso(frame, i), i)).collect();
-    // The forecast of each hour at lead 2 (issued at the start of the hour before).
-    let mut by_hour: HashMap<usize, ForecastPoint> = HashMap::new();
-    for r in bt.rows.iter().filter(|r| r.lead == 2) {
-        let Some(&h) = pos.get(&r.timestamp) else {
+    // Each origin's forecast, by lead; the forecast of an hour is its lead 2 (issued at the
+    // start of the hour before).
+    let mut by_origin: HashMap<usize, Vec<ForecastPoint>> = HashMap::new();
+    for r in &bt.rows {
+        let (Some(&o), Some(&h)) = (pos.get(&r.origin), pos.get(&r.timestamp)) else {
             continue;
         };
-        by_hour.insert(
-            h,
-            ForecastPoint {
-                hour: frame.hour(h),
-                expected: r.yhat,
-                lower80: r.lo80,
-                upper80: r.hi80,
-                lower95: r.lo95,
-                upper95: r.hi95,
-                confidence: r.confidence,
-            },
-        );
+        by_origin.entry(o).or_default().push(ForecastPoint {
+            hour: frame.hour(h),
+            expected: r.yhat,
+            lower80: r.lo80,
+            upper80: r.hi80,
+            lower95: r.lo95,
+            upper95: r.hi95,
+            confidence: r.confidence,
+        });
     }
+    let by_hour: HashMap<usize, ForecastPoint> = by_origin
+        .iter()
+        .filter_map(|(o, pts)| pts.get(1).map(|p| (o + 1, *p)))
+        .collect();
+    let windows: Vec<crate::scaling::EventWindow> = opts
+        .events
+        .iter()
+        .map(|e| crate::scaling::EventWindow {
+            name: e.name.clone(),
+            start: crate::domain::Hour::containing(e.starts_at),
+            end: crate::domain::Hour::containing(e.ends_at - chrono::Duration::seconds(1)),
+        })
+        .collect();
     let start = by_hour.keys().copied().min().context("no forecasts")?;
     let forecast: Vec<Option<ForecastPoint>> = (start..frame.len())
         .map(|h| by_hour.get(&h).copied())
@@ -181,7 +199,22 @@ pub fn replay(
         cold_start_minutes: opts.cold_start_minutes,
         price_per_instance_hour: target.price_per_instance_hour.unwrap_or(opts.price),
     };
-    let policies = simulate(&frame.y, start, &forecast, &settings);
+    let cap = target.capacity();
+    let stages: Vec<(u32, Option<String>)> = if staged {
+        (start..frame.len())
+            .map(|h| {
+                by_origin.get(&(h - 1)).map_or((0, None), |pts| {
+                    crate::scaling::recommend::stage_floors(pts, &cap, &windows)
+                        .get(1)
+                        .cloned()
+                        .unwrap_or((0, None))
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let policies = simulate(&frame.y, start, &forecast, &stages, &settings);
     let mut rows = Vec::new();
     if let Some(sw) = sweep {
         let variants: Vec<(String, Settings)> = match sw {
@@ -203,7 +236,7 @@ pub fn replay(
                 .collect(),
         };
         for (value, s) in variants {
-            let r = simulate(&frame.y, start, &forecast, &s).remove(0);
+            let r = simulate(&frame.y, start, &forecast, &stages, &s).remove(0);
             rows.push(SweepRow { value, result: r });
         }
     }
@@ -220,6 +253,7 @@ pub fn replay(
         sweep: rows,
         fit_seconds: bt.fit_seconds,
         predict_seconds: bt.predict_seconds,
+        staged_hours: stages.iter().filter(|s| s.0 > 0).count(),
     })
 }
 

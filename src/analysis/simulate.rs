@@ -55,11 +55,13 @@ pub struct PolicyResult {
 }
 
 /// The replay of every policy over `demand[start..]`. `forecast[i]` is the forecast of hour
-/// `start + i` (None: no forecast, the predictive policy keeps its value). Needs `start >= 2`.
+/// `start + i` (None: no forecast, the predictive policy keeps its value); `stages[i]`, when
+/// given, the event-stage floor over that hour as the cycle before it saw it. Needs `start >= 2`.
 pub fn simulate(
     demand: &[f64],
     start: usize,
     forecast: &[Option<ForecastPoint>],
+    stages: &[(u32, Option<String>)],
     s: &Settings,
 ) -> Vec<PolicyResult> {
     let cap = &s.capacity;
@@ -77,7 +79,8 @@ pub fn simulate(
             match forecast.get(i).copied().flatten() {
                 Some(p) => {
                     let floor = need(demand[h - 2]);
-                    let r = planner.step(&p, floor, (0, None));
+                    let stage = stages.get(i).cloned().unwrap_or((0, None));
+                    let r = planner.step(&p, floor, stage);
                     if r.decision != crate::scaling::Decision::Apply {
                         holds += 1;
                     }
@@ -273,7 +276,7 @@ mod tests {
             point(4, 8.0, 0.9),
             point(5, 3.0, 0.5),
         ];
-        let r = simulate(&demand, start, &f, &settings(0));
+        let r = simulate(&demand, start, &f, &[], &settings(0));
         let by = |n: &str| r.iter().find(|p| p.policy == n).unwrap().clone();
 
         // Predictive: prescale's minimum is 4, 10, then the forecast of 8 (the reactive floor,
@@ -316,18 +319,39 @@ mod tests {
     }
 
     #[test]
+    fn an_event_stage_raises_the_predictive_minimum_ahead_of_the_event() {
+        // Forecasts of 4 everywhere; a stage asks for 9 over hour 3 (the event's hour).
+        let demand = [4.0, 4.0, 4.0, 9.0, 4.0];
+        let f = [point(2, 4.0, 0.9), point(3, 4.0, 0.9), point(4, 4.0, 0.9)];
+        let stages = [
+            (0, None),
+            (9, Some("match: 2 h before".to_owned())),
+            (0, None),
+        ];
+        let r = simulate(&demand, 2, &f, &stages, &settings(0));
+        // Hour 4: prescale's minimum is back at 4, the autoscaler above it still holds the 9 it
+        // saw in hour 3.
+        assert_eq!(r[0].instances, vec![4, 9, 9]);
+        assert_eq!(r[0].under_requests, 0.0);
+        assert_eq!(
+            simulate(&demand, 2, &f, &[], &settings(0))[0].under_requests,
+            5.0
+        );
+    }
+
+    #[test]
     fn cold_starts_delay_scale_ups_and_lead_time_covers_them() {
         let demand = [4.0, 4.0, 4.0, 10.0];
         let f = [point(2, 4.0, 0.9), point(3, 10.0, 0.9)];
         // 30-minute cold start: reactive's +6 in hour 3 arrive too late for it anyway (it saw 4);
         // predictive's lead of 10 minutes leaves 20 minutes uncovered: 4 + 6 × (40/60) = 8 serve.
-        let r = simulate(&demand, 2, &f, &settings(30));
+        let r = simulate(&demand, 2, &f, &[], &settings(30));
         let p = &r[0];
         assert_eq!(p.instances, vec![4, 10]);
         assert!((p.capacity_requests[1] - 8.0).abs() < 1e-9);
         assert!((p.under_requests - 2.0).abs() < 1e-9);
         // A cold start within the lead time costs nothing.
-        let r = simulate(&demand, 2, &f, &settings(10));
+        let r = simulate(&demand, 2, &f, &[], &settings(10));
         assert_eq!(r[0].under_requests, 0.0);
     }
 }

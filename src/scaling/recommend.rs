@@ -113,7 +113,7 @@ fn demand_of(p: &Point, q: Quantile) -> f64 {
 /// Per point, the highest event-stage floor over it and the stage that set it. An event's peak
 /// need is the most any forecast hour inside it needs; events whose hours are all beyond the
 /// forecast add nothing yet.
-fn stage_floors(
+pub fn stage_floors(
     points: &[Point],
     cap: &Capacity,
     events: &[EventWindow],

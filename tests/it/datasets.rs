@@ -60,3 +60,54 @@ on_each_backend!(
         }
     }
 );
+
+/// The World Cup's match schedule: with `--events`, the predictive policy pre-scales for the
+/// matches by the target's stages, and under-provisions less than without them.
+#[test]
+fn simulate_pre_scales_for_registered_matches() {
+    let Some(dir) = shared_datasets() else { return };
+    let run = |with_events: bool| -> serde_json::Value {
+        let out_dir = tempfile::tempdir().unwrap();
+        let json = out_dir.path().join("s.json");
+        let data = dir.join("worldcup98_requests_hourly.csv");
+        let events = dir.join("worldcup98_events.csv");
+        let target = crate::helpers::repo_file("datasets/targets/worldcup.toml");
+        let mut args: Vec<String> = vec![
+            "simulate".into(),
+            data.display().to_string(),
+            "--target".into(),
+            target.display().to_string(),
+            "--models".into(),
+            "snaive24,snaive168,profile168x4,ridge".into(),
+            "--json-out".into(),
+            json.display().to_string(),
+        ];
+        if with_events {
+            args.extend(["--events".into(), events.display().to_string()]);
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_prescale"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    };
+    let (with, without) = (run(true), run(false));
+    assert!(
+        with["staged_hours"].as_u64().unwrap() > 24,
+        "{}",
+        with["staged_hours"]
+    );
+    assert_eq!(without["staged_hours"], 0);
+    let under = |v: &serde_json::Value| v["policies"][0]["under_share"].as_f64().unwrap();
+    assert!(
+        under(&with) < under(&without),
+        "{} vs {}",
+        under(&with),
+        under(&without)
+    );
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::google::{Patch, api_base, int, located, mask};
+use super::google::{Patch, api_base, instance_counts, located, mask};
 use super::{ActuatorError, Context, Written};
 use crate::scaling::targets::Target;
 
@@ -31,12 +31,7 @@ async fn get(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
 /// # Errors
 /// When the function cannot be read.
 pub async fn read(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
-    let f = get(t, ctx).await?;
-    let mut v = json!({ "minInstanceCount": int(&f, "/serviceConfig/minInstanceCount") });
-    if let Some(max) = f.pointer("/serviceConfig/maxInstanceCount") {
-        v["maxInstanceCount"] = max.clone();
-    }
-    Ok(v)
+    Ok(instance_counts(&get(t, ctx).await?, "/serviceConfig"))
 }
 
 pub fn desired(t: &Target, value: u32, current: &Value) -> Value {
@@ -51,14 +46,7 @@ async fn settled_holds(t: &Target, ctx: &Context, desired: &Value) -> bool {
             Ok(f) if f.get("state").and_then(Value::as_str) == Some("DEPLOYING") => {
                 tokio::time::sleep(wait).await;
             }
-            Ok(f) => {
-                let mut v =
-                    json!({ "minInstanceCount": int(&f, "/serviceConfig/minInstanceCount") });
-                if let Some(max) = f.pointer("/serviceConfig/maxInstanceCount") {
-                    v["maxInstanceCount"] = max.clone();
-                }
-                return super::holds(&v, desired);
-            }
+            Ok(f) => return super::holds(&instance_counts(&f, "/serviceConfig"), desired),
             Err(_) => return false,
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::google::{Patch, api_base, int, located, mask};
+use super::google::{Patch, api_base, instance_counts, located, mask};
 use super::{ActuatorError, Context, Written};
 use crate::scaling::targets::Target;
 
@@ -27,15 +27,10 @@ fn name(t: &Target) -> String {
 /// # Errors
 /// When the service cannot be read.
 pub async fn read(t: &Target, ctx: &Context) -> Result<Value, ActuatorError> {
-    Ok(scaling_of(&ctx.google.get(&base(t, ctx), &name(t)).await?))
-}
-
-fn scaling_of(service: &Value) -> Value {
-    let mut v = json!({ "minInstanceCount": int(service, "/scaling/minInstanceCount") });
-    if let Some(max) = service.pointer("/scaling/maxInstanceCount") {
-        v["maxInstanceCount"] = max.clone();
-    }
-    v
+    Ok(instance_counts(
+        &ctx.google.get(&base(t, ctx), &name(t)).await?,
+        "/scaling",
+    ))
 }
 
 pub fn desired(t: &Target, value: u32, current: &Value) -> Value {

@@ -394,3 +394,13 @@ impl Google {
         Ok(self.call(reqwest::Method::GET, &url, None).await?.body)
     }
 }
+
+/// `{"minInstanceCount": n, "maxInstanceCount": m}` of the object at `pointer` (`/scaling`,
+/// `/serviceConfig`): a missing minimum is 0 (proto3 omits defaults), a missing maximum is left out.
+pub fn instance_counts(resource: &Value, pointer: &str) -> Value {
+    let mut v = serde_json::json!({ "minInstanceCount": int(resource, &format!("{pointer}/minInstanceCount")) });
+    if let Some(max) = resource.pointer(&format!("{pointer}/maxInstanceCount")) {
+        v["maxInstanceCount"] = max.clone();
+    }
+    v
+}

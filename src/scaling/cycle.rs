@@ -185,7 +185,12 @@ async fn target_cycle(
         error: None,
         action: None,
     };
-    let published = store.latest_published(&t.series).await?;
+    // The publication of this cycle's hour; the latest one when there is none (a cycle run
+    // apart from its publish).
+    let mut published = store.published_at(&t.series, Hour::containing(now)).await?;
+    if published.is_empty() {
+        published = store.latest_published(&t.series).await?;
+    }
     let Some(first) = published.first() else {
         outcome.reason = "no published forecast".into();
         return Ok(outcome);

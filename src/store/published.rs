@@ -95,6 +95,26 @@ impl Store {
         rows.iter().map(point).collect()
     }
 
+    /// The forecast published for `issued_at`, ordered by hour (empty if there is none).
+    ///
+    /// # Errors
+    /// As [`Store::latest_published`].
+    pub async fn published_at(
+        &self,
+        id: &SeriesId,
+        issued_at: Hour,
+    ) -> Result<Vec<PublishedPoint>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM published WHERE series = $1 AND issued_at = $2 ORDER BY hour"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(issued_at.unix())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(point).collect()
+    }
+
     /// Every published point whose target hour is in `[from, to]`.
     ///
     /// # Errors

@@ -423,6 +423,27 @@ on_each_backend!(
                 .unwrap()
                 .ends_with("/services/matching?updateMask=scaling.minInstanceCount")
         );
+        // A cycle for an hour uses that hour's publication even when a later one exists.
+        prescale::jobs::serving::publish_once(&db.store, &settings, at.plus(5), 24, 2)
+            .await
+            .unwrap();
+        let id = SeriesId::parse("matching").unwrap();
+        prescale::scaling::cycle::run(
+            &db.store,
+            &settings,
+            &ctx,
+            std::slice::from_ref(&id),
+            now,
+            chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+        let recs = db
+            .store
+            .latest_recommendations(None, Some("hot"))
+            .await
+            .unwrap();
+        assert!(recs.iter().all(|r| r.issued_at == at), "{:?}", recs.first());
         // A rollback of the failed target has nothing to restore; the good one is untouched.
         let e = prescale::scaling::cycle::rollback(&db.store, &settings, &ctx, "broken", None)
             .await

@@ -192,6 +192,17 @@ pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::Cancellati
                     .await
                     {
                         Ok(outcomes) => {
+                            for o in outcomes.iter().filter(|o| {
+                                matches!(o.status.as_str(), "applied" | "unchanged" | "dry_run")
+                            }) {
+                                if let Some(v) = o.value {
+                                    state.metrics.set(
+                                        "prescale_target_value",
+                                        &format!("{{target=\"{}\"}}", o.target),
+                                        f64::from(v),
+                                    );
+                                }
+                            }
                             for o in &outcomes {
                                 state.metrics.add(
                                     "prescale_scaling_decisions_total",

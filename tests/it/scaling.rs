@@ -559,6 +559,7 @@ on_each_backend!(
             .await
             .unwrap();
         let state = prescale::api::AppState::new(db.store.clone(), settings);
+        let metrics = state.metrics.clone();
         let stop = tokio_util::sync::CancellationToken::new();
         let task = tokio::spawn(prescale::jobs::serving::run(state, stop.clone()));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -582,6 +583,21 @@ on_each_backend!(
         assert_eq!(
             (a[0].cause.as_str(), a[0].status.as_str()),
             ("forecast", "applied")
+        );
+        // Operators see the decisions and the value set in the metrics.
+        let text = metrics.render();
+        assert!(
+            text.contains("prescale_scaling_decisions_total{target=\"hot\",status=\"applied\"}"),
+            "{text}"
+        );
+        let set = patches.last().unwrap().body["scaling"]["minInstanceCount"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("prescale_target_value{target=\"hot\"}")
+                    && l.ends_with(&format!(" {set}"))),
+            "{text}"
         );
     }
 );

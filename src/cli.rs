@@ -106,7 +106,8 @@ pub enum Command {
         json: bool,
     },
     /// Run one cycle of the serving loop and exit: forecast every series that has a model from
-    /// the current hour (or --at) and publish the forecasts.
+    /// the current hour (or --at), publish the forecasts, and recommend and scale every target
+    /// (dry-run targets only record what they would do).
     Tick {
         /// The hour to publish for (default: the current hour).
         #[arg(long, value_name = "TIMESTAMP")]
@@ -116,7 +117,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the HTTP API (forecasts, observations, models, health, metrics) until SIGTERM.
+    /// Serve the HTTP API (forecasts, observations, models, recommendations, health, metrics)
+    /// and run the serving loop (publish, scale, retrain) until SIGTERM.
     Serve {
         /// Address to listen on (default: api.listen, 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR")]
@@ -154,8 +156,9 @@ pub enum Command {
     /// series per second and peak memory.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// The tour on the embedded default: import the shipped datasets, train their models,
-    /// forecast the next day of one with intervals and confidence, show Lima's holidays.
+    /// The tour on the embedded default: import the shipped datasets, train, backtest one with a
+    /// policy replay, forecast its next day, show a dry-run Cloud Run target's recommendations,
+    /// write the HTML report to prescale-demo/, and show Lima's next holidays.
     Demo {
         /// Folder with the shipped datasets.
         #[arg(long, default_value = "datasets")]

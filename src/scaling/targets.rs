@@ -369,4 +369,11 @@ pub struct KubernetesSettings {
     pub token_file: Option<std::path::PathBuf>,
     #[serde(default)]
     pub ca_file: Option<std::path::PathBuf>,
+    /// A kubeconfig file (default: KUBECONFIG outside a cluster, when `api_server` is not set):
+    /// its current context's server, CA and token or client certificate.
+    #[serde(default)]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context to use (default: its current-context).
+    #[serde(default)]
+    pub context: Option<String>,
 }

@@ -474,7 +474,7 @@ async fn kubernetes_hpa_and_keda_are_merge_patched_with_retries_on_429_and_503()
     let ks = KubernetesSettings {
         api_server: Some(k.url.clone()),
         token_file: Some(token.clone()),
-        ca_file: None,
+        ..KubernetesSettings::default()
     };
     let c = Context::new(&GoogleSettings::default(), &ks, |_| None)
         .unwrap()
@@ -540,6 +540,24 @@ max = 100"#,
         obj["metadata"]["resourceVersion"], "4",
         "one write since the objects were made"
     );
+
+    // The same through a kubeconfig (its current context's server and token), as kubectl reads it.
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\ncontexts:\n- name: fake\n  context: {{cluster: fake, user: prescale}}\nclusters:\n- name: fake\n  cluster: {{server: \"{}\"}}\nusers:\n- name: prescale\n  user: {{token: {}}}\n",
+            k.url,
+            crate::fakes::kube::TOKEN
+        ),
+    )
+    .unwrap();
+    let from_kubeconfig = KubernetesSettings {
+        kubeconfig: Some(kubeconfig),
+        ..KubernetesSettings::default()
+    };
+    let c2 = Context::new(&GoogleSettings::default(), &from_kubeconfig, |_| None).unwrap();
+    assert_eq!(actuators::read(&hpa, &c2).await.unwrap()["minReplicas"], 8);
 
     // A rotated token is re-read: a wrong one is refused with a Status, and not retried forever.
     std::fs::write(&token, "wrong").unwrap();

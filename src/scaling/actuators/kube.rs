@@ -19,45 +19,89 @@ const SA: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 pub struct Kube {
     pub api_server: Option<String>,
     token_file: PathBuf,
+    /// A token given in a kubeconfig (else the token file is read before each request).
+    token: Option<crate::config::Secret>,
     http: reqwest::Client,
     pub speedup: u32,
 }
 
 impl Kube {
-    /// From `[kubernetes]`, else the in-cluster environment and files.
+    /// From `[kubernetes]` (`api_server`, `token_file`, `ca_file`), else a kubeconfig
+    /// (`[kubernetes] kubeconfig`, else `KUBECONFIG` when not in a cluster), else the in-cluster
+    /// environment and the service account's files.
     ///
     /// # Errors
-    /// When a configured CA file cannot be read or parsed.
+    /// When a CA file, a kubeconfig or a client certificate cannot be read or parsed.
     pub fn new(
         s: &KubernetesSettings,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ActuatorError> {
-        let api_server = s.api_server.clone().or_else(|| {
-            let host = env("KUBERNETES_SERVICE_HOST")?;
-            let port = env("KUBERNETES_SERVICE_PORT").unwrap_or_else(|| "443".into());
-            Some(format!("https://{host}:{port}"))
+        let in_cluster = env("KUBERNETES_SERVICE_HOST").is_some();
+        let kubeconfig = s.kubeconfig.clone().or_else(|| {
+            (!in_cluster && s.api_server.is_none())
+                .then(|| env("KUBECONFIG"))
+                .flatten()
+                .and_then(|v| v.split(':').next().map(PathBuf::from))
+                .filter(|p| p.is_file())
         });
-        let ca = s
-            .ca_file
+        let from_file = kubeconfig
+            .as_deref()
+            .map(|p| super::kubeconfig::load(p, s.context.as_deref()))
+            .transpose()
+            .map_err(ActuatorError::Invalid)?;
+        let api_server = s
+            .api_server
             .clone()
-            .or_else(|| Some(PathBuf::from(SA).join("ca.crt")).filter(|p| p.is_file()));
+            .or_else(|| from_file.as_ref().map(|k| k.server.clone()))
+            .or_else(|| {
+                let host = env("KUBERNETES_SERVICE_HOST")?;
+                let port = env("KUBERNETES_SERVICE_PORT").unwrap_or_else(|| "443".into());
+                Some(format!("https://{host}:{port}"))
+            });
+        let ca_pem = match (
+            &s.ca_file,
+            from_file.as_ref().and_then(|k| k.ca_pem.clone()),
+        ) {
+            (Some(f), _) => Some((
+                std::fs::read(f)
+                    .map_err(|e| ActuatorError::Invalid(format!("CA file {}: {e}", f.display())))?,
+                f.display().to_string(),
+            )),
+            (None, Some(pem)) => Some((pem, "the kubeconfig's certificate authority".to_owned())),
+            (None, None) => {
+                let f = PathBuf::from(SA).join("ca.crt");
+                std::fs::read(&f)
+                    .ok()
+                    .map(|pem| (pem, f.display().to_string()))
+            }
+        };
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("prescale/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(30));
-        if let Some(ca) = ca {
-            let pem = std::fs::read(&ca)
-                .map_err(|e| ActuatorError::Invalid(format!("CA file {}: {e}", ca.display())))?;
+        if let Some((pem, what)) = ca_pem {
             let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| ActuatorError::Invalid(format!("CA file {}: {e}", ca.display())))?;
+                .map_err(|e| ActuatorError::Invalid(format!("CA {what}: {e}")))?;
             b = b.add_root_certificate(cert);
         }
+        if let Some(id) = from_file.as_ref().and_then(|k| k.identity_pem.as_ref()) {
+            let identity = reqwest::Identity::from_pem(id).map_err(|e| {
+                ActuatorError::Invalid(format!("the kubeconfig's client certificate: {e}"))
+            })?;
+            b = b.identity(identity);
+        }
+        let token_file = s
+            .token_file
+            .clone()
+            .or_else(|| from_file.as_ref().and_then(|k| k.token_file.clone()))
+            .unwrap_or_else(|| PathBuf::from(SA).join("token"));
         Ok(Self {
             api_server: api_server.map(|u| u.trim_end_matches('/').to_owned()),
-            token_file: s
-                .token_file
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(SA).join("token")),
+            token: from_file
+                .and_then(|k| k.token)
+                .filter(|_| s.token_file.is_none())
+                .map(crate::config::Secret::new),
+            token_file,
             http: b
                 .build()
                 .map_err(|e| ActuatorError::Invalid(format!("HTTP client: {e}")))?,
@@ -66,6 +110,9 @@ impl Kube {
     }
 
     fn token(&self) -> Result<String, ActuatorError> {
+        if let Some(t) = &self.token {
+            return Ok(t.expose().to_owned());
+        }
         std::fs::read_to_string(&self.token_file)
             .map(|t| t.trim().to_owned())
             .map_err(|e| {

@@ -12,6 +12,7 @@ pub mod http;
 pub mod k8s_hpa;
 pub mod keda;
 pub mod kube;
+pub mod kubeconfig;
 pub mod log;
 pub mod memorystore;
 pub mod rate_limit_redis;

@@ -342,7 +342,12 @@ async fn act(
     };
     a.before = Some(before.clone());
     a.after = desired.clone();
-    if actuators::restorable(t.kind) && (before == desired || actuators::holds(&before, &desired)) {
+    // A value already in place is not sent again, except a rate-limit override: rewriting it is
+    // what extends its TTL (its version rule keeps the rewrite harmless).
+    if actuators::restorable(t.kind)
+        && t.kind != Kind::RateLimitRedis
+        && (before == desired || actuators::holds(&before, &desired))
+    {
         a.status = "unchanged".into();
         return Ok(store.record_action(&a).await?);
     }

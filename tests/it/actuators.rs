@@ -610,7 +610,7 @@ max = 80"#,
 }
 
 /// The real Redis the suite runs against, or a printed skip (a failure in CI).
-async fn redis_url() -> Option<String> {
+pub(crate) async fn redis_url() -> Option<String> {
     let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
     let client = redis::Client::open(url.as_str()).ok()?;
     match client.get_multiplexed_async_connection().await {

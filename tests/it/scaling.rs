@@ -780,3 +780,64 @@ on_each_backend!(
         );
     }
 );
+
+on_each_backend!(
+    a_rate_limit_override_is_rewritten_each_cycle_so_its_ttl_keeps_up,
+    |db| {
+        let Some(url) = crate::actuators::redis_url().await else {
+            return;
+        };
+        let backend = format!("{:?}", db.store.backend()).to_lowercase();
+        let route = format!("trips.create-cycle-{}-{backend}", std::process::id());
+        let dir = db.dir.path().to_path_buf();
+        let config = format!(
+            "[[targets]]\nname = \"rl\"\nkind = \"rate_limit_redis\"\nseries = \"matching\"\nroute = \"{route}\"\nredis_url = \"{url}\"\napply = true\nconfidence_threshold = 0.0\nttl_minutes = 1\nmin = 1\nmax = 100000\n"
+        );
+        std::fs::write(dir.join("prescale.toml"), config).unwrap();
+        let (settings, at) = trained(&db, &dir).await;
+        let id = SeriesId::parse("matching").unwrap();
+        prescale::jobs::serving::publish_once(&db.store, &settings, at, 24, 2)
+            .await
+            .unwrap();
+        let ctx = prescale::scaling::actuators::Context::from_settings(&settings);
+        let mut conn = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let key = prescale::scaling::actuators::rate_limit_redis::override_key(&route);
+        let _: () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            let out = prescale::scaling::cycle::run(
+                &db.store,
+                &settings,
+                &ctx,
+                std::slice::from_ref(&id),
+                at.to_utc(),
+                chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+            statuses.push(out[0].status.clone());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // The same rate twice: both written (the TTL restarts), not "unchanged".
+        assert_eq!(statuses, ["applied", "applied"]);
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(pttl > 55_000 && pttl <= 60_000, "{pttl}");
+        let _: () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+);

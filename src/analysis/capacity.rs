@@ -428,13 +428,8 @@ pub async fn plan(
         store.custom_holidays(id).await?,
     );
     let events = store.events(Some(id)).await?;
-    let special = |d: NaiveDate| {
-        calendar.is_holiday(d)
-            || events.iter().any(|e| {
-                e.starts_at.with_timezone(&tz).date_naive() <= d
-                    && d <= e.ends_at.with_timezone(&tz).date_naive()
-            })
-    };
+    let special =
+        |d: NaiveDate| calendar.is_holiday(d) || events.iter().any(|e| e.on_local_date(tz, d));
     let local: Vec<(NaiveDateTime, f64)> = obs
         .iter()
         .map(|o| {

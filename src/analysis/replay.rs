@@ -184,11 +184,7 @@ pub fn replay(
     let windows: Vec<crate::scaling::EventWindow> = opts
         .events
         .iter()
-        .map(|e| crate::scaling::EventWindow {
-            name: e.name.clone(),
-            start: crate::domain::Hour::containing(e.starts_at),
-            end: crate::domain::Hour::containing(e.ends_at - chrono::Duration::seconds(1)),
-        })
+        .map(crate::scaling::EventWindow::from)
         .collect();
     let start = by_hour.keys().copied().min().context("no forecasts")?;
     let forecast: Vec<Option<ForecastPoint>> = (start..frame.len())

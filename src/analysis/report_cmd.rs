@@ -237,10 +237,7 @@ pub async fn from_store(store: &Store, id: &SeriesId, days: i64) -> Result<Repor
     while day <= end {
         let names = events
             .iter()
-            .filter(|e| {
-                e.starts_at.with_timezone(&tz).date_naive() <= day
-                    && day <= e.ends_at.with_timezone(&tz).date_naive()
-            })
+            .filter(|e| e.on_local_date(tz, day))
             .map(|e| e.name.clone())
             .collect();
         let wx = daily_weather.get(&day);

@@ -120,12 +120,7 @@ pub(super) async fn patterns(
         .events(Some(&id))
         .await?
         .iter()
-        .map(|e| {
-            (
-                Hour::containing(e.starts_at),
-                Hour::containing(e.ends_at - chrono::Duration::seconds(1)),
-            )
-        })
+        .map(crate::domain::SpecialEvent::hours)
         .collect();
     let tz = series.time_zone.tz();
     let local: Vec<(chrono::NaiveDateTime, f64)> = obs

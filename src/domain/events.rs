@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DomainError, SeriesId};
+use super::{DomainError, Hour, SeriesId};
 
 /// An event's id, chosen by whoever registers it (`wc98-01`, `estadio-nacional-2026-03-14`).
 ///
@@ -71,6 +71,19 @@ pub struct SpecialEvent {
 }
 
 impl SpecialEvent {
+    /// The hours it touches: from the hour it starts in to the hour of its last second.
+    pub fn hours(&self) -> (Hour, Hour) {
+        let start = Hour::containing(self.starts_at);
+        let end = Hour::containing(self.ends_at - chrono::Duration::seconds(1)).max(start);
+        (start, end)
+    }
+
+    /// Whether any of it falls on the local date `day` of `tz`.
+    pub fn on_local_date(&self, tz: chrono_tz::Tz, day: NaiveDate) -> bool {
+        self.starts_at.with_timezone(&tz).date_naive() <= day
+            && day <= self.ends_at.with_timezone(&tz).date_naive()
+    }
+
     /// Checks the rules that span fields: it ends after it starts, coordinates are on Earth.
     ///
     /// # Errors

@@ -81,16 +81,9 @@ async fn event_windows(
     Ok(store
         .events(Some(id))
         .await?
-        .into_iter()
-        .filter_map(|e| {
-            let start = Hour::containing(e.starts_at);
-            let end = Hour::containing(e.ends_at - Duration::seconds(1)).max(start);
-            (end >= from && start <= to).then_some(EventWindow {
-                name: e.name,
-                start,
-                end,
-            })
-        })
+        .iter()
+        .map(EventWindow::from)
+        .filter(|w| w.end >= from && w.start <= to)
         .collect())
 }
 

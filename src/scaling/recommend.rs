@@ -59,6 +59,17 @@ pub struct EventWindow {
     pub end: crate::domain::Hour,
 }
 
+impl From<&crate::domain::SpecialEvent> for EventWindow {
+    fn from(e: &crate::domain::SpecialEvent) -> Self {
+        let (start, end) = e.hours();
+        Self {
+            name: e.name.clone(),
+            start,
+            end,
+        }
+    }
+}
+
 /// Why a recommendation is published but not applied.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]

@@ -49,18 +49,6 @@ impl Kind {
             _ => "instances",
         }
     }
-
-    /// Whether it calls a Google API (and so needs a Google access token).
-    pub fn google(self) -> bool {
-        matches!(
-            self,
-            Self::CloudRun
-                | Self::CloudFunctions
-                | Self::Memorystore
-                | Self::CloudArmor
-                | Self::CacheWarmup
-        )
-    }
 }
 
 fn default_threshold() -> f64 {

@@ -256,10 +256,6 @@ impl Gbm {
         debug_assert_eq!(row.len(), self.features);
         self.base + self.trees.iter().map(|t| t.predict(row)).sum::<f64>()
     }
-
-    pub fn features(&self) -> usize {
-        self.features
-    }
 }
 
 fn scale(mut tree: Tree, lr: f64) -> Tree {

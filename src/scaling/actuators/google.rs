@@ -69,15 +69,6 @@ impl GoogleAuth {
         }
     }
 
-    /// A token for the metadata server at `endpoint` (tests).
-    pub fn metadata(endpoint: &str, http: reqwest::Client) -> Self {
-        Self {
-            source: Source::Metadata(endpoint.trim_end_matches('/').to_owned()),
-            http,
-            cache: Arc::new(Mutex::new(None)),
-        }
-    }
-
     /// The current token; `refresh` drops the cached one first (after a 401).
     ///
     /// # Errors

@@ -643,18 +643,7 @@ async fn report_cmd(settings: &Settings, args: &ReportArgs) -> Result<String> {
 fn write_forecasts(path: &Path, rows: &[crate::forecast::backtest::ForecastRow]) -> Result<()> {
     let mut w =
         csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
-    w.write_record([
-        "origin",
-        "timestamp",
-        "lead",
-        "y",
-        "yhat",
-        "lo80",
-        "hi80",
-        "lo95",
-        "hi95",
-        "confidence",
-    ])?;
+    w.write_record(crate::forecast::backtest::FORECAST_COLUMNS)?;
     for r in rows {
         let y = r.y.map_or_else(String::new, |v| v.to_string());
         let mut rec = vec![r.origin.clone(), r.timestamp.clone(), r.lead.to_string(), y];

@@ -33,21 +33,10 @@ pub fn read_forecasts(path: &Path) -> Result<Vec<Row>> {
             .position(|h| h == name)
             .with_context(|| format!("{}: no column {name:?}", path.display()))
     };
-    let cols: Vec<usize> = [
-        "origin",
-        "timestamp",
-        "lead",
-        "y",
-        "yhat",
-        "lo80",
-        "hi80",
-        "lo95",
-        "hi95",
-        "confidence",
-    ]
-    .iter()
-    .map(|c| col(c))
-    .collect::<Result<_>>()?;
+    let cols: Vec<usize> = crate::forecast::backtest::FORECAST_COLUMNS
+        .iter()
+        .map(|c| col(c))
+        .collect::<Result<_>>()?;
     let mut rows = Vec::new();
     for (i, rec) in r.records().enumerate() {
         let line = i + 2;

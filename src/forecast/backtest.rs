@@ -38,6 +38,21 @@ impl Default for Protocol {
     }
 }
 
+/// The columns of a forecasts file (`F.csv`), one [`ForecastRow`] per line: what the shared
+/// scorer reads, and what `prescale report` reads back.
+pub const FORECAST_COLUMNS: [&str; 10] = [
+    "origin",
+    "timestamp",
+    "lead",
+    "y",
+    "yhat",
+    "lo80",
+    "hi80",
+    "lo95",
+    "hi95",
+    "confidence",
+];
+
 /// One forecast of one target from one origin.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ForecastRow {

@@ -48,6 +48,8 @@ CREATE TABLE confidence_penalties (
     since_ms BIGINT NOT NULL,
     -- The newest model version at the miss: a newer one lifts the penalty.
     since_version BIGINT NOT NULL,
+    -- The hour of the miss: the safety net responds once per series and hour.
+    miss_hour BIGINT NOT NULL,
     factor   DOUBLE PRECISION NOT NULL,
     reason   TEXT NOT NULL
 );

@@ -48,6 +48,8 @@ CREATE TABLE confidence_penalties (
     since_ms INTEGER NOT NULL,
     -- The newest model version at the miss: a newer one lifts the penalty.
     since_version INTEGER NOT NULL,
+    -- The hour of the miss: the safety net responds once per series and hour.
+    miss_hour INTEGER NOT NULL,
     factor   REAL NOT NULL,
     reason   TEXT NOT NULL
 );

@@ -91,7 +91,12 @@ async fn event_windows(
 /// retrained after the miss (whether the new version became champion or not: either way the
 /// model has seen the data that it missed).
 pub async fn confidence_factor(store: &Store, id: &SeriesId) -> anyhow::Result<f64> {
-    let Some((factor, since, _)) = store.penalty(id).await? else {
+    let Some(crate::store::Penalty {
+        factor,
+        since_version: since,
+        ..
+    }) = store.penalty(id).await?
+    else {
         return Ok(1.0);
     };
     if store.models(id).await?.iter().any(|m| m.version > since) {

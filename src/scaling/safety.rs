@@ -126,12 +126,12 @@ pub async fn check_series(
     let Some(miss) = check(id.as_str(), hour, &readings, point.point.upper95) else {
         return Ok(None);
     };
-    let already = store
-        .actions(None, 500)
+    // Once per series and hour: the penalty records the hour it answered.
+    if store
+        .penalty(id)
         .await?
-        .into_iter()
-        .any(|a| a.series == id.as_str() && a.hour == Some(hour) && a.cause == "safety_net");
-    if already {
+        .is_some_and(|p| p.miss_hour == hour)
+    {
         return Ok(None);
     }
     tracing::warn!(series = %id, %hour, kind = %miss.kind, detail = %miss.detail, "forecast miss");
@@ -142,13 +142,6 @@ pub async fn check_series(
             1.0,
         );
     }
-    store
-        .put_penalty(
-            id,
-            PENALTY,
-            &format!("{} at {hour}: {}", miss.kind, miss.detail),
-        )
-        .await?;
     let mut response = Response {
         miss: miss.clone(),
         actions: Vec::new(),
@@ -204,6 +197,15 @@ pub async fn check_series(
             }
         }
     }
+    // Recorded last: a response cut short is made again at the next check.
+    store
+        .put_penalty(
+            id,
+            hour,
+            PENALTY,
+            &format!("{} at {hour}: {}", miss.kind, miss.detail),
+        )
+        .await?;
     Ok(Some(response))
 }
 

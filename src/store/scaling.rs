@@ -7,6 +7,16 @@ use sqlx::Row;
 use super::{Store, StoreError};
 use crate::domain::{Hour, SeriesId};
 
+/// A series' confidence penalty after a forecast miss.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Penalty {
+    pub factor: f64,
+    /// The newest model version at the miss: a newer one lifts the penalty.
+    pub since_version: i64,
+    pub miss_hour: Hour,
+    pub reason: String,
+}
+
 /// One published recommendation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecommendationRecord {
@@ -266,25 +276,29 @@ impl Store {
             .collect()
     }
 
-    /// Lowers a series' confidence by `factor` from now until its next champion.
+    /// Lowers a series' confidence by `factor` from now until its next model version, for the
+    /// miss in `miss_hour`.
     ///
     /// # Errors
     /// On database failure.
     pub async fn put_penalty(
         &self,
         id: &SeriesId,
+        miss_hour: Hour,
         factor: f64,
         reason: &str,
     ) -> Result<(), StoreError> {
         let version = self.next_model_version(id).await? - 1;
         sqlx::query(
-            "INSERT INTO confidence_penalties (series, since_ms, since_version, factor, reason) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO confidence_penalties (series, since_ms, since_version, miss_hour, factor, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (series) DO UPDATE SET since_ms = excluded.since_ms, since_version = excluded.since_version, \
-             factor = excluded.factor, reason = excluded.reason",
+             miss_hour = excluded.miss_hour, factor = excluded.factor, reason = excluded.reason",
         )
         .bind(id.as_str())
         .bind(chrono::Utc::now().timestamp_millis())
         .bind(version)
+        .bind(miss_hour.unix())
         .bind(factor)
         .bind(reason)
         .execute(&self.pool)
@@ -292,23 +306,24 @@ impl Store {
         Ok(())
     }
 
-    /// The penalty in force: `(factor, newest model version at the miss, reason)`.
+    /// The penalty in force, if any.
     ///
     /// # Errors
     /// On database failure.
-    pub async fn penalty(&self, id: &SeriesId) -> Result<Option<(f64, i64, String)>, StoreError> {
+    pub async fn penalty(&self, id: &SeriesId) -> Result<Option<Penalty>, StoreError> {
         let row = sqlx::query(
-            "SELECT since_version, factor, reason FROM confidence_penalties WHERE series = $1",
+            "SELECT since_version, miss_hour, factor, reason FROM confidence_penalties WHERE series = $1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {
-            Ok((
-                r.try_get("factor")?,
-                r.try_get("since_version")?,
-                r.try_get("reason")?,
-            ))
+            Ok(Penalty {
+                factor: r.try_get("factor")?,
+                since_version: r.try_get("since_version")?,
+                miss_hour: Hour::from_unix(r.try_get("miss_hour")?)?,
+                reason: r.try_get("reason")?,
+            })
         })
         .transpose()
     }

@@ -841,3 +841,56 @@ on_each_backend!(
             .unwrap();
     }
 );
+
+on_each_backend!(
+    the_safety_net_answers_a_miss_once_per_hour_even_with_nothing_to_scale,
+    |db| {
+        // Only a (dry-run) webhook target: a miss alerts and records no action.
+        let dir = db.dir.path().to_path_buf();
+        std::fs::write(
+            dir.join("prescale.toml"),
+            "[[targets]]\nname = \"hook\"\nkind = \"webhook\"\nseries = \"matching\"\nurl = \"http://127.0.0.1:9/hook\"\nmax = 10\n",
+        )
+        .unwrap();
+        let (settings, at) = trained(&db, &dir).await;
+        let id = SeriesId::parse("matching").unwrap();
+        prescale::jobs::serving::publish_once(&db.store, &settings, at, 24, 2)
+            .await
+            .unwrap();
+        let point = db.store.latest_published(&id).await.unwrap()[0].point;
+        db.store
+            .put_partial_reading(&id, at, at.unix() * 1000 + 20 * 60_000, point.upper95)
+            .await
+            .unwrap();
+        let ctx = prescale::scaling::actuators::Context::from_settings(&settings);
+        let metrics = prescale::api::Metrics::default();
+        let first = prescale::scaling::safety::check_series(
+            &db.store,
+            &settings,
+            &ctx,
+            &id,
+            at,
+            Some(&metrics),
+        )
+        .await
+        .unwrap()
+        .expect("a miss");
+        assert!(first.actions.is_empty());
+        assert_eq!(first.alerts, ["hook: alert not sent (dry run)"]);
+        let again = prescale::scaling::safety::check_series(
+            &db.store,
+            &settings,
+            &ctx,
+            &id,
+            at,
+            Some(&metrics),
+        )
+        .await
+        .unwrap();
+        assert!(again.is_none(), "answered once");
+        assert!(metrics.render().contains(
+            "prescale_forecast_miss_total{series=\"matching\",kind=\"above_upper95\"} 1"
+        ));
+        assert_eq!(db.store.penalty(&id).await.unwrap().unwrap().miss_hour, at);
+    }
+);

@@ -89,12 +89,11 @@ pub async fn deliver(
 
 /// The `prescale.scale.v1` body for a recommendation.
 pub fn payload(t: &Target, desired: &Value, note: &Note, id: &str) -> Value {
-    let tz = chrono::Utc;
     let start = note.hour.to_utc();
     json!({
         "type": "prescale.scale.v1",
         "id": id,
-        "time": chrono::Utc::now().with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "target": {"kind": t.kind.as_str(), "name": t.name},
         "series": note.series,
         "window": {

@@ -94,6 +94,40 @@ async fn trained(db: &TestDb, dir: &Path) -> (Settings, Hour) {
     (settings, last.plus(1))
 }
 
+/// One scaling cycle of `id` at `now`, the next cycle an hour later.
+async fn cycle(
+    db: &TestDb,
+    settings: &Settings,
+    ctx: &prescale::scaling::actuators::Context,
+    id: &SeriesId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<prescale::scaling::cycle::TargetOutcome> {
+    prescale::scaling::cycle::run(
+        &db.store,
+        settings,
+        ctx,
+        std::slice::from_ref(id),
+        now,
+        chrono::Duration::hours(1),
+    )
+    .await
+    .unwrap()
+}
+
+/// The safety net's check of `id` for `hour`.
+async fn check(
+    db: &TestDb,
+    settings: &Settings,
+    ctx: &prescale::scaling::actuators::Context,
+    id: &SeriesId,
+    hour: Hour,
+    metrics: Option<&prescale::api::Metrics>,
+) -> Option<prescale::scaling::safety::Response> {
+    prescale::scaling::safety::check_series(&db.store, settings, ctx, id, hour, metrics)
+        .await
+        .unwrap()
+}
+
 on_each_backend!(
     tick_applies_above_the_threshold_holds_below_it_and_rollback_restores,
     |db| {
@@ -322,17 +356,9 @@ on_each_backend!(
             .await
             .unwrap();
         let metrics = prescale::api::Metrics::default();
-        let r = prescale::scaling::safety::check_series(
-            &db.store,
-            &settings,
-            &ctx,
-            &id,
-            at,
-            Some(&metrics),
-        )
-        .await
-        .unwrap()
-        .expect("a miss");
+        let r = check(&db, &settings, &ctx, &id, at, Some(&metrics))
+            .await
+            .expect("a miss");
         assert_eq!(r.miss.kind, "above_upper95");
         assert!((r.miss.projected - point.upper95 * 2.0).abs() < 1e-6);
         let expected = (point.upper95 * 2.0 / 3600.0 / 0.05).ceil().min(500.0);
@@ -349,12 +375,7 @@ on_each_backend!(
             "prescale_forecast_miss_total{series=\"matching\",kind=\"above_upper95\"} 1"
         ));
         // Once per hour.
-        assert!(
-            prescale::scaling::safety::check_series(&db.store, &settings, &ctx, &id, at, None)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(check(&db, &settings, &ctx, &id, at, None).await.is_none());
         // Confidence is halved until the model is retrained.
         assert_eq!(
             prescale::scaling::cycle::confidence_factor(&db.store, &id)
@@ -392,16 +413,7 @@ on_each_backend!(
             .unwrap();
         let ctx = prescale::scaling::actuators::Context::from_settings(&settings).with_speedup(50);
         let now = at.to_utc();
-        let out = prescale::scaling::cycle::run(
-            &db.store,
-            &settings,
-            &ctx,
-            &[id],
-            now,
-            chrono::Duration::hours(1),
-        )
-        .await
-        .unwrap();
+        let out = cycle(&db, &settings, &ctx, &id, now).await;
         let status: Vec<(&str, &str)> = out
             .iter()
             .map(|o| (o.target.as_str(), o.status.as_str()))
@@ -428,16 +440,7 @@ on_each_backend!(
             .await
             .unwrap();
         let id = SeriesId::parse("matching").unwrap();
-        prescale::scaling::cycle::run(
-            &db.store,
-            &settings,
-            &ctx,
-            std::slice::from_ref(&id),
-            now,
-            chrono::Duration::hours(1),
-        )
-        .await
-        .unwrap();
+        cycle(&db, &settings, &ctx, &id, now).await;
         let recs = db
             .store
             .latest_recommendations(None, Some("hot"))
@@ -711,29 +714,11 @@ on_each_backend!(
             prescale::jobs::serving::publish_once(&db.store, &settings, at, 24, 2)
                 .await
                 .unwrap();
-            let out = prescale::scaling::cycle::run(
-                &db.store,
-                &settings,
-                &ctx,
-                std::slice::from_ref(&id),
-                at.to_utc(),
-                chrono::Duration::hours(1),
-            )
-            .await
-            .unwrap();
+            let out = cycle(&db, &settings, &ctx, &id, at.to_utc()).await;
             let hot = out.iter().find(|o| o.target == "hot").unwrap();
             values.push((hot.status.clone(), hot.value.unwrap()));
             // The same cycle again: the warm-up for that hour is not sent twice.
-            let again = prescale::scaling::cycle::run(
-                &db.store,
-                &settings,
-                &ctx,
-                std::slice::from_ref(&id),
-                at.to_utc(),
-                chrono::Duration::hours(1),
-            )
-            .await
-            .unwrap();
+            let again = cycle(&db, &settings, &ctx, &id, at.to_utc()).await;
             let w = again.iter().find(|o| o.target == "warm").unwrap();
             assert_eq!(w.reason, "warm-up already sent for this hour", "{w:?}");
         }
@@ -813,16 +798,7 @@ on_each_backend!(
             .unwrap();
         let mut statuses = Vec::new();
         for _ in 0..2 {
-            let out = prescale::scaling::cycle::run(
-                &db.store,
-                &settings,
-                &ctx,
-                std::slice::from_ref(&id),
-                at.to_utc(),
-                chrono::Duration::hours(1),
-            )
-            .await
-            .unwrap();
+            let out = cycle(&db, &settings, &ctx, &id, at.to_utc()).await;
             statuses.push(out[0].status.clone());
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -864,29 +840,12 @@ on_each_backend!(
             .unwrap();
         let ctx = prescale::scaling::actuators::Context::from_settings(&settings);
         let metrics = prescale::api::Metrics::default();
-        let first = prescale::scaling::safety::check_series(
-            &db.store,
-            &settings,
-            &ctx,
-            &id,
-            at,
-            Some(&metrics),
-        )
-        .await
-        .unwrap()
-        .expect("a miss");
+        let first = check(&db, &settings, &ctx, &id, at, Some(&metrics))
+            .await
+            .expect("a miss");
         assert!(first.actions.is_empty());
         assert_eq!(first.alerts, ["hook: alert not sent (dry run)"]);
-        let again = prescale::scaling::safety::check_series(
-            &db.store,
-            &settings,
-            &ctx,
-            &id,
-            at,
-            Some(&metrics),
-        )
-        .await
-        .unwrap();
+        let again = check(&db, &settings, &ctx, &id, at, Some(&metrics)).await;
         assert!(again.is_none(), "answered once");
         assert!(metrics.render().contains(
             "prescale_forecast_miss_total{series=\"matching\",kind=\"above_upper95\"} 1"

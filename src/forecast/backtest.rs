@@ -136,7 +136,8 @@ pub fn origins(frame: &Frame, p: &Protocol) -> Vec<usize> {
 /// Chooses the model at a refit. The first refit validates explicitly (the trainer fits every
 /// candidate on the data before a 14-day window and scores it there). Later refits score the
 /// candidates fitted at earlier refits on the origins since then, out of sample and strictly
-/// before this origin: rolling-origin validation that needs no extra fits.
+/// before this origin (the last `ROLLING_DAYS` of them): rolling-origin validation that needs no
+/// extra fits.
 fn refit(
     frame: &Frame,
     w: &Windows,
@@ -172,6 +173,10 @@ fn refit(
     t.fit_seconds = started.elapsed().as_secs_f64();
     t
 }
+
+/// Days of every candidate's recent forecasts that later refits choose on: four weeks, the same
+/// span that calibrates intervals, so one unusual week (a holiday, a storm) does not decide.
+const ROLLING_DAYS: usize = 28;
 
 /// Days of the served model's recent errors that calibrate intervals and confidence.
 const CALIBRATION_DAYS: usize = 28;
@@ -211,9 +216,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     for (k, &o) in origins.iter().enumerate() {
         if k % refit_every == 0 {
             for pts in &mut rolling {
-                pts.retain(|&(q, lead, _, _)| {
-                    q + lead - 1 < o && q + 24 * opts.validation_days >= o
-                });
+                pts.retain(|&(q, lead, _, _)| q + lead - 1 < o && q + 24 * ROLLING_DAYS >= o);
             }
             let t = refit(frame, &w, o, specs, &opts, &mut rolling, &mut fitted);
             fit_s += t.fit_seconds;

@@ -1,8 +1,8 @@
 //! Choosing a model per series by rolling-origin validation inside the training data: every
 //! candidate is fitted on the data before a validation window (the last days before the fit's
-//! end), forecasts each local midnight in it, and is scored by MAE. The best single model or a
-//! combination of the best three (weights 1/MAE²), whichever validates better, is refitted on
-//! all the data. Its validation errors calibrate intervals and confidence.
+//! end), forecasts each local midnight in it, and is scored by MAE. The combination of the best
+//! three (weights 1/MAE²) is refitted on all the data, unless the best single model validates
+//! clearly better (by more than `COMBINATION_MARGIN`). Its validation errors calibrate intervals and confidence.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,12 @@ use super::confidence::{Calibration, scale};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::models::{Model, ModelSpec};
+
+/// The combination of the best three is chosen unless the best single model's validation MAE
+/// is lower by more than this factor: combinations are the safer bet when validation is short
+/// and the series changes (a single model that wins a two-week window by 1% often loses the
+/// next week by more).
+const COMBINATION_MARGIN: f64 = 1.03;
 
 /// How the trainer validates.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -82,10 +88,9 @@ pub fn validate(
 
 fn mae(points: &[(usize, usize, f64, f64)]) -> f64 {
     if points.is_empty() {
-        f64::INFINITY
-    } else {
-        points.iter().map(|p| (p.3 - p.2).abs()).sum::<f64>() / points.len() as f64
+        return f64::INFINITY;
     }
+    points.iter().map(|p| (p.3 - p.2).abs()).sum::<f64>() / points.len() as f64
 }
 
 /// Validation forecasts of every candidate: (origin, lead, y, yhat) of observed targets.
@@ -185,8 +190,8 @@ fn fit_and_choose(
     (t, fitted)
 }
 
-/// Chooses among candidates by their validation points: the best single model, or the
-/// combination of the best three (weights 1/MAE²) when it validates better. `fit(i)` gives
+/// Chooses among candidates by their validation points: the combination of the best three
+/// (weights 1/MAE²), unless the best single model beats it by more than `COMBINATION_MARGIN`. `fit(i)` gives
 /// candidate `i` fitted on all the data; it is called only for what is chosen.
 pub fn choose(
     frame: &Frame,
@@ -237,7 +242,7 @@ pub fn choose(
     let combo_mae = mae(&combined);
     let best = order[0];
     let (model, chosen, reason, chosen_points, validation_mae) = if top.len() >= 2
-        && combo_mae < maes[best]
+        && combo_mae < maes[best] * COMBINATION_MARGIN
     {
         let m = Model::Combination {
             members: top
@@ -246,8 +251,13 @@ pub fn choose(
                 .map(|(&i, wt)| (*wt, fit(i)))
                 .collect(),
         };
+        let verb = if combo_mae < maes[best] {
+            "beats"
+        } else {
+            "is within 3% of"
+        };
         let reason = format!(
-            "combination MAE {combo_mae:.2} beats the best single model ({} MAE {:.2}) on {} validation points ({window})",
+            "combination MAE {combo_mae:.2} {verb} the best single model ({} MAE {:.2}) on {} validation points ({window})",
             specs[best].name(),
             maes[best],
             combined.len()

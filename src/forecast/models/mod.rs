@@ -2,12 +2,14 @@
 //! `p .. p + horizon` of a frame from origin `p`, using only demand before `p`.
 
 mod boosted;
+mod direct;
 mod gbm;
 mod linear;
 mod naive;
 mod profile;
 
 pub use boosted::Boosted;
+pub use direct::Direct;
 pub use gbm::{Gbm, GbmParams};
 pub use linear::Linear;
 pub use profile::Profile;
@@ -28,6 +30,8 @@ pub enum ModelSpec {
         params: GbmParams,
         leads_per_row: u8,
     },
+    /// Gradient-boosted trees on features of the target hour, one row per observed hour.
+    Direct { params: GbmParams },
     /// Ridge regression (linfa) on one-hot calendar and scaled lag features.
     Linear { penalty: f64 },
     /// A seasonal profile (the same hour over the last cycles) times the change in level.
@@ -59,6 +63,9 @@ impl ModelSpec {
                 params: GbmParams::default(),
                 leads_per_row: 1,
             },
+            ModelSpec::Direct {
+                params: GbmParams::direct(),
+            },
         ]
     }
 
@@ -67,6 +74,7 @@ impl ModelSpec {
         match self {
             Self::SeasonalNaive { period } => format!("snaive{period}"),
             Self::Boosted { .. } => "boosted".to_owned(),
+            Self::Direct { .. } => "direct".to_owned(),
             Self::Linear { .. } => "ridge".to_owned(),
             Self::Profile { period, cycles, .. } => format!("profile{period}x{cycles}"),
         }
@@ -80,6 +88,7 @@ impl ModelSpec {
                 params,
                 leads_per_row,
             } => Model::Boosted(Boosted::fit(frame, windows, end, params, *leads_per_row)),
+            Self::Direct { params } => Model::Direct(Direct::fit(frame, windows, end, params)),
             Self::Linear { penalty } => Model::Linear(Linear::fit(frame, windows, end, *penalty)),
             Self::Profile {
                 period,
@@ -102,6 +111,7 @@ pub enum Model {
         period: u16,
     },
     Boosted(Boosted),
+    Direct(Direct),
     Linear(Linear),
     Profile(Profile),
     /// A weighted mean of members (weights sum to 1).
@@ -119,6 +129,7 @@ impl Model {
                 .map(|t| naive::seasonal(&frame.y, p, t, usize::from(*period)))
                 .collect(),
             Self::Boosted(m) => m.forecast(frame, windows, p, end),
+            Self::Direct(m) => m.forecast(frame, windows, p, end),
             Self::Linear(m) => m.forecast(frame, windows, p, end),
             Self::Profile(m) => m.forecast(frame, windows, p, end),
             Self::Combination { members } => {
@@ -137,6 +148,7 @@ impl Model {
         match self {
             Self::SeasonalNaive { period } => format!("snaive{period}"),
             Self::Boosted(_) => "boosted".to_owned(),
+            Self::Direct(_) => "direct".to_owned(),
             Self::Linear(_) => "ridge".to_owned(),
             Self::Profile(p) => format!("profile{}x{}", p.period, p.cycles),
             Self::Combination { members } => {
@@ -221,10 +233,12 @@ mod tests {
                 .forecast(&f, &w, p, 24),
             truth,
         );
-        for spec in ModelSpec::candidates()
-            .into_iter()
-            .filter(|s| matches!(s, ModelSpec::Boosted { .. } | ModelSpec::Linear { .. }))
-        {
+        for spec in ModelSpec::candidates().into_iter().filter(|s| {
+            matches!(
+                s,
+                ModelSpec::Boosted { .. } | ModelSpec::Direct { .. } | ModelSpec::Linear { .. }
+            )
+        }) {
             let model = spec.fit(&f, &w, p);
             let fc = model.forecast(&f, &w, p, 24);
             assert_eq!(fc.len(), 24);

@@ -193,6 +193,8 @@ struct Candidate {
 struct Open {
     node: usize,
     rows: Vec<u32>,
+    /// Rows outside the tree's sample: they do not shape it, but land in its leaves.
+    oob: Vec<u32>,
     hist: Vec<Bin>,
     g: f64,
     w: f64,
@@ -229,32 +231,28 @@ impl Gbm {
             .wrapping_add(1442695040888963407);
         let mut grad = vec![0.0; rows];
         for _ in 0..p.trees {
-            let mut sample: Vec<u32> = Vec::with_capacity(rows);
+            let (mut sample, mut oob): (Vec<u32>, Vec<u32>) =
+                (Vec::with_capacity(rows), Vec::new());
             for r in 0..rows {
                 rng = rng
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 if p.subsample >= 1.0 || ((rng >> 11) as f64 / (1u64 << 53) as f64) < p.subsample {
                     sample.push(r as u32);
+                } else {
+                    oob.push(r as u32);
                 }
             }
             // Squared error, weighted: the negative gradient is w (y - pred), the hessian w.
             for r in 0..rows {
                 grad[r] = w[r] * (y[r] - pred[r]);
             }
-            let (tree, leaves) = grow(&binned, &sample, &grad, w, p);
-            // Sampled rows sit in the leaves; only the others walk the tree.
-            let mut done = vec![false; if sample.len() == rows { 0 } else { rows }];
+            // Rows left out of this tree's sample follow the same splits to their leaves.
+            let (tree, leaves) = grow(&binned, sample, oob, &grad, w, p);
             for (members, value) in leaves {
                 for r in members {
                     pred[r as usize] += p.learning_rate * value;
-                    if let Some(d) = done.get_mut(r as usize) {
-                        *d = true;
-                    }
                 }
-            }
-            for (r, _) in done.iter().enumerate().filter(|(_, d)| !**d) {
-                pred[r] += p.learning_rate * tree_value_binned(&tree, &binned, r);
             }
             trees.push(scale(tree, p.learning_rate));
         }
@@ -279,32 +277,6 @@ fn scale(mut tree: Tree, lr: f64) -> Tree {
         }
     }
     tree
-}
-
-/// Walks a tree on binned training data (thresholds are bin edges, so bins decide exactly).
-fn tree_value_binned(tree: &Tree, b: &Binned, r: usize) -> f64 {
-    let mut i = 0usize;
-    loop {
-        match &tree.nodes[i] {
-            Node::Leaf { value } => return *value,
-            Node::Split {
-                feature,
-                threshold,
-                nan_left,
-                left,
-                right,
-            } => {
-                let f = *feature as usize;
-                let code = b.cols[f][r] as usize;
-                let go_left = if code == b.edges[f].len() {
-                    *nan_left
-                } else {
-                    b.edges[f][code] <= *threshold
-                };
-                i = if go_left { *left } else { *right } as usize;
-            }
-        }
-    }
 }
 
 fn histogram(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> Vec<Bin> {
@@ -375,6 +347,23 @@ fn best_split(
     best
 }
 
+/// Splits rows by `left`, branch-free: each row is written at both ends of one buffer and one
+/// end advances. The left rows keep their order; the right ones come reversed.
+fn split_rows(rows: &[u32], left: impl Fn(u32) -> bool) -> (Vec<u32>, Vec<u32>) {
+    let n = rows.len();
+    let mut buf = vec![0u32; n];
+    let (mut l, mut r_end) = (0usize, n);
+    for &r in rows {
+        let go = left(r);
+        buf[l] = r;
+        buf[r_end - 1] = r;
+        l += usize::from(go);
+        r_end -= usize::from(!go);
+    }
+    let right = buf.split_off(l);
+    (buf, right)
+}
+
 /// The gradient and weight totals of the smaller child, from its histogram's bins of one feature.
 fn small_hist_totals(
     left: &[Bin],
@@ -392,13 +381,14 @@ fn small_hist_totals(
 /// Grows one tree leaf-wise; returns it with each leaf's rows and value.
 fn grow(
     b: &Binned,
-    sample: &[u32],
+    sample: Vec<u32>,
+    oob: Vec<u32>,
     grad: &[f64],
     w: &[f64],
     p: &GbmParams,
 ) -> (Tree, Vec<(Vec<u32>, f64)>) {
     let mut nodes = vec![Node::Leaf { value: 0.0 }];
-    let hist = histogram(b, sample, grad, w);
+    let hist = histogram(b, &sample, grad, w);
     let (g, wsum) = match b.offset.first() {
         Some(&off) => small_hist_totals(&hist, &hist, true, off, b.edges[b.active[0]].len() + 1),
         None => (0.0, 0.0),
@@ -406,7 +396,8 @@ fn grow(
     let best = best_split(b, &hist, g, wsum, p, sample.len());
     let mut open = vec![Open {
         node: 0,
-        rows: sample.to_vec(),
+        rows: sample,
+        oob,
         hist,
         g,
         w: wsum,
@@ -428,20 +419,12 @@ fn grow(
         let c = leaf.best.take().expect("picked with a split");
         let col = &b.cols[c.feature];
         let nan_code = b.edges[c.feature].len();
-        // Branch-free: each row is written at both ends and one end advances.
-        let n = leaf.rows.len();
-        let mut buf = vec![0u32; n];
-        let (mut l, mut r_end) = (0usize, n);
-        for &r in &leaf.rows {
+        let goes_left = |r: u32| {
             let code = col[r as usize] as usize;
-            let left = (code == nan_code && c.nan_left) || (code != nan_code && code <= c.bin);
-            buf[l] = r;
-            buf[r_end - 1] = r;
-            l += usize::from(left);
-            r_end -= usize::from(!left);
-        }
-        let right_rows = buf.split_off(l);
-        let left_rows = buf;
+            (code == nan_code && c.nan_left) || (code != nan_code && code <= c.bin)
+        };
+        let (left_rows, right_rows) = split_rows(&leaf.rows, goes_left);
+        let (left_oob, right_oob) = split_rows(&leaf.oob, goes_left);
         let left_small = left_rows.len() <= right_rows.len();
         let small_hist = histogram(
             b,
@@ -486,6 +469,7 @@ fn grow(
             node: li,
             best: lb,
             rows: left_rows,
+            oob: left_oob,
             hist: left_hist,
             g: gl,
             w: wl,
@@ -494,6 +478,7 @@ fn grow(
             node: ri,
             best: rb,
             rows: right_rows,
+            oob: right_oob,
             hist: right_hist,
             g: gr,
             w: wr,
@@ -504,7 +489,9 @@ fn grow(
     for o in open {
         let value = o.g / (o.w + p.lambda);
         nodes[o.node] = Node::Leaf { value };
-        leaves.push((o.rows, value));
+        let mut rows = o.rows;
+        rows.extend(o.oob);
+        leaves.push((rows, value));
     }
     (Tree { nodes }, leaves)
 }

@@ -2,7 +2,8 @@
 //! candidate is fitted on the data before a validation window (the last days before the fit's
 //! end), forecasts each local midnight in it, and is scored by MAE. The combination of the best
 //! three (weights 1/MAE²) is refitted on all the data, unless the best single model validates
-//! clearly better (by more than `COMBINATION_MARGIN`). Its validation errors calibrate intervals and confidence.
+//! clearly better (by more than `COMBINATION_MARGIN`). Its validation errors calibrate intervals
+//! and confidence.
 
 use serde::{Deserialize, Serialize};
 
@@ -191,8 +192,8 @@ fn fit_and_choose(
 }
 
 /// Chooses among candidates by their validation points: the combination of the best three
-/// (weights 1/MAE²), unless the best single model beats it by more than `COMBINATION_MARGIN`. `fit(i)` gives
-/// candidate `i` fitted on all the data; it is called only for what is chosen.
+/// (weights 1/MAE²), unless the best single model beats it by more than `COMBINATION_MARGIN`.
+/// `fit(i)` gives candidate `i` fitted on all the data; it is called only for what is chosen.
 pub fn choose(
     frame: &Frame,
     w: &Windows,
@@ -304,4 +305,60 @@ pub fn calibrate(frame: &Frame, w: &Windows, points: &[(usize, usize, f64, f64)]
             .map(|&(q, lead, y, f)| (lead, y - f, scale(f, level(w, q)))),
         special_seen,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
+
+    /// A candidate's validation points: errors of `e`, alternating in sign (the same signs for
+    /// every candidate, so that a combination's error is the weighted mean of theirs).
+    fn points(e: f64) -> Points {
+        (0..24)
+            .map(|k| {
+                let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+                (400, k + 1, 100.0, 100.0 + sign * e)
+            })
+            .collect()
+    }
+
+    fn chosen(best: f64, others: [f64; 2]) -> String {
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
+        let f = Frame::from_parts(
+            "t",
+            Hour::from_unix(1_767_225_600).unwrap(),
+            vec![100.0; 500],
+            &cal,
+            Vec::new(),
+            &[],
+        );
+        let w = Windows::new(&f.y);
+        let specs = [
+            ModelSpec::SeasonalNaive { period: 24 },
+            ModelSpec::SeasonalNaive { period: 168 },
+            ModelSpec::Linear { penalty: 1.0 },
+        ];
+        let pts = [points(best), points(others[0]), points(others[1])];
+        choose(
+            &f,
+            &w,
+            &specs,
+            &mut |i| specs[i].fit(&f, &w, 400),
+            &pts,
+            "test",
+        )
+        .chosen
+    }
+
+    #[test]
+    fn the_combination_is_kept_unless_a_single_model_is_clearly_better() {
+        // The combination's MAE (about 10.2) is worse than the best single model's, but by
+        // under 3%: the combination.
+        let near = chosen(10.0, [10.2, 10.4]);
+        assert!(near.starts_with("combination("), "{near}");
+        // A single model far better than the others (the combination is 11% worse): it alone.
+        let far = chosen(2.0, [30.0, 40.0]);
+        assert_eq!(far, "snaive24");
+    }
 }

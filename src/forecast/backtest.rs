@@ -252,7 +252,16 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 .map(|(i, f)| (o, i + 1, frame.y[o + i], f.max(0.0))),
         );
         let lvl = level(&w, o);
-        let origin_cond = Conditions::at_origin(frame, o);
+        // The served model's forecasts of the last day, from the latest origin before this one.
+        let prev = served.iter().map(|p| p.0).filter(|&q| q < o).max();
+        let last_day = served
+            .iter()
+            .filter(|p| Some(p.0) == prev && p.0 + p.1 - 1 < o)
+            .map(|&(q, lead, y, f)| (lead, y, f, level(&w, q)));
+        let origin_cond = Conditions {
+            recent_errors: calibration.recent_errors(last_day),
+            ..Conditions::at_origin(frame, o)
+        };
         for (i, f) in yhat.into_iter().enumerate() {
             let pos = o + i;
             let cond = origin_cond.at(frame, pos);

@@ -4,7 +4,8 @@
 //! quantiles of those give the 80% and 95% bounds; their distribution gives confidence, the
 //! probability that demand lands within ±tolerance of the forecast. Conditions that make a
 //! forecast less trustworthy than the validation period widen the scale: a holiday or event
-//! hour, missing recent observations, a short history.
+//! hour, missing recent observations, a short history, and a last day whose errors were larger
+//! than usual (errors come in spells: a storm's first day warns of its second).
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,9 @@ pub struct Conditions {
     pub missing_recent: f64,
     /// Hours of history before the origin.
     pub history_hours: usize,
+    /// The model's errors over the day before the origin against their usual size (1: as
+    /// usual); see [`Calibration::recent_errors`].
+    pub recent_errors: f64,
 }
 
 impl Conditions {
@@ -57,6 +61,7 @@ impl Conditions {
             event: false,
             missing_recent: missing as f64 / 24.0,
             history_hours,
+            recent_errors: 1.0,
         }
     }
 
@@ -81,6 +86,9 @@ impl Conditions {
             f *= 1.3;
         }
         f *= 1.0 + 2.0 * self.missing_recent.clamp(0.0, 1.0);
+        // Widen (never narrow) by the square root of how much larger than usual the last
+        // day's errors were, at most 2x.
+        f *= self.recent_errors.clamp(1.0, 4.0).sqrt();
         if self.history_hours < 24 * 28 {
             f *= 1.0 + (24.0 * 28.0 - self.history_hours as f64) / (24.0 * 28.0);
         }
@@ -164,6 +172,31 @@ impl Calibration {
             errors: by,
             special_seen,
             n,
+        }
+    }
+
+    /// How large the errors of the day before an origin were against the usual errors of the
+    /// same leads: `day` holds the model's forecasts of that day from one origin, as (lead,
+    /// actual, forecast, origin level). 1 when there is too little to say.
+    pub fn recent_errors(&self, day: impl IntoIterator<Item = (usize, f64, f64, f64)>) -> f64 {
+        let usual: Vec<f64> = self
+            .errors
+            .iter()
+            .map(|z| z.iter().map(|v| v.abs()).sum::<f64>() / z.len().max(1) as f64)
+            .collect();
+        let (mut seen, mut expected, mut n) = (0.0, 0.0, 0);
+        for (lead, y, f, level) in day {
+            let u = usual[bucket(lead)];
+            if y.is_finite() && f.is_finite() && u > 0.0 {
+                seen += ((y - f) / scale(f, level)).abs();
+                expected += u;
+                n += 1;
+            }
+        }
+        if n >= 12 && expected > 0.0 {
+            seen / expected
+        } else {
+            1.0
         }
     }
 
@@ -334,6 +367,40 @@ mod tests {
         let wide = cal.band_adapted(100.0, 100.0, 1, 0.1, &cond, &widened);
         assert!(wide.hi80 - wide.lo80 > plain.hi80 - plain.lo80);
         assert!(wide.confidence < plain.confidence);
+    }
+
+    #[test]
+    fn a_day_of_larger_errors_than_usual_widens_the_next_bands_and_a_calm_one_does_not_narrow_them()
+    {
+        // Usual errors: |e| = 10 at level 100 and forecast 100, at every lead.
+        let sc = scale(100.0, 100.0);
+        let cal = Calibration::from_errors(
+            (0..960).map(|i| (1 + i % 24, if i % 2 == 0 { 10.0 } else { -10.0 }, sc)),
+            true,
+        );
+        let day = |e: f64| (1..=24).map(move |lead| (lead, 100.0 + e, 100.0, 100.0));
+        let stormy = cal.recent_errors(day(40.0));
+        assert!((stormy - 4.0).abs() < 1e-9, "{stormy}");
+        assert!((cal.recent_errors(day(5.0)) - 0.5).abs() < 1e-9);
+        // Too few known hours: nothing to say.
+        assert_eq!(cal.recent_errors(day(40.0).take(6)), 1.0);
+        let cond = |recent_errors: f64| Conditions {
+            history_hours: 10_000,
+            recent_errors,
+            ..Conditions::default()
+        };
+        let width = |c: Conditions| {
+            let b = cal.band(100.0, 100.0, 3, 0.1, &c);
+            (b.hi95 - b.lo95, b.confidence)
+        };
+        let (usual, conf_usual) = width(cond(1.0));
+        let (wide, conf_wide) = width(cond(stormy));
+        assert!(
+            (wide / usual - 2.0).abs() < 1e-9,
+            "sqrt(4) wider: {wide} vs {usual}"
+        );
+        assert!(conf_wide < conf_usual);
+        assert_eq!(width(cond(0.5)), (usual, conf_usual));
     }
 
     #[test]

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use prescale::api::{AppState, serve};
 use prescale::config::{Overrides, Secret, Settings};
 use prescale::domain::SeriesId;
-use prescale::forecast::ModelSpec;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -428,10 +427,7 @@ on_each_backend!(a_forecast_is_served_after_training, |db| {
     crate::import::import(&db, &file, &opts).await.unwrap();
     let r = app.get("/v1/series/nasa/forecast?horizon=6").await;
     assert_eq!(r.status, 409, "no model yet: {}", r.body);
-    let quick: Vec<ModelSpec> = ModelSpec::candidates()
-        .into_iter()
-        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
-        .collect();
+    let quick = crate::helpers::quick_specs();
     prescale::jobs::retrain::retrain(
         &db.store,
         &app.settings,

@@ -1,8 +1,8 @@
 //! The backtest on a shipped dataset: its schedule is the protocol's and its metrics are what
 //! its own forecasts file says.
 
+use prescale::forecast::Frame;
 use prescale::forecast::backtest::{Protocol, origins, run};
-use prescale::forecast::{Frame, ModelSpec};
 
 use crate::helpers::repo_file;
 
@@ -14,10 +14,7 @@ fn the_backtest_metrics_are_recomputed_from_its_forecasts() {
         &[],
     )
     .unwrap();
-    let specs: Vec<ModelSpec> = ModelSpec::candidates()
-        .into_iter()
-        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
-        .collect();
+    let specs = crate::helpers::quick_specs();
     let p = Protocol::default();
     let result = run(&frame, &p, &specs, 0.2);
     // The protocol: 28 local midnights from 1995-08-04, 24 leads each, 4 refits.

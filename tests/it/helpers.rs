@@ -200,3 +200,13 @@ pub(crate) use on_each_backend;
 pub(crate) fn local_label(frame: &prescale::forecast::Frame, pos: usize) -> String {
     prescale::forecast::backtest::local_iso(frame, pos)
 }
+
+/// The candidates for debug-build tests: all but the gradient-boosted ones, which are slow
+/// unoptimized (the release-built backtests and benchmarks cover them).
+pub(crate) fn quick_specs() -> Vec<prescale::forecast::ModelSpec> {
+    use prescale::forecast::ModelSpec;
+    ModelSpec::candidates()
+        .into_iter()
+        .filter(|s| !matches!(s, ModelSpec::Boosted { .. } | ModelSpec::Direct { .. }))
+        .collect()
+}

@@ -6,7 +6,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use prescale::domain::SeriesId;
-use prescale::forecast::ModelSpec;
 use prescale::store::Backend;
 
 use crate::api::request;
@@ -87,10 +86,7 @@ async fn only_the_leader_publishes_and_another_takes_over_when_it_dies() {
     )
     .unwrap();
     settings.database_url = db.url.clone();
-    let quick: Vec<ModelSpec> = ModelSpec::candidates()
-        .into_iter()
-        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
-        .collect();
+    let quick = crate::helpers::quick_specs();
     prescale::jobs::retrain::retrain(
         &db.store,
         &settings,

@@ -9,19 +9,11 @@ use std::process::{Command, Output};
 
 use prescale::config::{Overrides, Settings};
 use prescale::domain::{Hour, SeriesId, TimeZone};
-use prescale::forecast::ModelSpec;
 use prescale::jobs::retrain;
 
 use crate::fakes::google::{FakeGoogle, PROJECT, REGION};
 use crate::helpers::{TestDb, on_each_backend, repo_file};
 use crate::import::{import, options};
-
-fn quick() -> Vec<ModelSpec> {
-    ModelSpec::candidates()
-        .into_iter()
-        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
-        .collect()
-}
 
 /// Runs the binary off the test's runtime thread, so the fakes it calls keep answering.
 async fn prescale(dir: &Path, db: &TestDb, args: &[&str]) -> Output {
@@ -87,7 +79,7 @@ async fn trained(db: &TestDb, dir: &Path) -> (Settings, Hour) {
     .unwrap();
     settings.models_dir = dir.join("models");
     let id = SeriesId::parse("matching").unwrap();
-    retrain::retrain(&db.store, &settings, &id, &quick())
+    retrain::retrain(&db.store, &settings, &id, &crate::helpers::quick_specs())
         .await
         .unwrap();
     let last = db.store.list_series().await.unwrap()[0].last_hour.unwrap();
@@ -383,7 +375,7 @@ on_each_backend!(
                 .unwrap(),
             prescale::scaling::safety::PENALTY
         );
-        retrain::retrain(&db.store, &settings, &id, &quick())
+        retrain::retrain(&db.store, &settings, &id, &crate::helpers::quick_specs())
             .await
             .unwrap();
         assert_eq!(
@@ -558,7 +550,7 @@ on_each_backend!(
         .unwrap();
         settings.models_dir = dir.join("models");
         let id = SeriesId::parse("matching").unwrap();
-        retrain::retrain(&db.store, &settings, &id, &quick())
+        retrain::retrain(&db.store, &settings, &id, &crate::helpers::quick_specs())
             .await
             .unwrap();
         let state = prescale::api::AppState::new(db.store.clone(), settings);
@@ -655,7 +647,7 @@ on_each_backend!(
             .await
             .unwrap();
         let dc = SeriesId::parse("dc").unwrap();
-        retrain::retrain(&db.store, &settings, &dc, &quick())
+        retrain::retrain(&db.store, &settings, &dc, &crate::helpers::quick_specs())
             .await
             .unwrap();
         let dc_end = db.store.last_observed_hour(&dc).await.unwrap().unwrap();

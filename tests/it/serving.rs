@@ -3,19 +3,11 @@
 
 use chrono::Utc;
 use prescale::domain::{Hour, SeriesId, TimeZone};
-use prescale::forecast::ModelSpec;
 use prescale::jobs::{retrain, serving};
 
 use crate::api::spawn_app;
 use crate::helpers::{TestDb, on_each_backend, repo_file};
 use crate::import::{import, options};
-
-fn quick() -> Vec<ModelSpec> {
-    ModelSpec::candidates()
-        .into_iter()
-        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
-        .collect()
-}
 
 /// The first `days` days of the NASA series.
 fn nasa_days(db: &TestDb, days: i64) -> std::path::PathBuf {
@@ -41,9 +33,14 @@ on_each_backend!(
         opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
         import(&db, &nasa_days(&db, 40), &opts).await.unwrap();
         let id = SeriesId::parse("nasa").unwrap();
-        retrain::retrain(&db.store, &app.settings, &id, &quick())
-            .await
-            .unwrap();
+        retrain::retrain(
+            &db.store,
+            &app.settings,
+            &id,
+            &crate::helpers::quick_specs(),
+        )
+        .await
+        .unwrap();
         // A series without a model is skipped, with the reason, and does not stop the others.
         app.post_json("/v1/series", &serde_json::json!({ "id": "fresh" }))
             .await;
@@ -102,9 +99,14 @@ on_each_backend!(
         let now = Hour::containing(Utc::now());
         crate::import::import_recent(&db, "live", 3, 42).await;
         let id = SeriesId::parse("live").unwrap();
-        retrain::retrain(&db.store, &app.settings, &id, &quick())
-            .await
-            .unwrap();
+        retrain::retrain(
+            &db.store,
+            &app.settings,
+            &id,
+            &crate::helpers::quick_specs(),
+        )
+        .await
+        .unwrap();
         let before = app.get("/v1/series/live/forecast?horizon=12").await.json();
         assert_eq!(before["source"], "computed");
         serving::publish_once(&db.store, &app.settings, now, 24, 2)

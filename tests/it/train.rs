@@ -3,7 +3,6 @@
 
 use prescale::config::{Overrides, Settings};
 use prescale::domain::{CalendarName, SeriesId, TimeZone};
-use prescale::forecast::ModelSpec;
 use prescale::jobs::{predict, retrain};
 use prescale::store::ModelStatus;
 
@@ -37,14 +36,6 @@ fn nasa_days(db: &TestDb, days: usize, name: &str) -> std::path::PathBuf {
     db.write(name, &out)
 }
 
-/// A quick candidate set for debug-build tests: the naive yardsticks, the profile and ridge.
-fn quick() -> Vec<ModelSpec> {
-    ModelSpec::candidates()
-        .into_iter()
-        .filter(|s| !matches!(s, ModelSpec::Boosted { .. }))
-        .collect()
-}
-
 async fn setup(db: &TestDb, days: usize) -> SeriesId {
     let mut opts = options("nasa");
     opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
@@ -60,7 +51,7 @@ on_each_backend!(
     |db| {
         let s = settings(&db);
         let id = setup(&db, 40).await;
-        let first = retrain::retrain(&db.store, &s, &id, &quick())
+        let first = retrain::retrain(&db.store, &s, &id, &crate::helpers::quick_specs())
             .await
             .unwrap();
         assert_eq!((first.version, first.status), (1, ModelStatus::Champion));
@@ -71,7 +62,7 @@ on_each_backend!(
         );
 
         // Nothing new: the retrain is kept as a challenger and the champion stays.
-        let same = retrain::retrain(&db.store, &s, &id, &quick())
+        let same = retrain::retrain(&db.store, &s, &id, &crate::helpers::quick_specs())
             .await
             .unwrap();
         assert_eq!((same.version, same.status), (2, ModelStatus::Challenger));
@@ -79,7 +70,7 @@ on_each_backend!(
 
         // A week more: both are scored on the new week, and the decision follows the numbers.
         setup(&db, 47).await;
-        let next = retrain::retrain(&db.store, &s, &id, &quick())
+        let next = retrain::retrain(&db.store, &s, &id, &crate::helpers::quick_specs())
             .await
             .unwrap();
         let rec = db
@@ -126,14 +117,14 @@ on_each_backend!(
     |db| {
         let mut s = settings(&db);
         let id = setup(&db, 40).await;
-        retrain::retrain(&db.store, &s, &id, &quick())
+        retrain::retrain(&db.store, &s, &id, &crate::helpers::quick_specs())
             .await
             .unwrap();
         let before = db.store.models(&id).await.unwrap();
         // The models folder is now a file: the artifact cannot be written.
         let blocked = db.write("blocked", "not a folder");
         s.models_dir = blocked;
-        let err = retrain::retrain(&db.store, &s, &id, &quick())
+        let err = retrain::retrain(&db.store, &s, &id, &crate::helpers::quick_specs())
             .await
             .unwrap_err();
         assert!(format!("{err:#}").contains("blocked"), "{err:#}");
@@ -145,9 +136,14 @@ on_each_backend!(
         import(&db, &nasa_days(&db, 10, "short.csv"), &opts)
             .await
             .unwrap();
-        let err = retrain::retrain(&db.store, &settings(&db), &short, &quick())
-            .await
-            .unwrap_err();
+        let err = retrain::retrain(
+            &db.store,
+            &settings(&db),
+            &short,
+            &crate::helpers::quick_specs(),
+        )
+        .await
+        .unwrap_err();
         assert!(err.to_string().contains("4 weeks"), "{err}");
         assert!(db.store.models(&short).await.unwrap().is_empty());
     }
@@ -162,7 +158,7 @@ on_each_backend!(
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no model yet"), "{err}");
-        retrain::retrain(&db.store, &s, &id, &quick())
+        retrain::retrain(&db.store, &s, &id, &crate::helpers::quick_specs())
             .await
             .unwrap();
         let f = predict::forecast(&db.store, &s, &id, 24, None)

@@ -114,8 +114,9 @@ struct Binned {
     active: Vec<usize>,
     offset: Vec<usize>,
     width: usize,
-    /// The active features' codes again, row by row: a histogram reads each row once.
-    by_row: Vec<u8>,
+    /// The active features' bins again, row by row, as positions in the flat histogram (offset
+    /// plus code): a histogram reads each row once.
+    by_row: Vec<u16>,
 }
 
 fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
@@ -159,10 +160,10 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
         width += edges[f].len() + 1;
     }
     let k = active.len();
-    let mut by_row = vec![0u8; rows * k];
+    let mut by_row = vec![0u16; rows * k];
     for (j, &f) in active.iter().enumerate() {
         for (r, &code) in cols[f].iter().enumerate() {
-            by_row[r * k + j] = code;
+            by_row[r * k + j] = (offset[j] + code as usize) as u16;
         }
     }
     Binned {
@@ -280,17 +281,19 @@ fn scale(mut tree: Tree, lr: f64) -> Tree {
 }
 
 fn histogram(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> Vec<Bin> {
-    let mut hist = vec![Bin::default(); b.width];
     let k = b.active.len();
-    for &r in rows {
+    let add = |hist: &mut [Bin], r: u32| {
         let r = r as usize;
         let (g, wt) = (grad[r], w[r]);
-        let codes = &b.by_row[r * k..(r + 1) * k];
-        for (&off, &code) in b.offset.iter().zip(codes) {
-            let bin = &mut hist[off + code as usize];
+        for &i in &b.by_row[r * k..(r + 1) * k] {
+            let bin = &mut hist[i as usize];
             bin.g += g;
             bin.w += wt;
         }
+    };
+    let mut hist = vec![Bin::default(); b.width];
+    for &r in rows {
+        add(&mut hist, r);
     }
     hist
 }

@@ -6,7 +6,7 @@ use prescale::domain::{Hour, SeriesId, TimeZone};
 use prescale::jobs::{retrain, serving};
 
 use crate::api::spawn_app;
-use crate::helpers::{TestDb, on_each_backend, repo_file};
+use crate::helpers::{TestDb, on_each_backend, quick_specs, repo_file};
 use crate::import::{import, options};
 
 /// The first `days` days of the NASA series.
@@ -33,14 +33,10 @@ on_each_backend!(
         opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
         import(&db, &nasa_days(&db, 40), &opts).await.unwrap();
         let id = SeriesId::parse("nasa").unwrap();
-        retrain::retrain(
-            &db.store,
-            &app.settings,
-            &id,
-            &crate::helpers::quick_specs(),
-        )
-        .await
-        .unwrap();
+        let specs = quick_specs();
+        retrain::retrain(&db.store, &app.settings, &id, &specs)
+            .await
+            .unwrap();
         // A series without a model is skipped, with the reason, and does not stop the others.
         app.post_json("/v1/series", &serde_json::json!({ "id": "fresh" }))
             .await;
@@ -99,14 +95,10 @@ on_each_backend!(
         let now = Hour::containing(Utc::now());
         crate::import::import_recent(&db, "live", 3, 42).await;
         let id = SeriesId::parse("live").unwrap();
-        retrain::retrain(
-            &db.store,
-            &app.settings,
-            &id,
-            &crate::helpers::quick_specs(),
-        )
-        .await
-        .unwrap();
+        let specs = quick_specs();
+        retrain::retrain(&db.store, &app.settings, &id, &specs)
+            .await
+            .unwrap();
         let before = app.get("/v1/series/live/forecast?horizon=12").await.json();
         assert_eq!(before["source"], "computed");
         serving::publish_once(&db.store, &app.settings, now, 24, 2)

@@ -136,42 +136,17 @@ impl Direct {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
+    use crate::forecast::features::testing::{check_no_leak, frame};
     use proptest::prelude::*;
-
-    fn frame(y: Vec<f64>) -> Frame {
-        let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
-        Frame::from_parts(
-            "t",
-            Hour::from_unix(1_767_225_600).unwrap(),
-            y,
-            &cal,
-            Vec::new(),
-            &[],
-        )
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// Rewriting demand from the origin on must not change any feature of any lead.
         #[test]
         fn no_feature_reads_demand_at_or_after_the_origin(p in 400usize..700, h in 1usize..=48, seed in 0u64..1000) {
-            let base: Vec<f64> = (0..800).map(|i| 100.0 + (i % 24) as f64 * 3.0 + (i % 7) as f64).collect();
-            let mut changed = base.clone();
-            for (i, v) in changed.iter_mut().enumerate().skip(p) {
-                *v = (seed as f64 + i as f64) * 13.0 % 997.0;
-            }
-            let (fa, fb) = (frame(base), frame(changed));
-            let (wa, wb) = (Windows::new(&fa.y), Windows::new(&fb.y));
-            let t = p + h - 1;
-            prop_assume!(t < 800);
-            let (mut ra, mut rb) = (Vec::new(), Vec::new());
-            let sa = row(&fa, &wa, p, t, &mut ra);
-            let sb = row(&fb, &wb, p, t, &mut rb);
-            prop_assert_eq!(sa.to_bits(), sb.to_bits());
-            for (i, (a, b)) in ra.iter().zip(&rb).enumerate() {
-                prop_assert!(a.to_bits() == b.to_bits(), "feature {} differs: {} vs {}", DIRECT_FEATURES[i], a, b);
-            }
+            prop_assume!(p + h - 1 < 800);
+            let checked = check_no_leak(row, DIRECT_FEATURES, p, h, seed);
+            prop_assert!(checked.is_ok(), "{:?}", checked);
         }
     }
 

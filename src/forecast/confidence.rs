@@ -9,7 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::features::{Windows, level};
 use super::frame::Frame;
+use super::models::Model;
 
 /// Lead buckets: 1-3, 4-6, 7-12, 13-24, 25+ hours.
 const BUCKETS: &[(usize, usize)] = &[(1, 3), (4, 6), (7, 12), (13, 24), (25, usize::MAX)];
@@ -62,6 +64,31 @@ impl Conditions {
             missing_recent: missing as f64 / 24.0,
             history_hours,
             recent_errors: 1.0,
+        }
+    }
+
+    /// As [`Conditions::at_origin`], with how `model` (calibrated by `cal`) fared over the
+    /// day before: its forecasts of that day from the origin a day back, against what came.
+    pub fn at_origin_for(
+        frame: &Frame,
+        w: &Windows,
+        model: &Model,
+        cal: &Calibration,
+        p: usize,
+        clip: bool,
+    ) -> Self {
+        let back = p.saturating_sub(24);
+        let last_day = model
+            .forecast(frame, w, back, p - back)
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let f = if clip { f.max(0.0) } else { f };
+                (i + 1, frame.y[back + i], f, level(w, back))
+            });
+        Self {
+            recent_errors: cal.recent_errors(last_day),
+            ..Self::at_origin(frame, p)
         }
     }
 
@@ -401,6 +428,51 @@ mod tests {
         );
         assert!(conf_wide < conf_usual);
         assert_eq!(width(cond(0.5)), (usual, conf_usual));
+    }
+
+    #[test]
+    fn a_model_that_missed_the_last_day_is_trusted_less_at_the_next_origin() {
+        use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
+        let cal_days = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
+        let daily =
+            |i: usize| 100.0 + 40.0 * ((i % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
+        let frame = |storm: bool| {
+            let y = (0..24 * 30)
+                .map(|i| {
+                    if storm && i >= 24 * 29 {
+                        3.0 * daily(i)
+                    } else {
+                        daily(i)
+                    }
+                })
+                .collect();
+            Frame::from_parts(
+                "t",
+                Hour::from_unix(1_767_225_600).unwrap(),
+                y,
+                &cal_days,
+                Vec::new(),
+                &[],
+            )
+        };
+        let model = Model::SeasonalNaive { period: 24 };
+        // Usual errors: 10% of the level at every lead.
+        let sc = scale(100.0, 100.0);
+        let cal = Calibration::from_errors(
+            (0..960).map(|i| (1 + i % 24, 10.0 - 20.0 * (i % 2) as f64, sc)),
+            true,
+        );
+        let p = 24 * 30;
+        let recent = |storm: bool| {
+            let f = frame(storm);
+            let w = Windows::new(&f.y);
+            // The origin is the end of the frame: forecasts need no future rows here.
+            Conditions::at_origin_for(&f, &w, &model, &cal, p - 1, true).recent_errors
+        };
+        // A repeating day is forecast exactly by yesterday's: errors far below usual.
+        assert!(recent(false) < 0.1, "{}", recent(false));
+        // A day at three times the usual demand: errors far above usual.
+        assert!(recent(true) > 5.0, "{}", recent(true));
     }
 
     #[test]

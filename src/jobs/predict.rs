@@ -55,21 +55,8 @@ pub async fn forecast(
     let clip = frame.non_negative();
     let yhat = artifact.model.forecast(&frame, &w, p, horizon);
     let lvl = level(&w, p);
-    // The champion's forecasts of the last day, from the origin a day back, against what came.
-    let back = p.saturating_sub(24);
-    let last_day = artifact
-        .model
-        .forecast(&frame, &w, back, p - back)
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let f = if clip { f.max(0.0) } else { f };
-            (i + 1, frame.y[back + i], f, level(&w, back))
-        });
-    let origin_cond = Conditions {
-        recent_errors: artifact.calibration.recent_errors(last_day),
-        ..Conditions::at_origin(&frame, p)
-    };
+    let origin_cond =
+        Conditions::at_origin_for(&frame, &w, &artifact.model, &artifact.calibration, p, clip);
     let tol = series.tolerance.get();
     let points = yhat
         .into_iter()

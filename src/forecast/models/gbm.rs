@@ -281,8 +281,9 @@ fn scale(mut tree: Tree, lr: f64) -> Tree {
 }
 
 fn histogram(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> Vec<Bin> {
+    let mut hist = vec![Bin::default(); b.width];
     let k = b.active.len();
-    let add = |hist: &mut [Bin], r: u32| {
+    for &r in rows {
         let r = r as usize;
         let (g, wt) = (grad[r], w[r]);
         for &i in &b.by_row[r * k..(r + 1) * k] {
@@ -290,10 +291,6 @@ fn histogram(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> Vec<Bin> {
             bin.g += g;
             bin.w += wt;
         }
-    };
-    let mut hist = vec![Bin::default(); b.width];
-    for &r in rows {
-        add(&mut hist, r);
     }
     hist
 }
@@ -367,18 +364,18 @@ fn split_rows(rows: &[u32], left: impl Fn(u32) -> bool) -> (Vec<u32>, Vec<u32>) 
     (buf, right)
 }
 
-/// The gradient and weight totals of the smaller child, from its histogram's bins of one feature.
-fn small_hist_totals(
-    left: &[Bin],
-    right: &[Bin],
-    left_small: bool,
-    off: usize,
-    nb: usize,
-) -> (f64, f64) {
-    let h = if left_small { left } else { right };
-    h[off..off + nb]
-        .iter()
-        .fold((0.0, 0.0), |(g, w), b| (g + b.g, w + b.w))
+/// The gradient and weight totals of `rows`, whose histogram is `hist`. Every row falls in one
+/// bin of each feature, so the first active feature's bins add up to them; without an active
+/// feature the rows are summed.
+fn totals(b: &Binned, hist: &[Bin], rows: &[u32], grad: &[f64], w: &[f64]) -> (f64, f64) {
+    match (b.active.first(), b.offset.first()) {
+        (Some(&f), Some(&off)) => hist[off..=off + b.edges[f].len()]
+            .iter()
+            .fold((0.0, 0.0), |(g, s), bin| (g + bin.g, s + bin.w)),
+        _ => rows.iter().fold((0.0, 0.0), |(g, s), &r| {
+            (g + grad[r as usize], s + w[r as usize])
+        }),
+    }
 }
 
 /// Grows one tree leaf-wise; returns it with each leaf's rows and value.
@@ -392,10 +389,7 @@ fn grow(
 ) -> (Tree, Vec<(Vec<u32>, f64)>) {
     let mut nodes = vec![Node::Leaf { value: 0.0 }];
     let hist = histogram(b, &sample, grad, w);
-    let (g, wsum) = match b.offset.first() {
-        Some(&off) => small_hist_totals(&hist, &hist, true, off, b.edges[b.active[0]].len() + 1),
-        None => (0.0, 0.0),
-    };
+    let (g, wsum) = totals(b, &hist, &sample, grad, w);
     let best = best_split(b, &hist, g, wsum, p, sample.len());
     let mut open = vec![Open {
         node: 0,
@@ -424,37 +418,29 @@ fn grow(
         let nan_code = b.edges[c.feature].len();
         let goes_left = |r: u32| {
             let code = col[r as usize] as usize;
-            (code == nan_code && c.nan_left) || (code != nan_code && code <= c.bin)
+            if code == nan_code {
+                c.nan_left
+            } else {
+                code <= c.bin
+            }
         };
         let (left_rows, right_rows) = split_rows(&leaf.rows, goes_left);
         let (left_oob, right_oob) = split_rows(&leaf.oob, goes_left);
         let left_small = left_rows.len() <= right_rows.len();
-        let small_hist = histogram(
-            b,
-            if left_small { &left_rows } else { &right_rows },
-            grad,
-            w,
-        );
-        // The larger child's histogram: the parent's minus the smaller child's, in place.
+        let small_rows = if left_small { &left_rows } else { &right_rows };
+        let small_hist = histogram(b, small_rows, grad, w);
+        let (gs, ws) = totals(b, &small_hist, small_rows, grad, w);
+        // The larger child's histogram and totals: the parent's minus the smaller child's.
         let mut large_hist = std::mem::take(&mut leaf.hist);
         for (x, y) in large_hist.iter_mut().zip(&small_hist) {
             x.g -= y.g;
             x.w -= y.w;
         }
-        let (left_hist, right_hist) = if left_small {
-            (small_hist, large_hist)
+        let (gb, wb) = (leaf.g - gs, leaf.w - ws);
+        let ((left_hist, gl, wl), (right_hist, gr, wr)) = if left_small {
+            ((small_hist, gs, ws), (large_hist, gb, wb))
         } else {
-            (large_hist, small_hist)
-        };
-        // Every row falls in one bin of any feature: a child's totals are its bins' sum.
-        let (gs, ws) = b.offset.first().map_or((0.0, 0.0), |&off| {
-            let nb = b.edges[b.active[0]].len() + 1;
-            small_hist_totals(&left_hist, &right_hist, left_small, off, nb)
-        });
-        let ((gl, wl), (gr, wr)) = if left_small {
-            ((gs, ws), (leaf.g - gs, leaf.w - ws))
-        } else {
-            ((leaf.g - gs, leaf.w - ws), (gs, ws))
+            ((large_hist, gb, wb), (small_hist, gs, ws))
         };
         let (li, ri) = (nodes.len(), nodes.len() + 1);
         nodes.push(Node::Leaf { value: 0.0 });

@@ -784,6 +784,13 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         m.calibration_error,
         args.tolerance * 100.0
     );
+    if let Some(f) = m.calibration_error_floor {
+        let _ = writeln!(
+            o,
+            "  a calibrated confidence would show {:.3} here (90% of draws below {:.3}; p = {:.2}; hits within an origin correlate at {:.2})",
+            f.median, f.p90, f.p_value, f.within_origin_correlation
+        );
+    }
     for r in &result.refits {
         let _ = writeln!(o, "refit {}: {} ({})", r.origin, r.chosen, r.reason);
     }

@@ -5,7 +5,7 @@
 //! capacity against demand per policy. Rendered as one self-contained HTML file with inline SVG,
 //! as JSON, or as a Markdown summary.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -170,9 +170,15 @@ pub fn build(
     context: &BTreeMap<NaiveDate, DayContext>,
 ) -> Report {
     let scored: Vec<(&Row, f64)> = rows.iter().filter_map(|r| r.y.map(|y| (r, y))).collect();
+    // Origins numbered in the order they first appear (the file's order is the backtest's).
+    let mut origin_index: HashMap<&str, usize> = HashMap::new();
     let points: Vec<Scored> = scored
         .iter()
         .map(|(r, y)| Scored {
+            origin: {
+                let next = origin_index.len();
+                *origin_index.entry(r.origin.as_str()).or_insert(next)
+            },
             lead: r.lead,
             y: *y,
             yhat: r.yhat,
@@ -354,6 +360,22 @@ fn pct(v: f64) -> String {
     }
 }
 
+/// How the observed calibration error compares with a calibrated confidence's on the same
+/// points, in words.
+fn floor_text(m: &Metrics) -> String {
+    m.calibration_error_floor.map_or_else(
+        || "too few origins to say what a calibrated confidence would show".into(),
+        |f| {
+            format!(
+                "a calibrated confidence would show {} on these points (90% of draws below {}; p = {:.2})",
+                num(f.median),
+                num(f.p90),
+                f.p_value
+            )
+        },
+    )
+}
+
 fn num(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.3}")
@@ -400,6 +422,7 @@ pub fn markdown(r: &Report) -> String {
             format!("{} / {}", num(m.width80), num(m.width95)),
         ),
         ("calibration error (ECE)", num(m.calibration_error)),
+        ("ECE of a calibrated confidence here", floor_text(m)),
     ] {
         let _ = writeln!(o, "| {k} | {v} |");
     }
@@ -831,6 +854,12 @@ pub fn html(r: &Report, sim: Option<&serde_json::Value>) -> String {
     o.push_str(&chart("reliability"));
     o.push_str(&chart("coverage"));
     o.push_str("</div>\n<p class=\"muted\">Grey lines: the nominal 80% and 95%. Dots: points grouped by their stated confidence; on the diagonal, confidence means what it says.</p>\n");
+    let _ = writeln!(
+        o,
+        "<p>Calibration error {}: {}. The hits of one origin share its surprises, so one window's error is noisy: an error near what a calibrated confidence shows is no sign of miscalibration, a small p is.</p>",
+        num(m.calibration_error),
+        floor_text(m)
+    );
     o.push_str(&table(
         &m.reliability
             .iter()

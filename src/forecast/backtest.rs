@@ -285,6 +285,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             if !y.is_nan() {
                 pending.push((pos, y, b, (y - f).abs() <= tolerance * f.abs()));
                 scored.push(Scored {
+                    origin: o,
                     lead: i + 1,
                     y,
                     yhat: f,

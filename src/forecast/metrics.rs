@@ -5,6 +5,9 @@ use serde::Serialize;
 /// One scored forecast point.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Scored {
+    /// Which forecast the point belongs to (its origin, any increasing number): the points of
+    /// one origin share its surprises, so their hits are not independent.
+    pub origin: usize,
     pub lead: usize,
     pub y: f64,
     pub yhat: f64,
@@ -36,7 +39,25 @@ pub struct Metrics {
     pub mae_by_lead_bucket: Vec<(String, f64)>,
     pub mae_by_lead: Vec<f64>,
     pub calibration_error: f64,
+    /// What calibration error a perfectly calibrated confidence would show on these points.
+    pub calibration_error_floor: Option<CalibrationFloor>,
     pub reliability: Vec<ReliabilityBin>,
+}
+
+/// The expected calibration error of a confidence that is calibrated by construction, on the
+/// same points: the same confidences, hits drawn with exactly those probabilities, and hits of
+/// one origin as dependent as the data's (a shared shock per origin, matched to how far each
+/// origin's hit rate strays from its mean confidence). An observed error near `median` is what
+/// sampling alone gives; `p_value` is the share of calibrated draws with an error at least as
+/// large as the observed one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CalibrationFloor {
+    /// Correlation of the latent shock between two hits of one origin, matched to the data.
+    pub within_origin_correlation: f64,
+    pub median: f64,
+    pub p90: f64,
+    pub p_value: f64,
+    pub draws: usize,
 }
 
 /// One bin of a reliability table: points whose confidence fell in `[lo, hi)`.
@@ -96,6 +117,148 @@ pub fn reliability(points: &[Scored]) -> (Vec<ReliabilityBin>, f64) {
     (bins, ece)
 }
 
+/// Standard normal distribution function (erfc by its Chebyshev fit, error below 1.2e-7).
+fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = [
+        -1.265_512_23,
+        1.000_023_68,
+        0.374_091_96,
+        0.096_784_18,
+        -0.186_288_06,
+        0.278_868_07,
+        -1.135_203_98,
+        1.488_515_87,
+        -0.822_152_23,
+        0.170_872_77,
+    ]
+    .iter()
+    .rev()
+    .fold(0.0, |acc, c| c + t * acc);
+    let erfc = t * (-z * z + poly).exp();
+    if x >= 0.0 {
+        1.0 - 0.5 * erfc
+    } else {
+        0.5 * erfc
+    }
+}
+
+/// Deterministic standard normal draws (SplitMix64 and Box-Muller): the floor is reproducible
+/// from the forecasts file.
+struct Normals(u64);
+
+impl Normals {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn next(&mut self) -> f64 {
+        let (a, b) = (self.uniform().max(f64::MIN_POSITIVE), self.uniform());
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+    }
+}
+
+/// Spread of the origins' mean residuals (hit - confidence) around their mean.
+fn origin_spread(groups: &[Vec<f64>], hits: &[Vec<bool>]) -> f64 {
+    let means: Vec<f64> = groups
+        .iter()
+        .zip(hits)
+        .map(|(c, h)| {
+            c.iter()
+                .zip(h)
+                .map(|(c, h)| f64::from(u8::from(*h)) - c)
+                .sum::<f64>()
+                / c.len() as f64
+        })
+        .collect();
+    let m = means.iter().sum::<f64>() / means.len() as f64;
+    means.iter().map(|x| (x - m).powi(2)).sum::<f64>() / means.len() as f64
+}
+
+/// Hits of a calibrated confidence: each origin draws a shock shared by its points.
+fn calibrated_hits(groups: &[Vec<f64>], rho: f64, rng: &mut Normals) -> Vec<Vec<bool>> {
+    let (a, b) = (rho.sqrt(), (1.0 - rho).sqrt());
+    groups
+        .iter()
+        .map(|g| {
+            let shock = rng.next();
+            g.iter()
+                .map(|&c| normal_cdf(a * shock + b * rng.next()) < c)
+                .collect()
+        })
+        .collect()
+}
+
+fn flat_ece(groups: &[Vec<f64>], hits: &[Vec<bool>]) -> f64 {
+    let pts: Vec<Scored> = groups
+        .iter()
+        .zip(hits)
+        .flat_map(|(c, h)| c.iter().zip(h))
+        .map(|(&confidence, &hit)| Scored {
+            origin: 0,
+            lead: 1,
+            y: 0.0,
+            yhat: 0.0,
+            lo80: 0.0,
+            hi80: 0.0,
+            lo95: 0.0,
+            hi95: 0.0,
+            confidence,
+            hit,
+        })
+        .collect();
+    reliability(&pts).1
+}
+
+/// The calibration error a calibrated confidence would show on `points` (see
+/// [`CalibrationFloor`]); `None` with fewer than 5 origins.
+pub fn calibration_floor(points: &[Scored], observed: f64) -> Option<CalibrationFloor> {
+    let mut by_origin: std::collections::BTreeMap<usize, (Vec<f64>, Vec<bool>)> =
+        std::collections::BTreeMap::new();
+    for p in points {
+        let e = by_origin.entry(p.origin).or_default();
+        e.0.push(p.confidence.clamp(0.0, 1.0));
+        e.1.push(p.hit);
+    }
+    if by_origin.len() < 5 {
+        return None;
+    }
+    let (groups, hits): (Vec<Vec<f64>>, Vec<Vec<bool>>) = by_origin.into_values().unzip();
+    let seen = origin_spread(&groups, &hits);
+    let mut rng = Normals(0x5EED);
+    // The shock's share whose calibrated draws stray across origins as much as the data do.
+    const FIT_DRAWS: usize = 40;
+    let rho = (0..=18)
+        .map(|k| f64::from(k) / 20.0)
+        .map(|rho| {
+            let spread = (0..FIT_DRAWS)
+                .map(|_| origin_spread(&groups, &calibrated_hits(&groups, rho, &mut rng)))
+                .sum::<f64>()
+                / FIT_DRAWS as f64;
+            (rho, (spread - seen).abs())
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0.0, |(rho, _)| rho);
+    const DRAWS: usize = 400;
+    let mut eces: Vec<f64> = (0..DRAWS)
+        .map(|_| flat_ece(&groups, &calibrated_hits(&groups, rho, &mut rng)))
+        .collect();
+    eces.sort_by(f64::total_cmp);
+    let at_least = eces.iter().filter(|e| **e >= observed).count();
+    Some(CalibrationFloor {
+        within_origin_correlation: rho,
+        median: eces[DRAWS / 2],
+        p90: eces[DRAWS * 9 / 10],
+        p_value: (at_least + 1) as f64 / (DRAWS + 1) as f64,
+        draws: DRAWS,
+    })
+}
+
 /// All metrics of a set of scored points, with the MASE scale of the series.
 pub fn metrics(points: &[Scored], scale: f64, horizon: usize) -> Metrics {
     let e = |p: &Scored| p.yhat - p.y;
@@ -143,6 +306,7 @@ pub fn metrics(points: &[Scored], scale: f64, horizon: usize) -> Metrics {
         ],
         mae_by_lead: (1..=horizon).map(|h| bucket(h, h)).collect(),
         calibration_error,
+        calibration_error_floor: calibration_floor(points, calibration_error),
         reliability,
     }
 }
@@ -153,6 +317,7 @@ mod tests {
 
     fn point(lead: usize, y: f64, yhat: f64) -> Scored {
         Scored {
+            origin: 0,
             lead,
             y,
             yhat,
@@ -195,6 +360,80 @@ mod tests {
         let (bins, ece) = reliability(&pts);
         assert_eq!(bins.len(), 1);
         assert!(ece.abs() < 1e-12);
+    }
+
+    /// 28 origins of 24 points with confidences spread over (0, 1); hits drawn with
+    /// probability `truth(confidence)` and, with `rho` > 0, a shock shared within an origin.
+    fn simulated(rho: f64, truth: impl Fn(f64) -> f64) -> Vec<Scored> {
+        let mut rng = Normals(42);
+        (0..28)
+            .flat_map(|o| {
+                let shock = rng.next();
+                (0..24)
+                    .map(|k| {
+                        let c = 0.05 + 0.9 * f64::from((o * 7 + k * 11) % 24) / 23.0;
+                        let u = normal_cdf(rho.sqrt() * shock + (1.0 - rho).sqrt() * rng.next());
+                        let mut p = point(k as usize + 1, 0.0, 0.0);
+                        p.origin = o as usize;
+                        p.confidence = c;
+                        p.hit = u < truth(c);
+                        p
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_normal_distribution_function_matches_known_values() {
+        for (x, p) in [
+            (0.0, 0.5),
+            (1.0, 0.841_344_746),
+            (-1.959_964, 0.025),
+            (3.0, 0.998_650_102),
+        ] {
+            assert!((normal_cdf(x) - p).abs() < 2e-7, "{x}: {}", normal_cdf(x));
+        }
+    }
+
+    #[test]
+    fn a_calibrated_confidence_sits_on_its_floor_and_a_miscalibrated_one_does_not() {
+        let calibrated = simulated(0.0, |c| c);
+        let ece = reliability(&calibrated).1;
+        let f = calibration_floor(&calibrated, ece).expect("28 origins");
+        assert!(f.within_origin_correlation <= 0.15, "{f:?}");
+        assert!(
+            f.p_value > 0.05 && (0.01..0.08).contains(&f.median),
+            "{ece} {f:?}"
+        );
+        // Overconfident by 0.25 at the top, underconfident at the bottom.
+        let wrong = simulated(0.0, |c| 0.5 + (c - 0.5) * 0.5);
+        let ece = reliability(&wrong).1;
+        let f = calibration_floor(&wrong, ece).expect("28 origins");
+        assert!(ece > 0.08 && f.p_value < 0.01, "{ece} {f:?}");
+    }
+
+    #[test]
+    fn hits_that_move_together_within_an_origin_raise_the_floor() {
+        let independent = simulated(0.0, |c| c);
+        let together = simulated(0.6, |c| c);
+        let fi = calibration_floor(&independent, 0.0).expect("28 origins");
+        let ft = calibration_floor(&together, 0.0).expect("28 origins");
+        assert!(ft.within_origin_correlation >= 0.35, "{ft:?}");
+        // Shared shocks make a short window's error less predictable: a wider spread of it.
+        assert!(
+            ft.p90 > 1.2 * fi.p90 && ft.median >= fi.median,
+            "{ft:?} vs {fi:?}"
+        );
+    }
+
+    #[test]
+    fn too_few_origins_say_nothing() {
+        let few: Vec<Scored> = simulated(0.0, |c| c)
+            .into_iter()
+            .filter(|p| p.origin < 4)
+            .collect();
+        assert_eq!(calibration_floor(&few, 0.05), None);
     }
 
     #[test]

@@ -394,6 +394,9 @@ fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
         );
     }
     assert_eq!(rm["reliability"], bm["reliability"]);
+    // The calibrated confidence's error on the same points: from F.csv as from the backtest.
+    assert!(bm["calibration_error_floor"]["median"].as_f64().unwrap() > 0.0);
+    assert_eq!(rm["calibration_error_floor"], bm["calibration_error_floor"]);
     assert_eq!(rm["mae_by_lead_bucket"], bm["mae_by_lead_bucket"]);
     assert_eq!(r["by_lead"].as_array().unwrap().len(), 24);
     assert_eq!(r["mae_by_hour"].as_array().unwrap().len(), 24);

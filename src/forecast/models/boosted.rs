@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::gbm::{Gbm, GbmParams};
-use super::{mix, naive};
+use super::{ScaledRows, mix, naive};
 use crate::forecast::features::{self, FeatureSet, Windows};
 use crate::forecast::frame::Frame;
 
@@ -22,16 +22,16 @@ pub struct Boosted {
 }
 
 /// Training rows: for each observed hour, `leads_per_row` leads chosen by a hash of the hour, so
-/// lead is not tied to hour of day. Returns (rows, targets, weights, row count).
+/// lead is not tied to hour of day.
 pub(crate) fn training_rows(
     frame: &Frame,
     w: &Windows,
     end: usize,
     leads_per_row: u8,
     max_hours: usize,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
+) -> ScaledRows {
     let first = end.saturating_sub(max_hours).max(48);
-    let (mut x, mut y, mut wt) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rows = ScaledRows::default();
     let mut row = Vec::new();
     for t in first..end {
         // All of the recent weeks; a third of older hours, chosen by hash: last year's holidays
@@ -47,16 +47,12 @@ pub(crate) fn training_rows(
                 continue;
             };
             let lvl = features::row(frame, w, p, t, &mut row);
-            if lvl.is_nan() {
-                continue;
+            if !lvl.is_nan() {
+                rows.push(&row, frame.y[t], lvl);
             }
-            x.extend_from_slice(&row);
-            y.push(frame.y[t] / lvl);
-            wt.push(lvl * lvl);
         }
     }
-    let n = y.len();
-    (x, y, wt, n)
+    rows
 }
 
 impl Boosted {
@@ -68,8 +64,8 @@ impl Boosted {
         leads_per_row: u8,
     ) -> Self {
         let features = FeatureSet::for_frame(frame);
-        let (x, y, wt, n) = training_rows(frame, w, end, leads_per_row, MAX_HOURS);
-        let gbm = Gbm::fit(&x, n, features.len(), &y, Some(&wt), params);
+        let rows = training_rows(frame, w, end, leads_per_row, MAX_HOURS);
+        let gbm = rows.fit_gbm(features.len(), params);
         Self { features, gbm }
     }
 

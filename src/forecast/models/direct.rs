@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::gbm::{Gbm, GbmParams};
-use super::naive;
+use super::{ScaledRows, naive};
 use crate::forecast::features::Windows;
 use crate::forecast::frame::Frame;
 
@@ -98,7 +98,7 @@ impl Direct {
     pub fn fit(frame: &Frame, w: &Windows, end: usize, params: &GbmParams) -> Self {
         let mut features: Vec<String> = DIRECT_FEATURES.iter().map(|s| (*s).to_owned()).collect();
         features.extend(frame.exog.iter().map(|e| e.name.clone()));
-        let (mut x, mut y, mut wt) = (Vec::new(), Vec::new(), Vec::new());
+        let mut rows = ScaledRows::default();
         let mut r = Vec::with_capacity(features.len());
         for t in end.saturating_sub(MAX_HOURS).max(192)..end {
             if frame.y[t].is_nan() {
@@ -106,15 +106,11 @@ impl Direct {
             }
             // Lead 1: every lag is a day back or more, as for any lead up to 24 h.
             let s = row(frame, w, t, t, &mut r);
-            if s.is_nan() {
-                continue;
+            if !s.is_nan() {
+                rows.push(&r, frame.y[t], s);
             }
-            x.extend_from_slice(&r);
-            y.push(frame.y[t] / s);
-            wt.push(s * s);
         }
-        let n = y.len();
-        let gbm = Gbm::fit(&x, n, features.len(), &y, Some(&wt), params);
+        let gbm = rows.fit_gbm(features.len(), params);
         Self { features, gbm }
     }
 

@@ -8,6 +8,7 @@ use linfa_linear::LinearRegression;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use super::ScaledRows;
 use super::boosted::training_rows;
 use super::naive;
 use crate::forecast::features::{self, BASE_FEATURES, Windows};
@@ -77,7 +78,8 @@ impl Linear {
     pub fn fit(frame: &Frame, w: &Windows, end: usize, penalty: f64) -> Self {
         let exog = frame.exog.len();
         // A year of hours, one lead each: linfa's least squares grows with rows x columns².
-        let (x, y, _, n) = training_rows(frame, w, end, 1, 24 * 365);
+        let ScaledRows { x, y, .. } = training_rows(frame, w, end, 1, 24 * 365);
+        let n = y.len();
         let width = BASE_FEATURES.len() + exog;
         let mut d = Vec::new();
         let mut rows: Vec<f64> = Vec::new();

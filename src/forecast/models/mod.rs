@@ -162,6 +162,41 @@ impl Model {
     }
 }
 
+/// Training rows of a scale-free regression: the features of each row, its target divided by the
+/// row's level, and the weight level², so that a squared error counts in demand units again and
+/// busy hours weigh as much as they cost.
+#[derive(Debug, Default)]
+pub(crate) struct ScaledRows {
+    pub(crate) x: Vec<f64>,
+    pub(crate) y: Vec<f64>,
+    pub(crate) weight: Vec<f64>,
+}
+
+impl ScaledRows {
+    /// Adds a row with demand `y` at level `level`.
+    pub(crate) fn push(&mut self, features: &[f64], y: f64, level: f64) {
+        self.x.extend_from_slice(features);
+        self.y.push(y / level);
+        self.weight.push(level * level);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Gradient-boosted trees on these rows (`features` values each), weighted.
+    pub(crate) fn fit_gbm(&self, features: usize, params: &GbmParams) -> Gbm {
+        Gbm::fit(
+            &self.x,
+            self.len(),
+            features,
+            &self.y,
+            Some(&self.weight),
+            params,
+        )
+    }
+}
+
 /// A deterministic mix of two integers (splitmix64), for choosing leads per training hour.
 pub(crate) fn mix(a: u64, b: u64) -> u64 {
     let mut z = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_add(0xBF58_476D_1CE4_E5B9);

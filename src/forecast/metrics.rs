@@ -90,30 +90,42 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 
 /// Reliability table (10 equal-width bins) and expected calibration error.
 pub fn reliability(points: &[Scored]) -> (Vec<ReliabilityBin>, f64) {
-    let mut bins = Vec::new();
-    let mut ece = 0.0;
-    for b in 0..10 {
-        let (lo, hi) = (f64::from(b) / 10.0, f64::from(b + 1) / 10.0);
-        let inside: Vec<&Scored> = points
-            .iter()
-            .filter(|p| {
-                p.confidence >= lo && (p.confidence < hi || (b == 9 && p.confidence <= 1.0))
-            })
-            .collect();
-        if inside.is_empty() {
-            continue;
+    reliability_of(points.iter().map(|p| (p.confidence, p.hit)))
+}
+
+/// [`reliability`] of (confidence, hit) pairs, in one pass. A bin holds `[lo, hi)`, the last
+/// also 1; a confidence outside [0, 1] is in no bin but counts in the error's denominator.
+fn reliability_of(pairs: impl Iterator<Item = (f64, bool)>) -> (Vec<ReliabilityBin>, f64) {
+    // Per bin: points, summed confidence, hits.
+    let mut acc = [(0usize, 0.0, 0.0); 10];
+    let mut total = 0usize;
+    for (c, hit) in pairs {
+        total += 1;
+        // The last bin whose lower edge is at most c, as the edges are written (b / 10).
+        let bin = (0..10u8).rev().find(|&b| c >= f64::from(b) / 10.0);
+        if let Some(b) = bin.filter(|_| c <= 1.0) {
+            let a = &mut acc[usize::from(b)];
+            a.0 += 1;
+            a.1 += c;
+            a.2 += f64::from(u8::from(hit));
         }
-        let mc = mean(inside.iter().map(|p| p.confidence));
-        let hr = mean(inside.iter().map(|p| f64::from(u8::from(p.hit))));
-        ece += inside.len() as f64 / points.len() as f64 * (mc - hr).abs();
-        bins.push(ReliabilityBin {
-            lo,
-            hi,
-            n: inside.len(),
-            mean_confidence: mc,
-            hit_rate: hr,
-        });
     }
+    let mut ece = 0.0;
+    let bins = (0..10u8)
+        .zip(acc)
+        .filter(|(_, (n, _, _))| *n > 0)
+        .map(|(b, (n, conf, hits))| {
+            let (mc, hr) = (conf / n as f64, hits / n as f64);
+            ece += n as f64 / total as f64 * (mc - hr).abs();
+            ReliabilityBin {
+                lo: f64::from(b) / 10.0,
+                hi: f64::from(b + 1) / 10.0,
+                n,
+                mean_confidence: mc,
+                hit_rate: hr,
+            }
+        })
+        .collect();
     (bins, ece)
 }
 
@@ -195,24 +207,13 @@ fn calibrated_hits(groups: &[Vec<f64>], rho: f64, rng: &mut Normals) -> Vec<Vec<
 }
 
 fn flat_ece(groups: &[Vec<f64>], hits: &[Vec<bool>]) -> f64 {
-    let pts: Vec<Scored> = groups
-        .iter()
-        .zip(hits)
-        .flat_map(|(c, h)| c.iter().zip(h))
-        .map(|(&confidence, &hit)| Scored {
-            origin: 0,
-            lead: 1,
-            y: 0.0,
-            yhat: 0.0,
-            lo80: 0.0,
-            hi80: 0.0,
-            lo95: 0.0,
-            hi95: 0.0,
-            confidence,
-            hit,
-        })
-        .collect();
-    reliability(&pts).1
+    reliability_of(
+        groups
+            .iter()
+            .zip(hits)
+            .flat_map(|(c, h)| c.iter().copied().zip(h.iter().copied())),
+    )
+    .1
 }
 
 /// The calibration error a calibrated confidence would show on `points` (see

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::domain::{Calendar, Hour, SpecialEvent, TimeZone};
 use crate::import::ImportFailure;
-use crate::import::table::CsvTable;
+use crate::import::table::{CsvTable, parse_number};
 
 /// Local calendar facts of one grid hour.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -117,7 +117,8 @@ impl Frame {
     /// interpolated (numeric) or carried (categorical).
     ///
     /// # Errors
-    /// A timestamp that does not parse, or a file that cannot be read, named by file and line.
+    /// A timestamp or a demand value that does not parse, or a file that cannot be read, named
+    /// by file, line and column.
     pub fn from_csv(
         path: &Path,
         zone: Option<TimeZone>,
@@ -149,11 +150,19 @@ impl Frame {
                     format!("timestamp {raw:?} is not ISO-8601 with an offset"),
                 )
             })?;
-            let y = record[yc]
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .unwrap_or(f64::NAN);
+            // An empty cell or NaN is a missing hour; anything else must be a finite number.
+            let raw_y = &record[yc];
+            let y = if raw_y.is_empty() {
+                f64::NAN
+            } else {
+                let v = parse_number(raw_y).map_err(|p| place.fail(line, "y", p))?;
+                if v.is_infinite() {
+                    return Err(place
+                        .fail(line, "y", format!("value {raw_y:?} is not finite"))
+                        .into());
+                }
+                v
+            };
             let holiday =
                 holiday_col.is_some_and(|c| record[c].parse::<f64>().is_ok_and(|v| v > 0.0));
             let ex = exog_cols.iter().map(|&c| record[c].to_owned()).collect();
@@ -439,6 +448,36 @@ impl EventTrack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads `body` as a dataset file; the error, if any, as its message.
+    fn read(body: &str) -> Result<Frame, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        std::fs::write(&path, body).unwrap();
+        Frame::from_csv(&path, None, &[]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_empty_or_nan_demand_is_a_missing_hour_and_anything_else_not_a_number_is_an_error() {
+        let rows = |y3: &str| {
+            format!(
+                "timestamp,y\r\n2020-01-01T00:00:00+00:00,5\r\n2020-01-01T01:00:00+00:00,{y3}\r\n2020-01-01T02:00:00+00:00,7\r\n"
+            )
+        };
+        for missing in ["", "NaN"] {
+            let f = read(&rows(missing)).unwrap();
+            assert_eq!(f.y.len(), 3);
+            assert!(f.y[1].is_nan() && f.y[2] == 7.0, "{missing:?}: {:?}", f.y);
+        }
+        // The place is the file's line 3 (CRLF endings counted as the file has them).
+        for (bad, problem) in [("abc", "is not a number"), ("inf", "is not finite")] {
+            let e = read(&rows(bad)).unwrap_err();
+            assert!(
+                e.contains("d.csv:3") && e.contains("column \"y\"") && e.contains(problem),
+                "{bad}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn interpolation_is_linear_inside_and_constant_at_the_ends() {

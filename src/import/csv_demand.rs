@@ -9,7 +9,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Offset, TimeZone as _, Utc};
 use serde::Serialize;
 
-use super::table::CsvTable;
+use super::table::{CsvTable, parse_number};
 use super::timestamp;
 use super::{ImportFailure, Progress};
 use crate::domain::{Demand, Holiday, Hour, TimeZone, WeatherHour, WeatherVariable};
@@ -375,9 +375,4 @@ fn note_partial_hours(hours: &BTreeMap<Hour, Acc>, warnings: &mut Vec<String>) {
             short.len()
         ));
     }
-}
-
-fn parse_number(raw: &str) -> Result<f64, String> {
-    raw.parse::<f64>()
-        .map_err(|_| format!("value {raw:?} is not a number"))
 }

@@ -102,6 +102,12 @@ impl<R: BufRead> Read for CrlfAsLf<R> {
     }
 }
 
+/// A number in a CSV cell, or what is wrong with it.
+pub(crate) fn parse_number(raw: &str) -> Result<f64, String> {
+    raw.parse::<f64>()
+        .map_err(|_| format!("value {raw:?} is not a number"))
+}
+
 impl std::fmt::Debug for CsvTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CsvTable")

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::gbm::{Gbm, GbmParams};
-use super::{ScaledRows, mix, naive};
+use super::{ScaledRows, mix, scaled_forecast};
 use crate::forecast::features::{self, FeatureSet, Windows};
 use crate::forecast::frame::Frame;
 
@@ -70,16 +70,8 @@ impl Boosted {
     }
 
     pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, end: usize) -> Vec<f64> {
-        let mut row = Vec::with_capacity(self.features.len());
-        (p..end)
-            .map(|t| {
-                let lvl = features::row(frame, w, p, t, &mut row);
-                if lvl.is_nan() {
-                    naive::seasonal(&frame.y, p, t, 168)
-                } else {
-                    lvl * self.gbm.predict(&row)
-                }
-            })
-            .collect()
+        scaled_forecast(&self.gbm, frame, p, end, |t, r| {
+            features::row(frame, w, p, t, r)
+        })
     }
 }

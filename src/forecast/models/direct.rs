@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::gbm::{Gbm, GbmParams};
-use super::{ScaledRows, naive};
+use super::{ScaledRows, scaled_forecast};
 use crate::forecast::features::Windows;
 use crate::forecast::frame::Frame;
 
@@ -115,17 +115,7 @@ impl Direct {
     }
 
     pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, end: usize) -> Vec<f64> {
-        let mut r = Vec::with_capacity(self.features.len());
-        (p..end)
-            .map(|t| {
-                let s = row(frame, w, p, t, &mut r);
-                if s.is_nan() {
-                    naive::seasonal(&frame.y, p, t, 168)
-                } else {
-                    s * self.gbm.predict(&r)
-                }
-            })
-            .collect()
+        scaled_forecast(&self.gbm, frame, p, end, |t, r| row(frame, w, p, t, r))
     }
 }
 

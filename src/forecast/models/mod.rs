@@ -197,6 +197,29 @@ impl ScaledRows {
     }
 }
 
+/// Forecasts for hours `p..end` of trees fitted on [`ScaledRows`]: each hour's level (what
+/// `row` returns after filling the features) times the trees' prediction, or the seasonal naive
+/// forecast (168 h) for an hour without a level.
+pub(crate) fn scaled_forecast(
+    gbm: &Gbm,
+    frame: &Frame,
+    p: usize,
+    end: usize,
+    mut row: impl FnMut(usize, &mut Vec<f64>) -> f64,
+) -> Vec<f64> {
+    let mut r = Vec::new();
+    (p..end)
+        .map(|t| {
+            let level = row(t, &mut r);
+            if level.is_nan() {
+                naive::seasonal(&frame.y, p, t, 168)
+            } else {
+                level * gbm.predict(&r)
+            }
+        })
+        .collect()
+}
+
 /// A deterministic mix of two integers (splitmix64), for choosing leads per training hour.
 pub(crate) fn mix(a: u64, b: u64) -> u64 {
     let mut z = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_add(0xBF58_476D_1CE4_E5B9);

@@ -190,16 +190,79 @@ struct Candidate {
     nan_left: bool,
 }
 
-/// A leaf being grown: its rows and (flat) histogram.
+/// Where a leaf's rows are: a range of one of the two buffers of [`Rows`].
+#[derive(Clone, Copy)]
+struct Span {
+    side: usize,
+    start: usize,
+    len: usize,
+}
+
+/// The rows of a tree's leaves without an allocation per split: each leaf owns a range of one of
+/// two buffers, and a split writes its children into the same range of the other buffer, the left
+/// rows in order from its start and the right ones reversed from its end (branch-free: each row is
+/// written at both ends and one end advances).
+struct Rows {
+    buf: [Vec<u32>; 2],
+}
+
+impl Rows {
+    fn new(rows: usize) -> Self {
+        Self {
+            buf: [vec![0; rows], vec![0; rows]],
+        }
+    }
+
+    fn get(&self, s: Span) -> &[u32] {
+        &self.buf[s.side][s.start..s.start + s.len]
+    }
+
+    fn split(&mut self, s: Span, left: impl Fn(u32) -> bool) -> (Span, Span) {
+        let [a, b] = &mut self.buf;
+        let (src, dst) = if s.side == 0 { (a, b) } else { (b, a) };
+        let src = &src[s.start..s.start + s.len];
+        let dst = &mut dst[s.start..s.start + s.len];
+        let (mut l, mut r_end) = (0usize, s.len);
+        for &r in src {
+            let go = left(r);
+            dst[l] = r;
+            dst[r_end - 1] = r;
+            l += usize::from(go);
+            r_end -= usize::from(!go);
+        }
+        let side = 1 - s.side;
+        (
+            Span {
+                side,
+                start: s.start,
+                len: l,
+            },
+            Span {
+                side,
+                start: s.start + l,
+                len: s.len - l,
+            },
+        )
+    }
+}
+
+/// A leaf being grown: its rows (those in the tree's sample, and those outside it, which do not
+/// shape the tree but land in its leaves) and its (flat) histogram.
 struct Open {
     node: usize,
-    rows: Vec<u32>,
-    /// Rows outside the tree's sample: they do not shape it, but land in its leaves.
-    oob: Vec<u32>,
+    rows: Span,
+    oob: Span,
     hist: Vec<Bin>,
     g: f64,
     w: f64,
     best: Option<Candidate>,
+}
+
+/// What a fit reuses from tree to tree: row buffers and spare histograms.
+struct Work {
+    rows: Rows,
+    oob: Rows,
+    spare: Vec<Vec<Bin>>,
 }
 
 impl Gbm {
@@ -231,27 +294,45 @@ impl Gbm {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let mut grad = vec![0.0; rows];
+        let mut work = Work {
+            rows: Rows::new(rows),
+            oob: Rows::new(rows),
+            spare: Vec::new(),
+        };
         for _ in 0..p.trees {
-            let (mut sample, mut oob): (Vec<u32>, Vec<u32>) =
-                (Vec::with_capacity(rows), Vec::new());
-            for r in 0..rows {
-                rng = rng
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                if p.subsample >= 1.0 || ((rng >> 11) as f64 / (1u64 << 53) as f64) < p.subsample {
-                    sample.push(r as u32);
-                } else {
-                    oob.push(r as u32);
+            // The tree's sample in row order; the rest out of it (branch-free, as in `Rows`).
+            let (mut n_in, mut n_out) = (0usize, 0usize);
+            if p.subsample >= 1.0 {
+                for (i, r) in work.rows.buf[0].iter_mut().enumerate() {
+                    *r = i as u32;
+                }
+                n_in = rows;
+            } else {
+                let (sample, oob) = (&mut work.rows.buf[0], &mut work.oob.buf[0]);
+                for r in 0..rows {
+                    rng = rng
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let take = ((rng >> 11) as f64 / (1u64 << 53) as f64) < p.subsample;
+                    sample[n_in] = r as u32;
+                    oob[n_out] = r as u32;
+                    n_in += usize::from(take);
+                    n_out += usize::from(!take);
                 }
             }
             // Squared error, weighted: the negative gradient is w (y - pred), the hessian w.
             for r in 0..rows {
                 grad[r] = w[r] * (y[r] - pred[r]);
             }
-            // Rows left out of this tree's sample follow the same splits to their leaves.
-            let (tree, leaves) = grow(&binned, sample, oob, &grad, w, p);
-            for (members, value) in leaves {
-                for r in members {
+            let span = |len| Span {
+                side: 0,
+                start: 0,
+                len,
+            };
+            let (tree, leaves) = grow(&binned, &mut work, span(n_in), span(n_out), &grad, w, p);
+            // Rows left out of this tree's sample followed the same splits to its leaves.
+            for (rows, oob, value) in leaves {
+                for &r in work.rows.get(rows).iter().chain(work.oob.get(oob)) {
                     pred[r as usize] += p.learning_rate * value;
                 }
             }
@@ -280,8 +361,21 @@ fn scale(mut tree: Tree, lr: f64) -> Tree {
     tree
 }
 
-fn histogram(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> Vec<Bin> {
-    let mut hist = vec![Bin::default(); b.width];
+/// The histogram of `rows`, in a spare buffer when there is one.
+fn histogram(
+    b: &Binned,
+    spare: &mut Vec<Vec<Bin>>,
+    rows: &[u32],
+    grad: &[f64],
+    w: &[f64],
+) -> Vec<Bin> {
+    let mut hist = match spare.pop() {
+        Some(mut h) => {
+            h.fill(Bin::default());
+            h
+        }
+        None => vec![Bin::default(); b.width],
+    };
     let k = b.active.len();
     for &r in rows {
         let r = r as usize;
@@ -347,23 +441,6 @@ fn best_split(
     best
 }
 
-/// Splits rows by `left`, branch-free: each row is written at both ends of one buffer and one
-/// end advances. The left rows keep their order; the right ones come reversed.
-fn split_rows(rows: &[u32], left: impl Fn(u32) -> bool) -> (Vec<u32>, Vec<u32>) {
-    let n = rows.len();
-    let mut buf = vec![0u32; n];
-    let (mut l, mut r_end) = (0usize, n);
-    for &r in rows {
-        let go = left(r);
-        buf[l] = r;
-        buf[r_end - 1] = r;
-        l += usize::from(go);
-        r_end -= usize::from(!go);
-    }
-    let right = buf.split_off(l);
-    (buf, right)
-}
-
 /// The gradient and weight totals of `rows`, whose histogram is `hist`. Every row falls in one
 /// bin of each feature, so the first active feature's bins add up to them; without an active
 /// feature the rows are summed.
@@ -378,19 +455,38 @@ fn totals(b: &Binned, hist: &[Bin], rows: &[u32], grad: &[f64], w: &[f64]) -> (f
     }
 }
 
-/// Grows one tree leaf-wise; returns it with each leaf's rows and value.
+/// The same totals as [`totals`], without the histogram: only the first active feature's bins
+/// are summed (row by row into each bin, then bin by bin, so the sums are the same to the bit).
+fn totals_of_rows(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> (f64, f64) {
+    let Some(&f) = b.active.first() else {
+        return totals(b, &[], rows, grad, w);
+    };
+    let col = &b.cols[f];
+    let mut bins = vec![Bin::default(); b.edges[f].len() + 1];
+    for &r in rows {
+        let bin = &mut bins[col[r as usize] as usize];
+        bin.g += grad[r as usize];
+        bin.w += w[r as usize];
+    }
+    totals(b, &bins, rows, grad, w)
+}
+
+/// Grows one tree leaf-wise on the rows of `sample` (`oob`: the rows outside the sample) of
+/// `work`'s buffers; returns it with each leaf's rows, in `work`, and value.
 fn grow(
     b: &Binned,
-    sample: Vec<u32>,
-    oob: Vec<u32>,
+    work: &mut Work,
+    sample: Span,
+    oob: Span,
     grad: &[f64],
     w: &[f64],
     p: &GbmParams,
-) -> (Tree, Vec<(Vec<u32>, f64)>) {
+) -> (Tree, Vec<(Span, Span, f64)>) {
     let mut nodes = vec![Node::Leaf { value: 0.0 }];
-    let hist = histogram(b, &sample, grad, w);
-    let (g, wsum) = totals(b, &hist, &sample, grad, w);
-    let best = best_split(b, &hist, g, wsum, p, sample.len());
+    let rows = work.rows.get(sample);
+    let hist = histogram(b, &mut work.spare, rows, grad, w);
+    let (g, wsum) = totals(b, &hist, rows, grad, w);
+    let best = best_split(b, &hist, g, wsum, p, sample.len);
     let mut open = vec![Open {
         node: 0,
         rows: sample,
@@ -424,17 +520,27 @@ fn grow(
                 code <= c.bin
             }
         };
-        let (left_rows, right_rows) = split_rows(&leaf.rows, goes_left);
-        let (left_oob, right_oob) = split_rows(&leaf.oob, goes_left);
-        let left_small = left_rows.len() <= right_rows.len();
-        let small_rows = if left_small { &left_rows } else { &right_rows };
-        let small_hist = histogram(b, small_rows, grad, w);
-        let (gs, ws) = totals(b, &small_hist, small_rows, grad, w);
-        // The larger child's histogram and totals: the parent's minus the smaller child's.
+        let (left_rows, right_rows) = work.rows.split(leaf.rows, goes_left);
+        let (left_oob, right_oob) = work.oob.split(leaf.oob, goes_left);
+        n_leaves += 1;
+        let last = n_leaves == p.leaves as usize;
+        let left_small = left_rows.len <= right_rows.len;
+        let small_rows = work.rows.get(if left_small { left_rows } else { right_rows });
+        // After the tree's last split the children stay leaves: only their totals matter. Else
+        // the smaller child's histogram is built, the larger's is the parent's minus it.
+        let (small_hist, (gs, ws)) = if last {
+            (Vec::new(), totals_of_rows(b, small_rows, grad, w))
+        } else {
+            let h = histogram(b, &mut work.spare, small_rows, grad, w);
+            let t = totals(b, &h, small_rows, grad, w);
+            (h, t)
+        };
         let mut large_hist = std::mem::take(&mut leaf.hist);
-        for (x, y) in large_hist.iter_mut().zip(&small_hist) {
-            x.g -= y.g;
-            x.w -= y.w;
+        if !last {
+            for (x, y) in large_hist.iter_mut().zip(&small_hist) {
+                x.g -= y.g;
+                x.w -= y.w;
+            }
         }
         let (gb, wb) = (leaf.g - gs, leaf.w - ws);
         let ((left_hist, gl, wl), (right_hist, gr, wr)) = if left_small {
@@ -452,8 +558,14 @@ fn grow(
             left: li as u32,
             right: ri as u32,
         };
-        let lb = best_split(b, &left_hist, gl, wl, p, left_rows.len());
-        let rb = best_split(b, &right_hist, gr, wr, p, right_rows.len());
+        let (lb, rb) = if last {
+            (None, None)
+        } else {
+            (
+                best_split(b, &left_hist, gl, wl, p, left_rows.len),
+                best_split(b, &right_hist, gr, wr, p, right_rows.len),
+            )
+        };
         open.push(Open {
             node: li,
             best: lb,
@@ -472,15 +584,15 @@ fn grow(
             g: gr,
             w: wr,
         });
-        n_leaves += 1;
     }
     let mut leaves = Vec::with_capacity(open.len());
     for o in open {
         let value = o.g / (o.w + p.lambda);
         nodes[o.node] = Node::Leaf { value };
-        let mut rows = o.rows;
-        rows.extend(o.oob);
-        leaves.push((rows, value));
+        if o.hist.len() == b.width {
+            work.spare.push(o.hist);
+        }
+        leaves.push((o.rows, o.oob, value));
     }
     (Tree { nodes }, leaves)
 }

@@ -133,41 +133,43 @@ pub fn origins(frame: &Frame, p: &Protocol) -> Vec<usize> {
     }
 }
 
+/// The candidates across refits: their specs (with the trees the first refit's validation kept),
+/// their latest fits, and their forecasts of the recent origins (targets before the current one).
+struct Candidates {
+    specs: Vec<ModelSpec>,
+    fitted: Vec<Model>,
+    rolling: Vec<Points>,
+}
+
 /// Chooses the model at a refit. The first refit validates explicitly (the trainer fits every
-/// candidate on the data before a 14-day window and scores it there). Later refits score the
-/// candidates fitted at earlier refits on the origins since then, out of sample and strictly
-/// before this origin (the last `ROLLING_DAYS` of them): rolling-origin validation that needs no
-/// extra fits.
-fn refit(
-    frame: &Frame,
-    w: &Windows,
-    o: usize,
-    specs: &[ModelSpec],
-    opts: &TrainOptions,
-    rolling: &mut Vec<Points>,
-    fitted: &mut Vec<Model>,
-) -> Trained {
+/// candidate on the data before a 14-day window and scores it there; boosting candidates keep the
+/// trees that validated best). Later refits score the candidates fitted at earlier refits on the
+/// origins since then, out of sample and strictly before this origin (the last `ROLLING_DAYS` of
+/// them): rolling-origin validation that needs no extra fits.
+fn refit(frame: &Frame, w: &Windows, o: usize, opts: &TrainOptions, c: &mut Candidates) -> Trained {
     let started = Instant::now();
-    let have_rolling = rolling.first().is_some_and(|p| p.len() >= 24 * 7);
+    let have_rolling = c.rolling.first().is_some_and(|p| p.len() >= 24 * 7);
     let mut t = if have_rolling {
-        *fitted = specs.iter().map(|s| s.fit(frame, w, o)).collect();
+        c.fitted = c.specs.iter().map(|s| s.fit(frame, w, o)).collect();
+        let fitted = &c.fitted;
         choose(
             frame,
             w,
-            specs,
+            &c.specs,
             &mut |i| fitted[i].clone(),
-            rolling,
+            &c.rolling,
             &format!(
                 "forecasts of the last {} origins",
-                rolling[0].len() / opts.horizon.max(1)
+                c.rolling[0].len() / opts.horizon.max(1)
             ),
         )
     } else {
-        let (t, all) = train_all(frame, w, o, specs, opts);
-        *fitted = all;
+        let (t, all) = train_all(frame, w, o, &c.specs, opts);
+        c.fitted = all;
+        c.specs.clone_from(&t.specs);
         // The explicit validation forecasts seed the rolling window, so the next refit chooses
         // on two weeks too, not only on the one week since this refit.
-        rolling.clone_from(&t.candidate_points);
+        c.rolling.clone_from(&t.candidate_points);
         t
     };
     t.fit_seconds = started.elapsed().as_secs_f64();
@@ -196,9 +198,11 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     let (mut rows, mut scored, mut refits) = (Vec::new(), Vec::new(), Vec::new());
     let (mut fit_s, mut predict_s) = (0.0, 0.0);
     let mut trained = None;
-    let mut fitted: Vec<Model> = Vec::new();
-    // Every candidate's forecasts of the recent origins (targets before the current origin).
-    let mut rolling: Vec<Points> = vec![Vec::new(); specs.len()];
+    let mut candidates = Candidates {
+        specs: specs.to_vec(),
+        fitted: Vec::new(),
+        rolling: vec![Vec::new(); specs.len()],
+    };
     // The model in service's own forecasts: intervals and confidence are recalibrated at every
     // origin on its errors of the last days whose outcomes are known (online split-conformal).
     let mut served: Points = Vec::new();
@@ -215,10 +219,10 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
 
     for (k, &o) in origins.iter().enumerate() {
         if k % refit_every == 0 {
-            for pts in &mut rolling {
+            for pts in &mut candidates.rolling {
                 pts.retain(|&(q, lead, _, _)| q + lead - 1 < o && q + 24 * ROLLING_DAYS >= o);
             }
-            let t = refit(frame, &w, o, specs, &opts, &mut rolling, &mut fitted);
+            let t = refit(frame, &w, o, &opts, &mut candidates);
             fit_s += t.fit_seconds;
             refits.push(Refit {
                 origin: local_iso(frame, o),
@@ -241,7 +245,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         let t = trained.as_ref().expect("fitted at the first origin");
         let started = Instant::now();
         let next = origins.get(k + 1).copied().unwrap_or(frame.len());
-        for (m, pts) in fitted.iter().zip(&mut rolling) {
+        for (m, pts) in candidates.fitted.iter().zip(&mut candidates.rolling) {
             pts.extend(validate(m, frame, &w, &[o], next, p.horizon));
         }
         let yhat = t.model.forecast(frame, &w, o, p.horizon);

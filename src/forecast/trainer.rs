@@ -4,13 +4,19 @@
 //! three (weights 1/MAE²) is refitted on all the data, unless the best single model validates
 //! clearly better (by more than `COMBINATION_MARGIN`). Its validation errors calibrate intervals
 //! and confidence.
+//!
+//! The boosting candidates learn their number of trees on the same window (early stopping) and
+//! are refitted with it. Their validation MAE is then the lowest along their own boosting path, a
+//! slight edge over candidates with nothing to tune; measured on the shared datasets, the
+//! choice of trees matters more (at nasa_http's first backtest refit, boosted validates 9% worse
+//! with its 150 trees than with 20).
 
 use serde::{Deserialize, Serialize};
 
 use super::confidence::{Calibration, scale};
 use super::features::{Windows, level};
 use super::frame::Frame;
-use super::models::{Model, ModelSpec};
+use super::models::{Holdout, Model, ModelSpec};
 
 /// The combination of the best three is chosen unless the best single model's validation MAE
 /// is lower by more than this factor: combinations are the safer bet when validation is short
@@ -57,6 +63,10 @@ pub struct Trained {
     #[serde(skip)]
     pub candidate_points: Vec<Points>,
     pub fit_seconds: f64,
+    /// The candidates as validation tuned them (boosting: the trees kept), in `specs` order: what
+    /// later refits fit.
+    #[serde(skip)]
+    pub specs: Vec<ModelSpec>,
 }
 
 /// Local midnights in `[from, to)` whose next 24 hours end before `to`.
@@ -150,22 +160,25 @@ fn fit_and_choose(
             points: Vec::new(),
             candidate_points: Vec::new(),
             fit_seconds: started.elapsed().as_secs_f64(),
+            specs: specs.to_vec(),
         };
         return (t, fitted);
     }
-    let points: Vec<Points> = specs
+    // Boosting candidates also learn their number of trees on the validation window (early
+    // stopping); they are refitted with that many.
+    let (points, tuned): (Vec<Points>, Vec<ModelSpec>) = specs
         .iter()
         .map(|spec| {
-            validate(
-                &spec.fit(frame, w, origins[0]),
-                frame,
-                w,
-                &origins,
+            let holdout = Holdout {
+                origins: &origins,
                 end,
-                opts.horizon,
-            )
+                horizon: opts.horizon,
+            };
+            let (m, tuned) = spec.fit_validated(frame, w, origins[0], &holdout);
+            (validate(&m, frame, w, &origins, end, opts.horizon), tuned)
         })
-        .collect();
+        .unzip();
+    let specs = &tuned[..];
     let fitted: Vec<Model> = if all {
         specs.iter().map(|spec| spec.fit(frame, w, end)).collect()
     } else {
@@ -188,6 +201,7 @@ fn fit_and_choose(
     );
     t.fit_seconds = started.elapsed().as_secs_f64();
     t.candidate_points = points;
+    t.specs = tuned;
     (t, fitted)
 }
 
@@ -290,6 +304,7 @@ pub fn choose(
         points: chosen_points,
         candidate_points: Vec::new(),
         fit_seconds: 0.0,
+        specs: specs.to_vec(),
     }
 }
 
@@ -360,5 +375,35 @@ mod tests {
         // A single model far better than the others (the combination is 11% worse): it alone.
         let far = chosen(2.0, [30.0, 40.0]);
         assert_eq!(far, "snaive24");
+    }
+
+    #[test]
+    fn boosting_candidates_are_refitted_with_the_trees_validation_kept() {
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+        let f = crate::bench::synthetic(4, 24 * 120, &cal);
+        let w = Windows::new(&f.y);
+        let specs = ModelSpec::candidates();
+        let (t, fitted) = train_all(&f, &w, f.len(), &specs, &TrainOptions::default());
+        let mut tuned_any = false;
+        for ((spec, tuned), model) in specs.iter().zip(&t.specs).zip(&fitted) {
+            let (Some(max), Some(kept)) = (spec.trees(), tuned.trees()) else {
+                assert_eq!(spec, tuned, "only boosting candidates are tuned");
+                continue;
+            };
+            assert!(
+                (1..=max).contains(&kept),
+                "{}: {kept} of {max}",
+                spec.name()
+            );
+            tuned_any |= kept < max;
+            let trees = match model {
+                Model::Boosted(m) => m.trees(),
+                Model::Direct(m) => m.trees(),
+                other => panic!("{} fitted as {}", spec.name(), other.name()),
+            };
+            assert_eq!(trees, kept, "{} refitted with other trees", spec.name());
+        }
+        // On this smooth synthetic series validation stops before the maximum.
+        assert!(tuned_any, "{:?}", t.specs);
     }
 }

@@ -159,7 +159,7 @@ pub async fn retrain(
         trained_at: Utc::now(),
         train_start: frame.start,
         train_end: frame.hour(end - 1),
-        candidates: ModelSpec::candidates(),
+        candidates: trained.specs.clone(),
         chosen: trained.chosen.clone(),
         reason: reason.clone(),
         validation: trained.validation.clone(),

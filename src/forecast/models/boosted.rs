@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::gbm::{Gbm, GbmParams};
-use super::{ScaledRows, mix, scaled_forecast};
+use super::{Holdout, ScaledRows, mix, scaled_forecast};
 use crate::forecast::features::{self, FeatureSet, Windows};
 use crate::forecast::frame::Frame;
 
@@ -62,11 +62,20 @@ impl Boosted {
         end: usize,
         params: &GbmParams,
         leads_per_row: u8,
+        holdout: Option<&Holdout>,
     ) -> Self {
         let features = FeatureSet::for_frame(frame);
         let rows = training_rows(frame, w, end, leads_per_row, MAX_HOURS);
-        let gbm = rows.fit_gbm(features.len(), params);
+        let held = holdout
+            .map(|h| h.rows(frame, |q, t, r| features::row(frame, w, q, t, r)))
+            .unwrap_or_default();
+        let gbm = rows.fit_gbm(features.len(), params, &held);
         Self { features, gbm }
+    }
+
+    /// The number of trees.
+    pub fn trees(&self) -> u16 {
+        u16::try_from(self.gbm.trees()).unwrap_or(u16::MAX)
     }
 
     pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, end: usize) -> Vec<f64> {

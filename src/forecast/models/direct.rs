@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::gbm::{Gbm, GbmParams};
-use super::{ScaledRows, scaled_forecast};
+use super::{Holdout, ScaledRows, scaled_forecast};
 use crate::forecast::features::Windows;
 use crate::forecast::frame::Frame;
 
@@ -95,7 +95,13 @@ fn row(frame: &Frame, w: &Windows, p: usize, t: usize, row: &mut Vec<f64>) -> f6
 }
 
 impl Direct {
-    pub fn fit(frame: &Frame, w: &Windows, end: usize, params: &GbmParams) -> Self {
+    pub fn fit(
+        frame: &Frame,
+        w: &Windows,
+        end: usize,
+        params: &GbmParams,
+        holdout: Option<&Holdout>,
+    ) -> Self {
         let mut features: Vec<String> = DIRECT_FEATURES.iter().map(|s| (*s).to_owned()).collect();
         features.extend(frame.exog.iter().map(|e| e.name.clone()));
         let mut rows = ScaledRows::default();
@@ -110,8 +116,16 @@ impl Direct {
                 rows.push(&r, frame.y[t], s);
             }
         }
-        let gbm = rows.fit_gbm(features.len(), params);
+        let held = holdout
+            .map(|h| h.rows(frame, |q, t, r| row(frame, w, q, t, r)))
+            .unwrap_or_default();
+        let gbm = rows.fit_gbm(features.len(), params, &held);
         Self { features, gbm }
+    }
+
+    /// The number of trees.
+    pub fn trees(&self) -> u16 {
+        u16::try_from(self.gbm.trees()).unwrap_or(u16::MAX)
     }
 
     pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, end: usize) -> Vec<f64> {

@@ -10,7 +10,7 @@ mod profile;
 
 pub use boosted::Boosted;
 pub use direct::Direct;
-pub use gbm::{Gbm, GbmParams};
+pub use gbm::{Gbm, GbmParams, HeldOut};
 pub use linear::Linear;
 pub use profile::Profile;
 
@@ -69,6 +69,45 @@ impl ModelSpec {
         ]
     }
 
+    /// The number of trees of a boosting candidate.
+    pub fn trees(&self) -> Option<u16> {
+        match self {
+            Self::Boosted { params, .. } | Self::Direct { params } => Some(params.trees),
+            _ => None,
+        }
+    }
+
+    /// Fits on the frame's demand strictly before `end` for validation on `holdout`, and returns
+    /// the spec to refit: a boosting candidate stops adding trees once the held-out forecasts
+    /// stop improving (`early_stopping`) and is refitted with the trees it kept; other
+    /// candidates are returned unchanged.
+    pub fn fit_validated(
+        &self,
+        frame: &Frame,
+        windows: &Windows,
+        end: usize,
+        holdout: &Holdout,
+    ) -> (Model, ModelSpec) {
+        let mut tuned = self.clone();
+        let model = match &mut tuned {
+            Self::Boosted {
+                params,
+                leads_per_row,
+            } => {
+                let m = Boosted::fit(frame, windows, end, params, *leads_per_row, Some(holdout));
+                params.trees = m.trees();
+                Model::Boosted(m)
+            }
+            Self::Direct { params } => {
+                let m = Direct::fit(frame, windows, end, params, Some(holdout));
+                params.trees = m.trees();
+                Model::Direct(m)
+            }
+            _ => self.fit(frame, windows, end),
+        };
+        (model, tuned)
+    }
+
     /// A short name for reports (`snaive24`, `boosted`, ...).
     pub fn name(&self) -> String {
         match self {
@@ -87,8 +126,17 @@ impl ModelSpec {
             Self::Boosted {
                 params,
                 leads_per_row,
-            } => Model::Boosted(Boosted::fit(frame, windows, end, params, *leads_per_row)),
-            Self::Direct { params } => Model::Direct(Direct::fit(frame, windows, end, params)),
+            } => Model::Boosted(Boosted::fit(
+                frame,
+                windows,
+                end,
+                params,
+                *leads_per_row,
+                None,
+            )),
+            Self::Direct { params } => {
+                Model::Direct(Direct::fit(frame, windows, end, params, None))
+            }
             Self::Linear { penalty } => Model::Linear(Linear::fit(frame, windows, end, *penalty)),
             Self::Profile {
                 period,
@@ -184,16 +232,55 @@ impl ScaledRows {
         self.y.len()
     }
 
-    /// Gradient-boosted trees on these rows (`features` values each), weighted.
-    pub(crate) fn fit_gbm(&self, features: usize, params: &GbmParams) -> Gbm {
-        Gbm::fit(
+    /// Gradient-boosted trees on these rows (`features` values each), weighted, stopping early
+    /// on `held_out`.
+    pub(crate) fn fit_gbm(&self, features: usize, params: &GbmParams, held_out: &HeldOut) -> Gbm {
+        Gbm::fit_held_out(
             &self.x,
             self.len(),
             features,
             &self.y,
             Some(&self.weight),
             params,
+            held_out,
         )
+    }
+}
+
+/// A validation window: forecasts from each of `origins`, `horizon` hours ahead, of the observed
+/// hours before `end`.
+#[derive(Debug, Clone, Copy)]
+pub struct Holdout<'a> {
+    pub origins: &'a [usize],
+    pub end: usize,
+    pub horizon: usize,
+}
+
+impl Holdout<'_> {
+    /// The window's rows for trees fitted on [`ScaledRows`]: `row(q, t, r)` writes the features
+    /// of target `t` from origin `q` into `r` and returns the level (NaN: none, and the hour is
+    /// forecast without the trees, so it cannot tell how many trees are best).
+    pub(crate) fn rows(
+        &self,
+        frame: &Frame,
+        mut row: impl FnMut(usize, usize, &mut Vec<f64>) -> f64,
+    ) -> HeldOut {
+        let mut held = HeldOut::default();
+        let mut r = Vec::new();
+        for &q in self.origins {
+            for t in q..(q + self.horizon).min(self.end).min(frame.len()) {
+                if frame.y[t].is_nan() {
+                    continue;
+                }
+                let level = row(q, t, &mut r);
+                if !level.is_nan() {
+                    held.x.extend_from_slice(&r);
+                    held.scale.push(level);
+                    held.y.push(frame.y[t]);
+                }
+            }
+        }
+        held
     }
 }
 

@@ -3,6 +3,7 @@
 //! leads 1..horizon are forecast from data strictly before the origin, and models are refitted
 //! every `refit_every_days` days. Pure: the caller reads files and writes results.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::Duration;
@@ -75,6 +76,9 @@ pub struct Refit {
     pub chosen: String,
     pub reason: String,
     pub validation: Vec<CandidateScore>,
+    /// The trees each boosting candidate was fitted with (what the first refit's validation
+    /// kept).
+    pub trees: BTreeMap<String, u16>,
     pub fit_seconds: f64,
 }
 
@@ -229,6 +233,11 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 chosen: t.chosen.clone(),
                 reason: t.reason.clone(),
                 validation: t.validation.clone(),
+                trees: candidates
+                    .specs
+                    .iter()
+                    .filter_map(|s| s.trees().map(|n| (s.name(), n)))
+                    .collect(),
                 fit_seconds: t.fit_seconds,
             });
             served = t.points.clone();

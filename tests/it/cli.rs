@@ -345,7 +345,7 @@ fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
             "--test-days",
             "14",
             "--models",
-            "snaive24,snaive168,profile168x4,ridge",
+            "snaive24,snaive168,profile168x4,ridge,boosted",
             "--forecasts-out",
             f.to_str().unwrap(),
             "--json-out",
@@ -414,6 +414,24 @@ fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
         bt["refits"].as_array().unwrap().len()
     );
     assert_eq!(r["models"][0]["chosen"], bt["refits"][0]["chosen"]);
+    // Every refit names the trees of the boosting candidates: what the first refit's validation
+    // kept (at most its maximum), the same at every refit.
+    let trees = &bt["refits"][0]["trees"];
+    assert_eq!(trees.as_object().unwrap().len(), 1, "{trees}");
+    let max = prescale::forecast::ModelSpec::candidates()
+        .iter()
+        .find(|s| s.name() == "boosted")
+        .and_then(prescale::forecast::ModelSpec::trees)
+        .unwrap();
+    let n = trees["boosted"].as_u64().unwrap();
+    assert!((1..=u64::from(max)).contains(&n), "boosted: {n} trees");
+    assert!(
+        bt["refits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["trees"] == *trees)
+    );
 
     let page = dir.path().join("report.html");
     let out = prescale(

@@ -3,6 +3,7 @@
 
 mod boosted;
 mod direct;
+mod ets;
 mod gbm;
 mod linear;
 mod naive;
@@ -10,6 +11,7 @@ mod profile;
 
 pub use boosted::Boosted;
 pub use direct::Direct;
+pub use ets::Ets;
 pub use gbm::{Gbm, GbmParams, HeldOut};
 pub use linear::Linear;
 pub use profile::Profile;
@@ -40,6 +42,8 @@ pub enum ModelSpec {
         cycles: u8,
         damping: f64,
     },
+    /// Exponential smoothing of demand over its seasonal profile (MSTL + ETS in spirit).
+    Ets { period: u16, cycles: u8 },
 }
 
 impl ModelSpec {
@@ -57,6 +61,10 @@ impl ModelSpec {
                 period: 24,
                 cycles: 7,
                 damping: 1.0,
+            },
+            ModelSpec::Ets {
+                period: 168,
+                cycles: 4,
             },
             ModelSpec::Linear { penalty: 1.0 },
             ModelSpec::Boosted {
@@ -116,6 +124,7 @@ impl ModelSpec {
             Self::Direct { .. } => "direct".to_owned(),
             Self::Linear { .. } => "ridge".to_owned(),
             Self::Profile { period, cycles, .. } => format!("profile{period}x{cycles}"),
+            Self::Ets { period, cycles } => format!("ets{period}x{cycles}"),
         }
     }
 
@@ -147,6 +156,7 @@ impl ModelSpec {
                 cycles: *cycles,
                 damping: *damping,
             }),
+            Self::Ets { period, cycles } => Model::Ets(Ets::fit(&frame.y, end, *period, *cycles)),
         }
     }
 }
@@ -162,6 +172,7 @@ pub enum Model {
     Direct(Direct),
     Linear(Linear),
     Profile(Profile),
+    Ets(Ets),
     /// A weighted mean of members (weights sum to 1).
     Combination {
         members: Vec<(f64, Model)>,
@@ -180,6 +191,7 @@ impl Model {
             Self::Direct(m) => m.forecast(frame, windows, p, end),
             Self::Linear(m) => m.forecast(frame, windows, p, end),
             Self::Profile(m) => m.forecast(frame, windows, p, end),
+            Self::Ets(m) => m.forecast(&frame.y, p, end),
             Self::Combination { members } => {
                 let mut out = vec![0.0; end.saturating_sub(p)];
                 for (w, m) in members {
@@ -199,6 +211,7 @@ impl Model {
             Self::Direct(_) => "direct".to_owned(),
             Self::Linear(_) => "ridge".to_owned(),
             Self::Profile(p) => format!("profile{}x{}", p.period, p.cycles),
+            Self::Ets(m) => format!("ets{}x{}", m.period, m.cycles),
             Self::Combination { members } => {
                 let parts: Vec<String> = members
                     .iter()

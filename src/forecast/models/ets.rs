@@ -247,4 +247,19 @@ mod tests {
             assert_eq!(*v, naive::seasonal(short, 90, 90 + k, 168));
         }
     }
+
+    #[test]
+    fn nothing_at_or_after_the_origin_is_read() {
+        // Leads past a week too, where the reference steps back more than one period.
+        let y = disturbed(8, 0.9);
+        let p = 6 * 168 + 7;
+        let m = Ets::fit(&y, p, 168, 4);
+        let f = m.forecast(&y, p, p + 200);
+        let mut changed = y;
+        for v in &mut changed[p..] {
+            *v = 3.0 * *v + 1000.0;
+        }
+        assert_eq!(Ets::fit(&changed, p, 168, 4), m);
+        assert_eq!(m.forecast(&changed, p, p + 200), f);
+    }
 }

@@ -394,7 +394,10 @@ mod tests {
         for spec in ModelSpec::candidates().into_iter().filter(|s| {
             matches!(
                 s,
-                ModelSpec::Boosted { .. } | ModelSpec::Direct { .. } | ModelSpec::Linear { .. }
+                ModelSpec::Boosted { .. }
+                    | ModelSpec::Direct { .. }
+                    | ModelSpec::Linear { .. }
+                    | ModelSpec::Ets { .. }
             )
         }) {
             let model = spec.fit(&f, &w, p);

@@ -10,11 +10,13 @@ use crate::domain::{Hour, SeriesId};
 use crate::forecast::ForecastPoint;
 use crate::forecast::confidence::Conditions;
 use crate::forecast::features::{Windows, level};
+use crate::forecast::models::LOOKBACK_HOURS;
 use crate::forecast::registry::Registry;
 use crate::store::Store;
 
-/// Hours of history a forecast reads.
-const HISTORY_HOURS: usize = 24 * 7 * 5;
+/// Hours of history a forecast reads: what the models read, and a day more for the day-back
+/// forecast that measures recent errors.
+const HISTORY_HOURS: usize = LOOKBACK_HOURS + 24;
 
 /// A forecast of one series.
 #[derive(Debug, Clone, Serialize)]
@@ -47,7 +49,6 @@ pub async fn forecast(
         format!("series {id} has no model yet: run prescale train --series {id}")
     })?;
     let artifact = Registry::read(std::path::Path::new(&champion.path))?;
-    // Features reach back four weeks at most: five weeks of history are enough.
     let last = origin.map(|o| o.plus(-1));
     let (frame, p) =
         super::history::load(store, settings, &series, last, horizon, Some(HISTORY_HOURS)).await?;

@@ -21,6 +21,11 @@ use serde::{Deserialize, Serialize};
 use super::features::Windows;
 use super::frame::Frame;
 
+/// Hours of demand before an origin that any candidate's forecast reads (the smoothing model's
+/// two weeks, each against the four weeks before it): a forecast from this much history is the
+/// forecast from all of it.
+pub const LOOKBACK_HOURS: usize = 24 * 7 * 6;
+
 /// What to fit: written in configuration and stored in each artifact's header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -441,5 +446,35 @@ mod tests {
             assert!((fc[i] - (0.25 * fa[i] + 0.75 * fb[i])).abs() < 1e-9);
         }
         assert_eq!(combo.name(), "combination(0.25*snaive24+0.75*snaive168)");
+    }
+
+    #[test]
+    fn forecasts_read_no_further_back_than_the_lookback() {
+        // Serving loads only the last weeks: every candidate must forecast from them exactly as
+        // from the whole history (to the bit: synthetic demand is whole numbers, so the window
+        // sums of either frame are exact).
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+        let f = crate::bench::synthetic(5, 24 * 150, &cal);
+        let w = Windows::new(&f.y);
+        let p = f.len() - 30;
+        let cut = p - LOOKBACK_HOURS;
+        let short = Frame::from_parts(
+            "short",
+            f.hour(cut),
+            f.y[cut..].to_vec(),
+            &cal,
+            Vec::new(),
+            &[],
+        );
+        let ws = Windows::new(&short.y);
+        for spec in ModelSpec::candidates() {
+            let model = spec.fit(&f, &w, p - 24 * 7);
+            assert_eq!(
+                model.forecast(&f, &w, p, 24),
+                model.forecast(&short, &ws, p - cut, 24),
+                "{}",
+                spec.name()
+            );
+        }
     }
 }

@@ -16,7 +16,8 @@ use super::metrics::{Metrics, Scored, mase_scale, metrics};
 use super::models::Model;
 use super::models::ModelSpec;
 use super::trainer::{
-    CandidateScore, Points, TrainOptions, Trained, calibrate, choose, train_all, validate,
+    CandidateScore, Points, RECALIBRATION_DAYS, TrainOptions, Trained, calibrate, choose,
+    train_all, validate,
 };
 
 /// The protocol's knobs.
@@ -184,9 +185,6 @@ fn refit(frame: &Frame, w: &Windows, o: usize, opts: &TrainOptions, c: &mut Cand
 /// span that calibrates intervals, so one unusual week (a holiday, a storm) does not decide.
 const ROLLING_DAYS: usize = 28;
 
-/// Days of the served model's recent errors that calibrate intervals and confidence.
-const CALIBRATION_DAYS: usize = 28;
-
 /// Runs the protocol with the trainer choosing among `specs` at every refit.
 pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> Backtest {
     let w = Windows::new(&frame.y);
@@ -210,7 +208,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     // The model in service's own forecasts: intervals and confidence are recalibrated at every
     // origin on its errors of the last days whose outcomes are known (online split-conformal).
     let mut served: Points = Vec::new();
-    let window = 24 * CALIBRATION_DAYS;
+    let window = 24 * RECALIBRATION_DAYS;
     // Published bands not yet scored, and the online corrections learnt from scored ones.
     let mut pending: Vec<(usize, f64, Band, bool)> = Vec::new();
     let mut adapt = Adaptive::default();

@@ -202,6 +202,31 @@ impl Calibration {
         }
     }
 
+    /// This calibration with more errors ((lead, y - yhat, scale) triples, as for
+    /// [`Calibration::from_errors`]) in their lead buckets.
+    #[must_use]
+    pub fn with_errors(
+        &self,
+        errors: impl IntoIterator<Item = (usize, f64, f64)>,
+        special_seen: bool,
+    ) -> Self {
+        let mut c = self.clone();
+        if c.errors.len() != BUCKETS.len() {
+            c.errors = vec![Vec::new(); BUCKETS.len()];
+        }
+        for (lead, e, s) in errors {
+            if e.is_finite() && s > 0.0 {
+                c.errors[bucket(lead)].push(e / s);
+                c.n += 1;
+            }
+        }
+        for v in &mut c.errors {
+            v.sort_by(f64::total_cmp);
+        }
+        c.special_seen |= special_seen;
+        c
+    }
+
     /// How large the errors of the day before an origin were against the usual errors of the
     /// same leads: `day` holds the model's forecasts of that day from one origin, as (lead,
     /// actual, forecast, origin level). 1 when there is too little to say.

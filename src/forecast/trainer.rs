@@ -308,18 +308,52 @@ pub fn choose(
     }
 }
 
-/// Calibration from out-of-sample forecasts of one model.
-pub fn calibrate(frame: &Frame, w: &Windows, points: &[(usize, usize, f64, f64)]) -> Calibration {
-    let special_seen = points.iter().any(|&(q, lead, _, _)| {
+/// Days of a served model's own forecasts that recalibrate it, as in the backtest.
+pub const RECALIBRATION_DAYS: usize = 28;
+
+/// The calibration of a model in service at origin `p`: its validation calibration `cal` with the
+/// errors of its own forecasts from each local midnight since `trained_until` (the first hour
+/// its training did not see), at most `RECALIBRATION_DAYS` back, of the hours known before `p`.
+/// Out of sample by construction: what the backtest recalibrates with at every origin, as far as
+/// an artifact keeps (its validation errors stay whole however old).
+pub fn recalibrate(
+    frame: &Frame,
+    w: &Windows,
+    model: &Model,
+    cal: &Calibration,
+    trained_until: usize,
+    p: usize,
+) -> Calibration {
+    let from = trained_until.max(p.saturating_sub(24 * RECALIBRATION_DAYS));
+    let origins: Vec<usize> = (from..p).filter(|&q| frame.local[q].hour == 0).collect();
+    if origins.is_empty() {
+        return cal.clone();
+    }
+    let points = validate(model, frame, w, &origins, p, 24);
+    cal.with_errors(errors(w, &points), special_seen(frame, &points))
+}
+
+/// Whether any target of `points` is a holiday or has an event on.
+fn special_seen(frame: &Frame, points: &[(usize, usize, f64, f64)]) -> bool {
+    points.iter().any(|&(q, lead, _, _)| {
         let t = q + lead - 1;
         frame.local[t].holiday || frame.events.active[t] > 0.0
-    });
-    Calibration::from_errors(
-        points
-            .iter()
-            .map(|&(q, lead, y, f)| (lead, y - f, scale(f, level(w, q)))),
-        special_seen,
-    )
+    })
+}
+
+/// The (lead, error, scale) triples of `points` that calibrations are made of.
+fn errors<'a>(
+    w: &'a Windows,
+    points: &'a [(usize, usize, f64, f64)],
+) -> impl Iterator<Item = (usize, f64, f64)> + 'a {
+    points
+        .iter()
+        .map(|&(q, lead, y, f)| (lead, y - f, scale(f, level(w, q))))
+}
+
+/// Calibration from out-of-sample forecasts of one model.
+pub fn calibrate(frame: &Frame, w: &Windows, points: &[(usize, usize, f64, f64)]) -> Calibration {
+    Calibration::from_errors(errors(w, points), special_seen(frame, points))
 }
 
 #[cfg(test)]
@@ -405,5 +439,65 @@ mod tests {
         }
         // On this smooth synthetic series validation stops before the maximum.
         assert!(tuned_any, "{:?}", t.specs);
+    }
+
+    #[test]
+    fn a_served_model_is_recalibrated_on_its_own_forecasts_since_training() {
+        // A weekly pattern, calm up to week 8, then off by 30% either way hour by hour.
+        let y: Vec<f64> = (0..10 * 168)
+            .map(|t| {
+                let base = 100.0 + 50.0 * ((t % 24) as f64 / 4.0).sin();
+                let wobble = if (t * 7919) % 13 < 6 { 0.3 } else { -0.3 };
+                if t >= 8 * 168 {
+                    base * (1.0 + wobble)
+                } else {
+                    base
+                }
+            })
+            .collect();
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
+        let f = Frame::from_parts(
+            "t",
+            Hour::from_unix(1_767_225_600).unwrap(),
+            y,
+            &cal,
+            Vec::new(),
+            &[],
+        );
+        let w = Windows::new(&f.y);
+        let model = Model::SeasonalNaive { period: 168 };
+        // Validation saw errors of about 2%.
+        let calm = Calibration::from_errors(
+            (0..400).map(|i| (1 + i % 24, if i % 2 == 0 { 2.0 } else { -2.0 }, 100.0)),
+            false,
+        );
+        let (trained_until, p) = (8 * 168, 9 * 168 + 7);
+        let r = recalibrate(&f, &w, &model, &calm, trained_until, p);
+        // Every hour since training known before the origin, from each local midnight.
+        let days = (trained_until..p).filter(|&q| f.local[q].hour == 0).count();
+        assert!(days >= 7, "{days}");
+        assert!(r.n > calm.n + 24 * (days - 1), "{} vs {}", r.n, calm.n);
+        let cond = crate::forecast::confidence::Conditions {
+            history_hours: 10_000,
+            ..Default::default()
+        };
+        let (before, after) = (
+            calm.band(100.0, 100.0, 3, 0.2, &cond),
+            r.band(100.0, 100.0, 3, 0.2, &cond),
+        );
+        assert!(
+            after.hi80 - after.lo80 > 3.0 * (before.hi80 - before.lo80),
+            "{before:?} {after:?}"
+        );
+        assert!(after.confidence < before.confidence);
+        // Nothing since training: the validation calibration as it is.
+        assert_eq!(recalibrate(&f, &w, &model, &calm, p, p), calm);
+        // Nothing at or after the origin is read.
+        let mut later = f;
+        for v in &mut later.y[p..] {
+            *v *= 5.0;
+        }
+        let wl = Windows::new(&later.y);
+        assert_eq!(recalibrate(&later, &wl, &model, &calm, trained_until, p), r);
     }
 }

@@ -12,11 +12,12 @@ use crate::forecast::confidence::Conditions;
 use crate::forecast::features::{Windows, level};
 use crate::forecast::models::LOOKBACK_HOURS;
 use crate::forecast::registry::Registry;
+use crate::forecast::trainer::{RECALIBRATION_DAYS, recalibrate};
 use crate::store::Store;
 
-/// Hours of history a forecast reads: what the models read, and a day more for the day-back
-/// forecast that measures recent errors.
-const HISTORY_HOURS: usize = LOOKBACK_HOURS + 24;
+/// Hours of history a forecast reads: the weeks of the model's own forecasts that recalibrate it
+/// (and the day-back forecast that measures recent errors), each with what the models read.
+const HISTORY_HOURS: usize = LOOKBACK_HOURS + 24 * (RECALIBRATION_DAYS + 1);
 
 /// A forecast of one series.
 #[derive(Debug, Clone, Serialize)]
@@ -56,8 +57,19 @@ pub async fn forecast(
     let clip = frame.non_negative();
     let yhat = artifact.model.forecast(&frame, &w, p, horizon);
     let lvl = level(&w, p);
-    let origin_cond =
-        Conditions::at_origin_for(&frame, &w, &artifact.model, &artifact.calibration, p, clip);
+    // Intervals and confidence: the model's validation errors with those of its own forecasts
+    // since its training data ended, as the backtest recalibrates at every origin.
+    let since = (artifact.train_end.unix() - frame.hour(0).unix()) / 3600 + 1;
+    let trained_until = usize::try_from(since).unwrap_or(0).min(p);
+    let calibration = recalibrate(
+        &frame,
+        &w,
+        &artifact.model,
+        &artifact.calibration,
+        trained_until,
+        p,
+    );
+    let origin_cond = Conditions::at_origin_for(&frame, &w, &artifact.model, &calibration, p, clip);
     let tol = series.tolerance.get();
     let points = yhat
         .into_iter()
@@ -65,8 +77,7 @@ pub async fn forecast(
         .map(|(i, f)| {
             let pos = p + i;
             let f = if clip { f.max(0.0) } else { f };
-            let b = artifact
-                .calibration
+            let b = calibration
                 .band(f, lvl, i + 1, tol, &origin_cond.at(&frame, pos))
                 .ordered(f, clip);
             ForecastPoint {

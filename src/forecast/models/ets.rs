@@ -135,6 +135,15 @@ impl Ets {
 mod tests {
     use super::*;
 
+    fn weekly(alpha: f64, phi: f64) -> Ets {
+        Ets {
+            period: 168,
+            cycles: 4,
+            alpha,
+            phi,
+        }
+    }
+
     /// A weekly pattern whose level steps up by 30% a few hours before the origin.
     fn stepped(weeks: usize, step_at: usize) -> Vec<f64> {
         (0..weeks * 168)
@@ -167,12 +176,7 @@ mod tests {
         // it into the next hours; the bare profile (alpha 0) does not.
         let p = 7 * 168;
         let y = stepped(8, p - 6);
-        let follow = Ets {
-            period: 168,
-            cycles: 4,
-            alpha: 0.5,
-            phi: 1.0,
-        };
+        let follow = weekly(0.5, 1.0);
         let f = follow.forecast(&y, p, p + 3);
         let still = Ets {
             alpha: 0.0,
@@ -232,12 +236,7 @@ mod tests {
         let mut y = stepped(3, usize::MAX);
         let p = 2 * 168 + 10;
         y[p - 1] = f64::NAN;
-        let m = Ets {
-            period: 168,
-            cycles: 4,
-            alpha: 0.3,
-            phi: 0.9,
-        };
+        let m = weekly(0.3, 0.9);
         let f = m.forecast(&y, p, p + 24);
         assert!(f.iter().all(|v| v.is_finite()));
         // Nothing a whole week back before the origin: seasonal naive's answer.

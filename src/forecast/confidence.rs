@@ -123,6 +123,10 @@ impl Conditions {
     }
 }
 
+/// A bucket with fewer errors than this answers with the nearest shorter bucket's errors (else a
+/// longer one's) that has enough.
+const MIN_BUCKET_ERRORS: usize = 30;
+
 /// Sorted normalized validation errors per lead bucket.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -174,32 +178,7 @@ impl Calibration {
         errors: impl IntoIterator<Item = (usize, f64, f64)>,
         special_seen: bool,
     ) -> Self {
-        let mut by = vec![Vec::new(); BUCKETS.len()];
-        let mut n = 0;
-        for (lead, e, s) in errors {
-            if e.is_finite() && s > 0.0 {
-                by[bucket(lead)].push(e / s);
-                n += 1;
-            }
-        }
-        // A bucket with few errors borrows the nearest shorter bucket's (else a longer one's).
-        for b in 0..by.len() {
-            let donor = (0..b)
-                .rev()
-                .chain(b + 1..by.len())
-                .find(|&d| by[d].len() >= 30);
-            if let Some(d) = donor.filter(|_| by[b].len() < 30) {
-                by[b] = by[d].clone();
-            }
-        }
-        for v in &mut by {
-            v.sort_by(f64::total_cmp);
-        }
-        Self {
-            errors: by,
-            special_seen,
-            n,
-        }
+        Self::default().with_errors(errors, special_seen)
     }
 
     /// This calibration with more errors ((lead, y - yhat, scale) triples, as for
@@ -227,14 +206,36 @@ impl Calibration {
         c
     }
 
+    /// The errors that answer for lead bucket `b`: its own, or when it has fewer than
+    /// `MIN_BUCKET_ERRORS`, the nearest shorter bucket's with enough (else a longer one's), else
+    /// its own few. (Artifacts written before this rule was applied here hold such copies
+    /// already.)
+    fn bucket_errors(&self, b: usize) -> &[f64] {
+        let enough = |d: &usize| {
+            self.errors
+                .get(*d)
+                .is_some_and(|z| z.len() >= MIN_BUCKET_ERRORS)
+        };
+        let own = self.errors.get(b).map_or(&[][..], Vec::as_slice);
+        if own.len() >= MIN_BUCKET_ERRORS {
+            return own;
+        }
+        (0..b)
+            .rev()
+            .chain(b + 1..self.errors.len())
+            .find(enough)
+            .map_or(own, |d| &self.errors[d])
+    }
+
     /// How large the errors of the day before an origin were against the usual errors of the
     /// same leads: `day` holds the model's forecasts of that day from one origin, as (lead,
     /// actual, forecast, origin level). 1 when there is too little to say.
     pub fn recent_errors(&self, day: impl IntoIterator<Item = (usize, f64, f64, f64)>) -> f64 {
-        let usual: Vec<f64> = self
-            .errors
-            .iter()
-            .map(|z| z.iter().map(|v| v.abs()).sum::<f64>() / z.len().max(1) as f64)
+        let usual: Vec<f64> = (0..BUCKETS.len())
+            .map(|b| {
+                let z = self.bucket_errors(b);
+                z.iter().map(|v| v.abs()).sum::<f64>() / z.len().max(1) as f64
+            })
             .collect();
         let (mut seen, mut expected, mut n) = (0.0, 0.0, 0);
         for (lead, y, f, level) in day {
@@ -274,7 +275,7 @@ impl Calibration {
         cond: &Conditions,
         adapt: &Adaptive,
     ) -> Band {
-        let z = &self.errors[bucket(lead)];
+        let z = self.bucket_errors(bucket(lead));
         let s = scale(yhat, level) * cond.inflation(self);
         if z.is_empty() {
             return Band {
@@ -341,6 +342,49 @@ impl Adaptive {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bucket_short_of_errors_answers_with_its_nearest_neighbour_with_enough() {
+        let cond = Conditions {
+            history_hours: 10_000,
+            ..Conditions::default()
+        };
+        // Errors of 1 at leads 1-3 (few), 5 at leads 7-12, 9 at leads 13-24; none past 24.
+        let day = |d: usize| {
+            (1..=24).map(move |lead| {
+                let e = match lead {
+                    1..=3 if d < 2 => 1.0,
+                    1..=6 => return (lead, f64::NAN, 1.0),
+                    7..=12 => 5.0,
+                    _ => 9.0,
+                };
+                (lead, if lead % 2 == 0 { e } else { -e }, 1.0)
+            })
+        };
+        let half = |c: &Calibration, lead: usize| {
+            let b = c.band(0.0, 1.0, lead, 0.2, &cond);
+            (b.hi80 - b.lo80) / 2.0 / scale(0.0, 1.0)
+        };
+        let c = Calibration::from_errors((0..6).flat_map(day), false);
+        assert!((half(&c, 2) - 5.0).abs() < 1e-9, "leads 1-3 borrow 7-12's");
+        assert!((half(&c, 5) - 5.0).abs() < 1e-9, "leads 4-6 borrow 7-12's");
+        assert!(
+            (half(&c, 30) - 9.0).abs() < 1e-9,
+            "leads past 24 borrow 13-24's"
+        );
+        // Recalibrated with larger errors at 13-24, leads past 24 follow them.
+        let r = c.with_errors(
+            (0..40).map(|i| (13 + i % 12, if i % 2 == 0 { 20.0 } else { -20.0 }, 1.0)),
+            false,
+        );
+        assert!((half(&r, 30) - 20.0).abs() < 1e-9, "{}", half(&r, 30));
+        // Enough errors of its own: a bucket answers for itself.
+        let own = c.with_errors(
+            (0..30).map(|i| (2, if i % 2 == 0 { 1.0 } else { -1.0 }, 1.0)),
+            false,
+        );
+        assert!((half(&own, 2) - 1.0).abs() < 1e-9);
+    }
 
     #[test]
     fn intervals_from_gaussian_errors_cover_their_nominal_share() {

@@ -166,14 +166,14 @@ fn fit_and_choose(
     }
     // Boosting candidates also learn their number of trees on the validation window (early
     // stopping); they are refitted with that many.
+    let holdout = Holdout {
+        origins: &origins,
+        end,
+        horizon: opts.horizon,
+    };
     let (points, tuned): (Vec<Points>, Vec<ModelSpec>) = specs
         .iter()
         .map(|spec| {
-            let holdout = Holdout {
-                origins: &origins,
-                end,
-                horizon: opts.horizon,
-            };
             let (m, tuned) = spec.fit_validated(frame, w, origins[0], &holdout);
             (validate(&m, frame, w, &origins, end, opts.horizon), tuned)
         })

@@ -125,7 +125,7 @@ impl Direct {
 
     /// The number of trees.
     pub fn trees(&self) -> u16 {
-        u16::try_from(self.gbm.trees()).unwrap_or(u16::MAX)
+        self.gbm.trees()
     }
 
     pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, end: usize) -> Vec<f64> {

@@ -408,9 +408,9 @@ impl Gbm {
         }
     }
 
-    /// The number of trees.
-    pub fn trees(&self) -> usize {
-        self.trees.len()
+    /// The number of trees (at most the `trees` it was fitted with).
+    pub fn trees(&self) -> u16 {
+        u16::try_from(self.trees.len()).unwrap_or(u16::MAX)
     }
 
     /// Predicts one row of `features` values.
@@ -785,7 +785,7 @@ mod tests {
                 held.error(full.base, &sums)
             })
             .collect();
-        let kept = stopped.trees();
+        let kept = usize::from(stopped.trees());
         assert!(kept > 0 && kept + 20 < 300, "kept {kept} of 300 trees");
         let e = errors[kept - 1];
         assert!(
@@ -809,7 +809,7 @@ mod tests {
             &y,
             None,
             &GbmParams {
-                trees: kept as u16,
+                trees: stopped.trees(),
                 ..p
             },
         );

@@ -214,7 +214,7 @@ pub struct BacktestArgs {
     #[arg(long, default_value_t = 0.2)]
     pub tolerance: f64,
     /// Candidates to choose among (default: all): snaive24, snaive168, profile168x4,
-    /// profile24x7, ridge, boosted, direct.
+    /// profile24x7, ets168x4, mstl, ridge, boosted, direct.
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
     /// One row per (origin, target): origin,timestamp,yhat,lo80,hi80,lo95,hi95,confidence.

@@ -6,6 +6,7 @@ mod direct;
 mod ets;
 mod gbm;
 mod linear;
+mod mstl;
 mod naive;
 mod profile;
 
@@ -14,6 +15,7 @@ pub use direct::Direct;
 pub use ets::Ets;
 pub use gbm::{Gbm, GbmParams, HeldOut};
 pub use linear::Linear;
+pub use mstl::Mstl;
 pub use profile::Profile;
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +51,9 @@ pub enum ModelSpec {
     },
     /// Exponential smoothing of demand over its seasonal profile (MSTL + ETS in spirit).
     Ets { period: u16, cycles: u8 },
+    /// MSTL decomposition of the last `weeks` weeks (daily and weekly seasons) with Holt's
+    /// damped-trend smoothing of the seasonally adjusted series.
+    Mstl { weeks: u8 },
 }
 
 impl ModelSpec {
@@ -71,6 +76,7 @@ impl ModelSpec {
                 period: 168,
                 cycles: 4,
             },
+            ModelSpec::Mstl { weeks: 6 },
             ModelSpec::Linear { penalty: 1.0 },
             ModelSpec::Boosted {
                 params: GbmParams::default(),
@@ -130,6 +136,7 @@ impl ModelSpec {
             Self::Linear { .. } => "ridge".to_owned(),
             Self::Profile { period, cycles, .. } => format!("profile{period}x{cycles}"),
             Self::Ets { period, cycles } => format!("ets{period}x{cycles}"),
+            Self::Mstl { .. } => "mstl".to_owned(),
         }
     }
 
@@ -162,6 +169,7 @@ impl ModelSpec {
                 damping: *damping,
             }),
             Self::Ets { period, cycles } => Model::Ets(Ets::fit(&frame.y, end, *period, *cycles)),
+            Self::Mstl { weeks } => Model::Mstl(Mstl::fit(&frame.y, end, *weeks)),
         }
     }
 }
@@ -178,6 +186,7 @@ pub enum Model {
     Linear(Linear),
     Profile(Profile),
     Ets(Ets),
+    Mstl(Mstl),
     /// A weighted mean of members (weights sum to 1).
     Combination {
         members: Vec<(f64, Model)>,
@@ -197,6 +206,7 @@ impl Model {
             Self::Linear(m) => m.forecast(frame, windows, p, end),
             Self::Profile(m) => m.forecast(frame, windows, p, end),
             Self::Ets(m) => m.forecast(&frame.y, p, end),
+            Self::Mstl(m) => m.forecast(&frame.y, p, end),
             Self::Combination { members } => {
                 let mut out = vec![0.0; end.saturating_sub(p)];
                 for (w, m) in members {
@@ -217,6 +227,7 @@ impl Model {
             Self::Linear(_) => "ridge".to_owned(),
             Self::Profile(p) => format!("profile{}x{}", p.period, p.cycles),
             Self::Ets(m) => format!("ets{}x{}", m.period, m.cycles),
+            Self::Mstl(_) => "mstl".to_owned(),
             Self::Combination { members } => {
                 let parts: Vec<String> = members
                     .iter()
@@ -403,6 +414,7 @@ mod tests {
                     | ModelSpec::Direct { .. }
                     | ModelSpec::Linear { .. }
                     | ModelSpec::Ets { .. }
+                    | ModelSpec::Mstl { .. }
             )
         }) {
             let model = spec.fit(&f, &w, p);

@@ -155,7 +155,7 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
             .map(|r| x[r * features + f])
             .filter(|v| !v.is_nan())
             .collect();
-        values.sort_by(f64::total_cmp);
+        values.sort_unstable_by(f64::total_cmp);
         values.dedup();
         // Upper edges: every distinct value when few, else quantiles of the distinct values.
         let e: Vec<f64> = if values.len() <= MAX_BINS {

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use super::features::Windows;
 use super::frame::Frame;
 
-/// Hours of demand before an origin that any candidate's forecast reads (the smoothing model's
-/// two weeks, each against the four weeks before it): a forecast from this much history is the
+/// Hours of demand before an origin that any candidate's forecast reads (the decomposition
+/// model's eight weeks; the smoothing model reads six): a forecast from this much history is the
 /// forecast from all of it.
-pub const LOOKBACK_HOURS: usize = 24 * 7 * 6;
+pub const LOOKBACK_HOURS: usize = 24 * 7 * 8;
 
 /// What to fit: written in configuration and stored in each artifact's header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ impl ModelSpec {
                 period: 168,
                 cycles: 4,
             },
-            ModelSpec::Mstl { weeks: 6 },
+            ModelSpec::Mstl { weeks: 8 },
             ModelSpec::Linear { penalty: 1.0 },
             ModelSpec::Boosted {
                 params: GbmParams::default(),

@@ -9,6 +9,7 @@ mod linear;
 mod mstl;
 mod naive;
 mod profile;
+mod stl;
 
 pub use boosted::Boosted;
 pub use direct::Direct;

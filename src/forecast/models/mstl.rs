@@ -1,8 +1,8 @@
 //! MSTL + exponential smoothing, the decomposition model for smooth multi-seasonal series.
 //!
 //! At each origin the last `weeks` weeks of demand are decomposed by MSTL (Bandara, Hyndman &
-//! Bergmeir 2021: STL by loess for the daily, then the weekly period, twice over; the `stlrs`
-//! implementation) into a trend, one seasonal component per period and a remainder. The
+//! Bergmeir 2021: STL by loess for the daily, then the weekly period, twice over; STL in `stl.rs`,
+//! held to `stlrs`'s) into a trend, one seasonal component per period and a remainder. The
 //! seasonally adjusted series (trend + remainder) is smoothed by Holt's damped-trend method and
 //! each seasonal component repeats its last cycle: the peers' MSTL + AutoETS, except that the
 //! smoothing weights are chosen by the MAE of forecasts from the last days before the fit's end
@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::naive;
+use super::{naive, stl};
 
 const PERIODS: [usize; 2] = [24, 168];
 /// The trend and low-pass loess are evaluated at this many points per window and interpolated
@@ -70,7 +70,7 @@ impl Parts {
                     .unwrap_or(first);
             }
         }
-        let (adjusted, seasonal) = mstl(&x, LOESS_JUMPS)?;
+        let (adjusted, seasonal) = mstl(&x, LOESS_JUMPS);
         Some(Self { adjusted, seasonal })
     }
 
@@ -89,11 +89,11 @@ impl Parts {
 /// MSTL (Bandara, Hyndman & Bergmeir 2021, algorithm 1, with its defaults: two passes over the
 /// periods, seasonal windows 11 and 15): STL of the series less the other seasons, period by
 /// period. Returns the seasonally adjusted series (trend + remainder) and each period's seasonal
-/// component (None: STL refused the series). The trend and low-pass loess are evaluated every
+/// component (at least two weeks of `x`). The trend and low-pass loess are evaluated every
 /// `1/jumps` of their window and interpolated between: with `LOESS_JUMPS` (every fifth, against
 /// STL's tenth) the weekly smoothers' windows of 281 and 169 hours cost half as much, and on the
 /// shared datasets forecasts did not change beyond noise.
-fn mstl(x: &[f64], jumps: usize) -> Option<(Vec<f64>, Vec<Vec<f64>>)> {
+fn mstl(x: &[f64], jumps: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
     let mut adjusted = x.to_vec();
     let mut seasonal = vec![vec![0.0; x.len()]; PERIODS.len()];
     for _ in 0..2 {
@@ -105,19 +105,18 @@ fn mstl(x: &[f64], jumps: usize) -> Option<(Vec<f64>, Vec<Vec<f64>>)> {
             // STL's default trend and low-pass windows for this period and seasonal window.
             let nt = odd((1.5 * period as f64 / (1.0 - 1.5 / ns as f64)).ceil() as usize);
             let nl = odd(period);
-            let fit = stlrs::StlParams::new()
-                .seasonal_length(ns)
-                .trend_jump(nt.div_ceil(jumps))
-                .low_pass_jump(nl.div_ceil(jumps))
-                .fit(&adjusted, period)
-                .ok()?;
-            seasonal[i] = fit.seasonal().to_vec();
+            (seasonal[i], _) = stl::decompose(
+                &adjusted,
+                period,
+                (ns, nt, nl),
+                (nt.div_ceil(jumps), nl.div_ceil(jumps)),
+            );
             for (a, s) in adjusted.iter_mut().zip(&seasonal[i]) {
                 *a -= s;
             }
         }
     }
-    Some((adjusted, seasonal))
+    (adjusted, seasonal)
 }
 
 fn odd(n: usize) -> usize {
@@ -289,7 +288,7 @@ mod tests {
     #[test]
     fn the_decomposition_is_stlrs_mstl_at_its_default_jumps() {
         let x = series(8, 0.7, 30.0);
-        let (adjusted, seasonal) = mstl(&x, 10).unwrap();
+        let (adjusted, seasonal) = mstl(&x, 10);
         let reference = stlrs::MstlParams::new().fit(&x, &PERIODS).unwrap();
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + b.abs());
         for (mine, theirs) in seasonal.iter().zip(reference.seasonal()) {
@@ -303,7 +302,7 @@ mod tests {
                 .all(|(a, (t, r))| close(*a, t + r))
         );
         // Coarser loess moves the components, but little.
-        let (coarse, _) = mstl(&x, LOESS_JUMPS).unwrap();
+        let (coarse, _) = mstl(&x, LOESS_JUMPS);
         assert_ne!(coarse, adjusted);
         let gap = coarse
             .iter()

@@ -95,26 +95,13 @@ fn mstl(x: &[f64]) -> (Vec<f64>, Vec<Vec<f64>>) {
             for (a, s) in adjusted.iter_mut().zip(&seasonal[i]) {
                 *a += s;
             }
-            let ns = 7 + 4 * (i + 1);
-            // STL's default trend and low-pass windows for this period and seasonal window.
-            let nt = odd((1.5 * period as f64 / (1.0 - 1.5 / ns as f64)).ceil() as usize);
-            let nl = odd(period);
-            (seasonal[i], _) = stl::decompose(
-                &adjusted,
-                period,
-                (ns, nt, nl),
-                (nt.div_ceil(10), nl.div_ceil(10)),
-            );
+            (seasonal[i], _) = stl::decompose(&adjusted, period, 7 + 4 * (i + 1));
             for (a, s) in adjusted.iter_mut().zip(&seasonal[i]) {
                 *a -= s;
             }
         }
     }
     (adjusted, seasonal)
-}
-
-fn odd(n: usize) -> usize {
-    n | 1
 }
 
 /// Holt's damped-trend smoothing: level and trend after observing `v`.

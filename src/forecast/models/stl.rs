@@ -15,6 +15,8 @@ struct Loess {
     jump: usize,
     /// Normalized tricube weights of a window symmetric about its point, offsets -half..=half.
     kernel: Vec<f64>,
+    /// The weights of any other window, reused from fit to fit.
+    weights: Vec<f64>,
 }
 
 impl Loess {
@@ -33,12 +35,13 @@ impl Loess {
             deg,
             jump,
             kernel,
+            weights: Vec::with_capacity(len),
         }
     }
 
     /// The fit at `xs` (1-based, as the Fortran) of `y[..n]` from the points `nleft..=nright`
     /// (None: no weight in the window).
-    fn est(&self, y: &[f64], n: usize, xs: usize, nleft: usize, nright: usize) -> Option<f64> {
+    fn est(&mut self, y: &[f64], n: usize, xs: usize, nleft: usize, nright: usize) -> Option<f64> {
         let half = (self.len - 1) / 2;
         if self.len <= n && xs >= nleft && xs - nleft == half && nright == xs + half {
             // Symmetric inside the series: the degree-1 correction vanishes.
@@ -51,14 +54,14 @@ impl Loess {
         if self.len > n {
             h += ((self.len - n) / 2) as f64;
         }
-        let mut w: Vec<f64> = (nleft..=nright)
-            .map(|j| tricube((j as f64 - xs).abs(), h))
-            .collect();
+        let w = &mut self.weights;
+        w.clear();
+        w.extend((nleft..=nright).map(|j| tricube((j as f64 - xs).abs(), h)));
         let a: f64 = w.iter().sum();
         if a <= 0.0 {
             return None;
         }
-        for v in &mut w {
+        for v in w.iter_mut() {
             *v /= a;
         }
         if h > 0.0 && self.deg > 0 {
@@ -84,7 +87,7 @@ impl Loess {
     }
 
     /// Smooths `y[..n]` into `ys[..n]`.
-    fn smooth(&self, y: &[f64], n: usize, ys: &mut [f64]) {
+    fn smooth(&mut self, y: &[f64], n: usize, ys: &mut [f64]) {
         if n < 2 {
             ys[0] = y[0];
             return;
@@ -92,7 +95,7 @@ impl Loess {
         let len = self.len;
         let jump = self.jump.min(n - 1);
         let (mut nleft, mut nright) = (0, 0);
-        let fit = |i: usize, nleft: usize, nright: usize, ys: &mut [f64]| {
+        let mut fit = |i: usize, nleft: usize, nright: usize, ys: &mut [f64]| {
             ys[i - 1] = self.est(y, n, i, nleft, nright).unwrap_or(y[i - 1]);
         };
         if len >= n {
@@ -167,11 +170,20 @@ fn moving_average(x: &[f64], n: usize, len: usize, ave: &mut [f64]) {
     }
 }
 
-/// The seasonal and trend components of `y` with period `np`; windows `ns` (seasonal), `nt`
-/// (trend) and `nl` (low-pass), all odd; the trend and low-pass smoothers evaluated every
-/// `ntjump` and `nljump` points (the seasonal one every tenth of its window, as STL's default).
-/// `y` must hold at least two periods.
-pub(super) fn decompose(
+/// The seasonal and trend components of `y` with period `np` and seasonal window `ns` (odd),
+/// with STL's defaults otherwise: trend window the odd number at or above
+/// `1.5 np / (1 - 1.5 / ns)`, low-pass window the odd number at or above `np`, and every smoother
+/// evaluated every tenth of its window. `y` must hold at least two periods.
+pub(super) fn decompose(y: &[f64], np: usize, ns: usize) -> (Vec<f64>, Vec<f64>) {
+    let nt = (1.5 * np as f64 / (1.0 - 1.5 / ns as f64)).ceil() as usize | 1;
+    let nl = np | 1;
+    decompose_with(y, np, (ns, nt, nl), (nt.div_ceil(10), nl.div_ceil(10)))
+}
+
+/// [`decompose`] with windows `ns` (seasonal), `nt` (trend) and `nl` (low-pass), all odd, the
+/// trend and low-pass smoothers evaluated every `ntjump` and `nljump` points (the seasonal one
+/// every tenth of its window).
+fn decompose_with(
     y: &[f64],
     np: usize,
     (ns, nt, nl): (usize, usize, usize),
@@ -179,9 +191,9 @@ pub(super) fn decompose(
 ) -> (Vec<f64>, Vec<f64>) {
     let n = y.len();
     debug_assert!(n >= 2 * np && ns % 2 == 1 && nt % 2 == 1 && nl % 2 == 1);
-    let seasonal_loess = Loess::new(ns, 0, ns.div_ceil(10));
-    let low_pass = Loess::new(nl, 1, nljump);
-    let trend_loess = Loess::new(nt, 1, ntjump);
+    let mut seasonal_loess = Loess::new(ns, 0, ns.div_ceil(10));
+    let mut low_pass = Loess::new(nl, 1, nljump);
+    let mut trend_loess = Loess::new(nt, 1, ntjump);
     let mut season = vec![0.0; n];
     let mut trend = vec![0.0; n];
     let mut detrended = vec![0.0; n];
@@ -252,7 +264,7 @@ mod tests {
                         + 20.0 * noise
                 })
                 .collect();
-            let (season, trend) = decompose(&y, np, (ns, nt, nl), (tj, lj));
+            let (season, trend) = decompose_with(&y, np, (ns, nt, nl), (tj, lj));
             let theirs = stlrs::StlParams::new()
                 .seasonal_length(ns)
                 .trend_length(nt)
@@ -272,6 +284,20 @@ mod tests {
                 close(&trend, theirs.trend()),
             );
             assert!(es < 1e-9 && et < 1e-9, "n {n} np {np}: {es} {et}");
+            // STL's default windows and jumps, for the seasonal windows the decomposition
+            // model uses.
+            if (np, ns) == (24, 11) || (np, ns) == (168, 15) {
+                let (season, trend) = decompose(&y, np, ns);
+                let theirs = stlrs::StlParams::new()
+                    .seasonal_length(ns)
+                    .fit(&y, np)
+                    .unwrap();
+                let (es, et) = (
+                    close(&season, theirs.seasonal()),
+                    close(&trend, theirs.trend()),
+                );
+                assert!(es < 1e-9 && et < 1e-9, "defaults, n {n} np {np}: {es} {et}");
+            }
         }
     }
 }

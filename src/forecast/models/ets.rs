@@ -1,4 +1,5 @@
-//! Exponential smoothing of the seasonally adjusted series (MSTL + ETS in spirit, multiplicative):
+//! Exponential smoothing of demand over a plain seasonal profile (multiplicative; `mstl` is the
+//! decomposition by loess):
 //! each hour's seasonal reference is the mean of the same hour over the previous `cycles`
 //! periods; demand over its reference is smoothed hour by hour into a level (simple exponential
 //! smoothing, weight `alpha`); a forecast is the reference times that level, its distance from 1

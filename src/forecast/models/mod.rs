@@ -50,7 +50,7 @@ pub enum ModelSpec {
         cycles: u8,
         damping: f64,
     },
-    /// Exponential smoothing of demand over its seasonal profile (MSTL + ETS in spirit).
+    /// Exponential smoothing of demand over its seasonal profile (the mean of the last cycles).
     Ets { period: u16, cycles: u8 },
     /// MSTL decomposition of the last `weeks` weeks (daily and weekly seasons) with Holt's
     /// damped-trend smoothing of the seasonally adjusted series.

@@ -1,4 +1,4 @@
-//! A seasonal decomposition for smooth multi-seasonal series (MSTL-like): the seasonal profile is
+//! A seasonal profile model (the decomposition model proper is `mstl`): the seasonal profile is
 //! the mean of the same hour over the last `cycles` periods, and the level change since then is
 //! applied, damped. Robust where demand is regular and the features of the learners add noise.
 

@@ -209,9 +209,10 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     // origin on its errors of the last days whose outcomes are known (online split-conformal).
     let mut served: Points = Vec::new();
     let window = 24 * RECALIBRATION_DAYS;
-    // Published bands not yet scored, and the online corrections learnt from scored ones.
-    let mut pending: Vec<(usize, f64, Band, bool)> = Vec::new();
-    let mut adapt = Adaptive::default();
+    // Every published band with an outcome, by target hour: the online corrections at an origin
+    // are replayed from those of the last `window` hours whose outcomes it knows, as serving
+    // replays its published forecasts.
+    let mut outcomes: BTreeMap<usize, (f64, Vec<(Band, bool)>)> = BTreeMap::new();
     let recent = |pts: &Points, o: usize| -> Points {
         pts.iter()
             .copied()
@@ -242,12 +243,11 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             trained = Some(t);
         }
         let calibration = calibrate(frame, &w, &recent(&served, o));
-        // Outcomes known by this origin teach the online corrections, in hour order.
-        pending.sort_by_key(|p| p.0);
-        let known = pending.partition_point(|p| p.0 < o);
-        for (_, y, band, hit) in pending.drain(..known) {
-            adapt.update(y, &band, hit);
-        }
+        let adapt = Adaptive::replay(
+            outcomes
+                .range(o.saturating_sub(window)..o)
+                .map(|(_, (y, bands))| (*y, bands.as_slice())),
+        );
 
         let t = trained.as_ref().expect("fitted at the first origin");
         let started = Instant::now();
@@ -294,7 +294,11 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 confidence: b.confidence,
             };
             if !y.is_nan() {
-                pending.push((pos, y, b, (y - f).abs() <= tolerance * f.abs()));
+                outcomes
+                    .entry(pos)
+                    .or_insert_with(|| (y, Vec::new()))
+                    .1
+                    .push((b, (y - f).abs() <= tolerance * f.abs()));
                 scored.push(Scored {
                     origin: o,
                     lead: i + 1,

@@ -306,6 +306,11 @@ impl Calibration {
 /// and Candès 2021): each interval's miscoverage level moves by `gamma (target - missed)`, so
 /// that over time the share of misses converges to the target even when errors drift; and the
 /// scale confidence is computed at widens while hits fall short of the confidence given.
+///
+/// The state is a fold over published forecasts and their outcomes, so the backtest and the
+/// serving loop compute it the same way, with no state of their own: [`Adaptive::replay`] of the
+/// target hours of the last [`RECALIBRATION_DAYS`](super::trainer::RECALIBRATION_DAYS) days,
+/// from the default.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Adaptive {
     pub alpha80: f64,
@@ -323,19 +328,44 @@ impl Default for Adaptive {
     }
 }
 
-/// Step sizes: per outcome for the levels, and for the log of the confidence scale.
+/// Step sizes: per target hour for the levels, and for the log of the confidence scale.
 const GAMMA: f64 = 0.01;
 const ETA: f64 = 0.02;
 
 impl Adaptive {
-    /// Learns from one known outcome of a published point.
-    pub fn update(&mut self, y: f64, band: &Band, hit: bool) {
-        let miss80 = f64::from(u8::from(y < band.lo80 || y > band.hi80));
-        let miss95 = f64::from(u8::from(y < band.lo95 || y > band.hi95));
+    /// Learns from the outcome `y` of one target hour, given every band published for it and
+    /// whether each hit (was within tolerance). The serving loop publishes every hour, so an hour
+    /// has up to a horizon's worth of forecasts; their misses and confidence gaps are averaged,
+    /// so that each hour counts once however often it was forecast (the backtest forecasts each
+    /// hour once).
+    pub fn learn(&mut self, y: f64, published: &[(Band, bool)]) {
+        if published.is_empty() || !y.is_finite() {
+            return;
+        }
+        let n = published.len() as f64;
+        let share = |missed: &dyn Fn(&Band) -> bool| {
+            published.iter().filter(|(b, _)| missed(b)).count() as f64 / n
+        };
+        let miss80 = share(&|b| y < b.lo80 || y > b.hi80);
+        let miss95 = share(&|b| y < b.lo95 || y > b.hi95);
+        let gap = published
+            .iter()
+            .map(|(b, hit)| b.confidence - f64::from(u8::from(*hit)))
+            .sum::<f64>()
+            / n;
         self.alpha80 += GAMMA * (0.20 - miss80);
         self.alpha95 += GAMMA * (0.05 - miss95);
-        let gap = band.confidence - f64::from(u8::from(hit));
         self.confidence_scale = (self.confidence_scale * (ETA * gap).exp()).clamp(0.25, 4.0);
+    }
+
+    /// The corrections learnt from `hours` (outcome and published bands of each target hour, in
+    /// hour order), starting from the default.
+    pub fn replay<'a>(hours: impl IntoIterator<Item = (f64, &'a [(Band, bool)])>) -> Self {
+        let mut a = Self::default();
+        for (y, published) in hours {
+            a.learn(y, published);
+        }
+        a
     }
 }
 
@@ -439,7 +469,7 @@ mod tests {
             confidence: 0.9,
         };
         for _ in 0..20 {
-            a.update(130.0, &band, false); // outside both intervals, a miss for confidence
+            a.learn(130.0, &[(band, false)]); // outside both intervals, a miss for confidence
         }
         assert!(
             a.alpha80 < 0.2 && a.alpha95 < 0.05,
@@ -448,7 +478,7 @@ mod tests {
         assert!(a.confidence_scale > 1.0);
         let widened = a;
         for _ in 0..200 {
-            a.update(100.0, &band, true);
+            a.learn(100.0, &[(band, true)]);
         }
         assert!(a.alpha80 > widened.alpha80 && a.confidence_scale < widened.confidence_scale);
         // With the level lowered, the same errors give a wider interval.
@@ -463,6 +493,53 @@ mod tests {
         let wide = cal.band_adapted(100.0, 100.0, 1, 0.1, &cond, &widened);
         assert!(wide.hi80 - wide.lo80 > plain.hi80 - plain.lo80);
         assert!(wide.confidence < plain.confidence);
+    }
+
+    #[test]
+    fn an_hour_forecast_many_times_counts_once_with_its_misses_averaged() {
+        let band = |confidence: f64| Band {
+            lo80: 90.0,
+            hi80: 110.0,
+            lo95: 80.0,
+            hi95: 120.0,
+            confidence,
+        };
+        // 24 forecasts of an hour that came in at 115: each outside 80%, inside 95%.
+        let mut many = Adaptive::default();
+        many.learn(115.0, &vec![(band(0.9), false); 24]);
+        let mut once = Adaptive::default();
+        once.learn(115.0, &[(band(0.9), false)]);
+        assert_eq!(many, once);
+        assert!((many.alpha80 - (0.2 - GAMMA * 0.8)).abs() < 1e-12);
+        assert!((many.alpha95 - (0.05 + GAMMA * 0.05)).abs() < 1e-12);
+        // Half of them hit and were inside: the steps are the averages.
+        let mut half = Adaptive::default();
+        let mixed: Vec<(Band, bool)> = (0..24)
+            .map(|i| {
+                if i % 2 == 0 {
+                    (band(0.9), false)
+                } else {
+                    (
+                        Band {
+                            hi80: 130.0,
+                            ..band(0.5)
+                        },
+                        true,
+                    )
+                }
+            })
+            .collect();
+        half.learn(115.0, &mixed);
+        assert!((half.alpha80 - (0.2 + GAMMA * (0.2 - 0.5))).abs() < 1e-12);
+        let gap = (0.9 + (0.5 - 1.0)) / 2.0;
+        assert!((half.confidence_scale - (ETA * gap).exp()).abs() < 1e-12);
+        // Replay is the fold from the default; an hour with no forecast or no outcome is a no-op.
+        let hours = [
+            (115.0, &mixed[..]),
+            (f64::NAN, &mixed[..]),
+            (100.0, &[][..]),
+        ];
+        assert_eq!(Adaptive::replay(hours), half);
     }
 
     #[test]

@@ -8,12 +8,12 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::domain::{Hour, SeriesId};
 use crate::forecast::ForecastPoint;
-use crate::forecast::confidence::Conditions;
+use crate::forecast::confidence::{Adaptive, Band, Conditions};
 use crate::forecast::features::{Windows, level};
 use crate::forecast::models::LOOKBACK_HOURS;
 use crate::forecast::registry::Registry;
 use crate::forecast::trainer::{RECALIBRATION_DAYS, recalibrate};
-use crate::store::Store;
+use crate::store::{PublishedPoint, Store};
 
 /// Hours of history a forecast reads: the weeks of the model's own forecasts that recalibrate it
 /// (and the day-back forecast that measures recent errors), each with what the models read.
@@ -71,6 +71,13 @@ pub async fn forecast(
     );
     let origin_cond = Conditions::at_origin_for(&frame, &w, &artifact.model, &calibration, p, clip);
     let tol = series.tolerance.get();
+    // The online corrections, replayed from what was published for the last days' hours and
+    // what came, as the backtest does at every origin.
+    let window = 24 * RECALIBRATION_DAYS as i64;
+    let published = store
+        .published_between(id, frame.hour(p).plus(-window), frame.hour(p).plus(-1))
+        .await?;
+    let adapt = adaptive(&frame.y, frame.hour(p), p, &published, tol);
     let points = yhat
         .into_iter()
         .enumerate()
@@ -78,7 +85,7 @@ pub async fn forecast(
             let pos = p + i;
             let f = if clip { f.max(0.0) } else { f };
             let b = calibration
-                .band(f, lvl, i + 1, tol, &origin_cond.at(&frame, pos))
+                .band_adapted(f, lvl, i + 1, tol, &origin_cond.at(&frame, pos), &adapt)
                 .ordered(f, clip);
             ForecastPoint {
                 hour: frame.hour(pos),
@@ -99,4 +106,44 @@ pub async fn forecast(
         origin: frame.hour(p),
         points,
     })
+}
+
+/// [`Adaptive::replay`] of `published` points (ordered by hour) whose target hour is observed in
+/// `y`, where position `p` is hour `origin`: each hour's outcome against every band published
+/// for it, a hit being within `tolerance` of the expected demand.
+fn adaptive(
+    y: &[f64],
+    origin: Hour,
+    p: usize,
+    published: &[PublishedPoint],
+    tolerance: f64,
+) -> Adaptive {
+    let mut hours: Vec<(f64, Vec<(Band, bool)>)> = Vec::new();
+    let mut last = None;
+    for pp in published {
+        let pt = &pp.point;
+        let back = usize::try_from(pt.hour.hours_until(origin)).unwrap_or(0);
+        let Some(&actual) = (back > 0 && back <= p).then(|| &y[p - back]) else {
+            continue;
+        };
+        if actual.is_nan() {
+            continue;
+        }
+        if last != Some(pt.hour) {
+            hours.push((actual, Vec::new()));
+            last = Some(pt.hour);
+        }
+        let band = Band {
+            lo80: pt.lower80,
+            hi80: pt.upper80,
+            lo95: pt.lower95,
+            hi95: pt.upper95,
+            confidence: pt.confidence,
+        };
+        let hit = (actual - pt.expected).abs() <= tolerance * pt.expected.abs();
+        if let Some(h) = hours.last_mut() {
+            h.1.push((band, hit));
+        }
+    }
+    Adaptive::replay(hours.iter().map(|(y, b)| (*y, b.as_slice())))
 }

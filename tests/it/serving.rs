@@ -185,3 +185,89 @@ on_each_backend!(
         app.stop().await;
     }
 );
+
+on_each_backend!(
+    published_forecasts_that_missed_widen_the_next_ones_and_those_not_yet_due_do_not,
+    |db| {
+        // The online corrections are replayed from the published forecasts of the last four
+        // weeks and what came: bands published far too narrow and too sure, then missed, widen
+        // the next forecast's bands and lower its confidence; the point forecast is the same.
+        let app = spawn_app(&db).await;
+        let mut opts = options("nasa");
+        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        import(&db, &nasa_days(&db, 40), &opts).await.unwrap();
+        let id = SeriesId::parse("nasa").unwrap();
+        retrain::retrain(&db.store, &app.settings, &id, &quick_specs())
+            .await
+            .unwrap();
+        import(&db, &nasa_days(&db, 48), &opts).await.unwrap();
+        let origin = Hour::containing(
+            chrono::DateTime::parse_from_rfc3339("1995-08-18T00:00:00-04:00")
+                .unwrap()
+                .to_utc(),
+        );
+        let forecast =
+            || prescale::jobs::predict::forecast(&db.store, &app.settings, &id, 24, Some(origin));
+        let plain = forecast().await.unwrap();
+        let overconfident = |issued_at: Hour| -> Vec<prescale::store::PublishedPoint> {
+            (0..24)
+                .map(|i| prescale::store::PublishedPoint {
+                    issued_at,
+                    model_version: plain.model_version,
+                    lead: i + 1,
+                    point: prescale::forecast::ForecastPoint {
+                        hour: issued_at.plus(i),
+                        expected: 1e9,
+                        lower80: 1e9,
+                        upper80: 1e9,
+                        lower95: 1e9,
+                        upper95: 1e9,
+                        confidence: 0.99,
+                    },
+                })
+                .collect()
+        };
+        // Not yet due: forecasts of the origin's hours and after change nothing.
+        db.store.publish(&id, &overconfident(origin)).await.unwrap();
+        assert_eq!(forecast().await.unwrap().points, plain.points);
+        // Eight days of missed forecasts before the origin, published every six hours (an hour
+        // forecast several times counts once, its misses averaged).
+        for k in 1..=32 {
+            db.store
+                .publish(&id, &overconfident(origin.plus(-6 * k)))
+                .await
+                .unwrap();
+        }
+        let adapted = forecast().await.unwrap();
+        let mean = |f: &prescale::jobs::predict::Forecast,
+                    v: &dyn Fn(&prescale::forecast::ForecastPoint) -> f64| {
+            f.points.iter().map(v).sum::<f64>() / f.points.len() as f64
+        };
+        let (w80, w95) = (
+            |p: &prescale::forecast::ForecastPoint| p.upper80 - p.lower80,
+            |p: &prescale::forecast::ForecastPoint| p.upper95 - p.lower95,
+        );
+        assert!(
+            mean(&adapted, &w80) > 1.2 * mean(&plain, &w80),
+            "{} vs {}",
+            mean(&adapted, &w80),
+            mean(&plain, &w80)
+        );
+        assert!(mean(&adapted, &w95) > mean(&plain, &w95));
+        let conf = |p: &prescale::forecast::ForecastPoint| p.confidence;
+        assert!(
+            mean(&adapted, &conf) < mean(&plain, &conf) - 0.05,
+            "{} vs {}",
+            mean(&adapted, &conf),
+            mean(&plain, &conf)
+        );
+        assert!(
+            adapted
+                .points
+                .iter()
+                .zip(&plain.points)
+                .all(|(a, b)| a.expected == b.expected)
+        );
+        app.stop().await;
+    }
+);

@@ -165,7 +165,9 @@ pub struct PublishBench {
 }
 
 /// Creates `series` synthetic series of `hours` hours ending at the current hour in a fresh
-/// store, trains them, then times one publish cycle over all of them.
+/// store, trains them, stores hourly publications of 24 hours for the last `published` hours
+/// (each point 5% above what came, with ±10% and ±20% bands), then times one publish cycle over
+/// all of them.
 ///
 /// # Errors
 /// When the store fails or a series does not train.
@@ -173,6 +175,7 @@ pub async fn publish_bench(
     settings: &crate::config::Settings,
     series: usize,
     hours: usize,
+    published: usize,
 ) -> anyhow::Result<PublishBench> {
     use crate::domain::{Demand, Observation, Series, SeriesId};
     use crate::store::{ImportBatch, Store};
@@ -181,6 +184,7 @@ pub async fn publish_bench(
     let now = Hour::containing(chrono::Utc::now());
     let started = Instant::now();
     let mut ids = Vec::with_capacity(series);
+    let mut frames = Vec::with_capacity(series);
     for i in 0..series {
         let id = SeriesId::parse(&format!("bench-{i:05}"))?;
         let frame = synthetic(i as u64 + 1, hours, &calendar);
@@ -218,8 +222,9 @@ pub async fn publish_bench(
         };
         store.import(&batch).await?;
         ids.push(id);
+        frames.push(frame.y);
     }
-    let setup_seconds = started.elapsed().as_secs_f64();
+    let mut setup_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let trained =
@@ -228,6 +233,36 @@ pub async fn publish_bench(
         anyhow::bail!("training {id} failed: {e:#}");
     }
     let train_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let first = now.plus(-(hours as i64));
+    for (id, y) in ids.iter().zip(&frames) {
+        for back in (1..=published.min(hours)).rev() {
+            let issued_at = now.plus(-(back as i64));
+            let points: Vec<crate::store::PublishedPoint> = (0..24)
+                .map(|lead| {
+                    let hour = issued_at.plus(lead);
+                    let k = usize::try_from(first.hours_until(hour)).unwrap_or(0);
+                    let e = 1.05 * y.get(k).copied().unwrap_or(y[y.len() - 1]);
+                    crate::store::PublishedPoint {
+                        issued_at,
+                        model_version: 1,
+                        lead: lead + 1,
+                        point: crate::forecast::ForecastPoint {
+                            hour,
+                            expected: e,
+                            lower80: 0.9 * e,
+                            upper80: 1.1 * e,
+                            lower95: 0.8 * e,
+                            upper95: 1.2 * e,
+                            confidence: 0.8,
+                        },
+                    }
+                })
+                .collect();
+            store.publish(id, &points).await?;
+        }
+    }
+    setup_seconds += started.elapsed().as_secs_f64();
     let report = crate::jobs::serving::publish_once(&store, settings, now, 24, workers * 2).await?;
     store.close().await;
     Ok(PublishBench {

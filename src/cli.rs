@@ -303,6 +303,10 @@ pub enum BenchCommand {
         series: usize,
         #[arg(long, default_value_t = 42)]
         days: usize,
+        /// Days of hourly publications (24 hours each) stored before the timed cycle, as in
+        /// steady state, where each forecast replays the last 28 days' for its corrections.
+        #[arg(long, default_value_t = 0)]
+        published_days: usize,
         #[arg(long)]
         json: bool,
     },
@@ -432,6 +436,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Publish {
             series,
             days,
+            published_days,
             json: as_json,
         }) => {
             let dir = tempfile_dir()?;
@@ -439,7 +444,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             s.database_url =
                 DatabaseUrl::parse(&format!("sqlite://{}", dir.join("bench.db").display()))?;
             s.models_dir = dir.join("models");
-            let r = crate::bench::publish_bench(&s, series, days * 24).await;
+            let r = crate::bench::publish_bench(&s, series, days * 24, published_days * 24).await;
             let _ = std::fs::remove_dir_all(&dir);
             let r = r?;
             if as_json {

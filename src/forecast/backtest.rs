@@ -9,7 +9,7 @@ use std::time::Instant;
 use chrono::Duration;
 use serde::Serialize;
 
-use super::confidence::{Adaptive, Band, Conditions};
+use super::confidence::{Adaptive, Band, Conditions, Outcome};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::metrics::{Metrics, Scored, mase_scale, metrics};
@@ -246,7 +246,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         let adapt = Adaptive::replay(
             outcomes
                 .range(o.saturating_sub(window)..o)
-                .map(|(_, (y, bands))| (*y, bands.as_slice())),
+                .filter_map(|(_, (y, bands))| Outcome::of(*y, bands)),
         );
 
         let t = trained.as_ref().expect("fitted at the first origin");

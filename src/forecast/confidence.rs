@@ -332,38 +332,55 @@ impl Default for Adaptive {
 const GAMMA: f64 = 0.01;
 const ETA: f64 = 0.02;
 
-impl Adaptive {
-    /// Learns from the outcome `y` of one target hour, given every band published for it and
-    /// whether each hit (was within tolerance). The serving loop publishes every hour, so an hour
-    /// has up to a horizon's worth of forecasts; their misses and confidence gaps are averaged,
-    /// so that each hour counts once however often it was forecast (the backtest forecasts each
-    /// hour once).
-    pub fn learn(&mut self, y: f64, published: &[(Band, bool)]) {
+/// How the forecasts published for one target hour fared against its outcome: the shares whose
+/// 80% and 95% bands missed it, and the mean of confidence minus hit (1 when within tolerance).
+/// The serving loop publishes every hour, so an hour has up to a horizon's worth of forecasts;
+/// averaging them makes each hour count once however often it was forecast (the backtest
+/// forecasts each hour once).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    pub miss80: f64,
+    pub miss95: f64,
+    pub confidence_gap: f64,
+}
+
+impl Outcome {
+    /// The outcome `y` against the bands published for it and whether each hit; `None` without
+    /// any, or without an outcome.
+    pub fn of(y: f64, published: &[(Band, bool)]) -> Option<Self> {
         if published.is_empty() || !y.is_finite() {
-            return;
+            return None;
         }
         let n = published.len() as f64;
         let share = |missed: &dyn Fn(&Band) -> bool| {
             published.iter().filter(|(b, _)| missed(b)).count() as f64 / n
         };
-        let miss80 = share(&|b| y < b.lo80 || y > b.hi80);
-        let miss95 = share(&|b| y < b.lo95 || y > b.hi95);
-        let gap = published
-            .iter()
-            .map(|(b, hit)| b.confidence - f64::from(u8::from(*hit)))
-            .sum::<f64>()
-            / n;
-        self.alpha80 += GAMMA * (0.20 - miss80);
-        self.alpha95 += GAMMA * (0.05 - miss95);
-        self.confidence_scale = (self.confidence_scale * (ETA * gap).exp()).clamp(0.25, 4.0);
+        Some(Self {
+            miss80: share(&|b| y < b.lo80 || y > b.hi80),
+            miss95: share(&|b| y < b.lo95 || y > b.hi95),
+            confidence_gap: published
+                .iter()
+                .map(|(b, hit)| b.confidence - f64::from(u8::from(*hit)))
+                .sum::<f64>()
+                / n,
+        })
+    }
+}
+
+impl Adaptive {
+    /// Learns from one target hour's outcome.
+    pub fn learn(&mut self, o: &Outcome) {
+        self.alpha80 += GAMMA * (0.20 - o.miss80);
+        self.alpha95 += GAMMA * (0.05 - o.miss95);
+        self.confidence_scale =
+            (self.confidence_scale * (ETA * o.confidence_gap).exp()).clamp(0.25, 4.0);
     }
 
-    /// The corrections learnt from `hours` (outcome and published bands of each target hour, in
-    /// hour order), starting from the default.
-    pub fn replay<'a>(hours: impl IntoIterator<Item = (f64, &'a [(Band, bool)])>) -> Self {
+    /// The corrections learnt from `hours` (in hour order), starting from the default.
+    pub fn replay(hours: impl IntoIterator<Item = Outcome>) -> Self {
         let mut a = Self::default();
-        for (y, published) in hours {
-            a.learn(y, published);
+        for o in hours {
+            a.learn(&o);
         }
         a
     }
@@ -469,7 +486,7 @@ mod tests {
             confidence: 0.9,
         };
         for _ in 0..20 {
-            a.learn(130.0, &[(band, false)]); // outside both intervals, a miss for confidence
+            a.learn(&Outcome::of(130.0, &[(band, false)]).unwrap()); // outside both intervals, a miss for confidence
         }
         assert!(
             a.alpha80 < 0.2 && a.alpha95 < 0.05,
@@ -478,7 +495,7 @@ mod tests {
         assert!(a.confidence_scale > 1.0);
         let widened = a;
         for _ in 0..200 {
-            a.learn(100.0, &[(band, true)]);
+            a.learn(&Outcome::of(100.0, &[(band, true)]).unwrap());
         }
         assert!(a.alpha80 > widened.alpha80 && a.confidence_scale < widened.confidence_scale);
         // With the level lowered, the same errors give a wider interval.
@@ -505,15 +522,12 @@ mod tests {
             confidence,
         };
         // 24 forecasts of an hour that came in at 115: each outside 80%, inside 95%.
-        let mut many = Adaptive::default();
-        many.learn(115.0, &vec![(band(0.9), false); 24]);
-        let mut once = Adaptive::default();
-        once.learn(115.0, &[(band(0.9), false)]);
-        assert_eq!(many, once);
-        assert!((many.alpha80 - (0.2 - GAMMA * 0.8)).abs() < 1e-12);
-        assert!((many.alpha95 - (0.05 + GAMMA * 0.05)).abs() < 1e-12);
+        let many = Outcome::of(115.0, &vec![(band(0.9), false); 24]).unwrap();
+        assert_eq!(Some(many), Outcome::of(115.0, &[(band(0.9), false)]));
+        let a = Adaptive::replay([many]);
+        assert!((a.alpha80 - (0.2 - GAMMA * 0.8)).abs() < 1e-12);
+        assert!((a.alpha95 - (0.05 + GAMMA * 0.05)).abs() < 1e-12);
         // Half of them hit and were inside: the steps are the averages.
-        let mut half = Adaptive::default();
         let mixed: Vec<(Band, bool)> = (0..24)
             .map(|i| {
                 if i % 2 == 0 {
@@ -529,17 +543,13 @@ mod tests {
                 }
             })
             .collect();
-        half.learn(115.0, &mixed);
+        let half = Adaptive::replay(Outcome::of(115.0, &mixed));
         assert!((half.alpha80 - (0.2 + GAMMA * (0.2 - 0.5))).abs() < 1e-12);
         let gap = (0.9 + (0.5 - 1.0)) / 2.0;
         assert!((half.confidence_scale - (ETA * gap).exp()).abs() < 1e-12);
-        // Replay is the fold from the default; an hour with no forecast or no outcome is a no-op.
-        let hours = [
-            (115.0, &mixed[..]),
-            (f64::NAN, &mixed[..]),
-            (100.0, &[][..]),
-        ];
-        assert_eq!(Adaptive::replay(hours), half);
+        // No forecast or no outcome: nothing to learn.
+        assert_eq!(Outcome::of(f64::NAN, &mixed), None);
+        assert_eq!(Outcome::of(100.0, &[]), None);
     }
 
     #[test]

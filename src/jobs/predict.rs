@@ -8,12 +8,12 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::domain::{Hour, SeriesId};
 use crate::forecast::ForecastPoint;
-use crate::forecast::confidence::{Adaptive, Band, Conditions};
+use crate::forecast::confidence::{Adaptive, Conditions};
 use crate::forecast::features::{Windows, level};
 use crate::forecast::models::LOOKBACK_HOURS;
 use crate::forecast::registry::Registry;
 use crate::forecast::trainer::{RECALIBRATION_DAYS, recalibrate};
-use crate::store::{PublishedPoint, Store};
+use crate::store::Store;
 
 /// Hours of history a forecast reads: the weeks of the model's own forecasts that recalibrate it
 /// (and the day-back forecast that measures recent errors), each with what the models read.
@@ -74,10 +74,11 @@ pub async fn forecast(
     // The online corrections, replayed from what was published for the last days' hours and
     // what came, as the backtest does at every origin.
     let window = 24 * RECALIBRATION_DAYS as i64;
-    let published = store
-        .published_between(id, frame.hour(p).plus(-window), frame.hour(p).plus(-1))
-        .await?;
-    let adapt = adaptive(&frame.y, frame.hour(p), p, &published, tol);
+    let adapt = Adaptive::replay(
+        store
+            .published_outcomes(id, frame.hour(p).plus(-window), frame.hour(p).plus(-1), tol)
+            .await?,
+    );
     let points = yhat
         .into_iter()
         .enumerate()
@@ -106,44 +107,4 @@ pub async fn forecast(
         origin: frame.hour(p),
         points,
     })
-}
-
-/// [`Adaptive::replay`] of `published` points (ordered by hour) whose target hour is observed in
-/// `y`, where position `p` is hour `origin`: each hour's outcome against every band published
-/// for it, a hit being within `tolerance` of the expected demand.
-fn adaptive(
-    y: &[f64],
-    origin: Hour,
-    p: usize,
-    published: &[PublishedPoint],
-    tolerance: f64,
-) -> Adaptive {
-    let mut hours: Vec<(f64, Vec<(Band, bool)>)> = Vec::new();
-    let mut last = None;
-    for pp in published {
-        let pt = &pp.point;
-        let back = usize::try_from(pt.hour.hours_until(origin)).unwrap_or(0);
-        let Some(&actual) = (back > 0 && back <= p).then(|| &y[p - back]) else {
-            continue;
-        };
-        if actual.is_nan() {
-            continue;
-        }
-        if last != Some(pt.hour) {
-            hours.push((actual, Vec::new()));
-            last = Some(pt.hour);
-        }
-        let band = Band {
-            lo80: pt.lower80,
-            hi80: pt.upper80,
-            lo95: pt.lower95,
-            hi95: pt.upper95,
-            confidence: pt.confidence,
-        };
-        let hit = (actual - pt.expected).abs() <= tolerance * pt.expected.abs();
-        if let Some(h) = hours.last_mut() {
-            h.1.push((band, hit));
-        }
-    }
-    Adaptive::replay(hours.iter().map(|(y, b)| (*y, b.as_slice())))
 }

@@ -6,6 +6,7 @@ use sqlx::Row;
 use super::{BATCH_ROWS, Store, StoreError, values_placeholders};
 use crate::domain::{Hour, SeriesId};
 use crate::forecast::ForecastPoint;
+use crate::forecast::confidence::Outcome;
 
 /// One published forecast point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -135,5 +136,48 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(point).collect()
+    }
+
+    /// How the forecasts published for each observed target hour in `[from, to]` fared against
+    /// its observation (a hit being within `tolerance` of the expected demand), in hour order:
+    /// aggregated in the database, one row per hour, however often the hour was forecast.
+    ///
+    /// # Errors
+    /// As [`Store::latest_published`].
+    pub async fn published_outcomes(
+        &self,
+        id: &SeriesId,
+        from: Hour,
+        to: Hour,
+        tolerance: f64,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.hour AS hour, COUNT(*) AS n, \
+             SUM(CASE WHEN o.demand < p.lower80 OR o.demand > p.upper80 THEN 1 ELSE 0 END) AS miss80, \
+             SUM(CASE WHEN o.demand < p.lower95 OR o.demand > p.upper95 THEN 1 ELSE 0 END) AS miss95, \
+             SUM(CASE WHEN ABS(o.demand - p.expected) <= $4 * ABS(p.expected) THEN 1 ELSE 0 END) AS hits, \
+             AVG(p.confidence) AS confidence \
+             FROM published p JOIN observations o ON o.series = p.series AND o.hour = p.hour \
+             WHERE p.series = $1 AND p.hour >= $2 AND p.hour <= $3 \
+             GROUP BY p.hour ORDER BY p.hour",
+        )
+        .bind(id.as_str())
+        .bind(from.unix())
+        .bind(to.unix())
+        .bind(tolerance)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let n = r.try_get::<i64, _>("n")? as f64;
+                let share =
+                    |c: &str| -> Result<f64, StoreError> { Ok(r.try_get::<i64, _>(c)? as f64 / n) };
+                Ok(Outcome {
+                    miss80: share("miss80")?,
+                    miss95: share("miss95")?,
+                    confidence_gap: r.try_get::<f64, _>("confidence")? - share("hits")?,
+                })
+            })
+            .collect()
     }
 }

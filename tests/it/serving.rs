@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use prescale::domain::{Hour, SeriesId, TimeZone};
+use prescale::forecast::confidence::{Band, Outcome};
 use prescale::jobs::{retrain, serving};
 
 use crate::api::spawn_app;
@@ -238,6 +239,74 @@ on_each_backend!(
                 .await
                 .unwrap();
         }
+        // And the serving loop's own publications, every five hours over the last two days:
+        // bands that partly hold. The database's per-hour aggregate is the same as
+        // `Outcome::of` over the published points and their observations.
+        for k in 1..=10 {
+            serving::publish_once(&db.store, &app.settings, origin.plus(-5 * k), 24, 1)
+                .await
+                .unwrap();
+        }
+        let (from, to) = (origin.plus(-24 * 28), origin.plus(-1));
+        let tol = 0.2;
+        let aggregated = db
+            .store
+            .published_outcomes(&id, from, to, tol)
+            .await
+            .unwrap();
+        let observed: std::collections::HashMap<Hour, f64> = db
+            .store
+            .observations(&id, from, to)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.hour, o.demand.get()))
+            .collect();
+        let points = db.store.published_between(&id, from, to).await.unwrap();
+        let mut recomputed = Vec::new();
+        for hour in points
+            .iter()
+            .map(|p| p.point.hour)
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let y = observed[&hour];
+            let bands: Vec<(Band, bool)> = points
+                .iter()
+                .filter(|p| p.point.hour == hour)
+                .map(|p| {
+                    let q = p.point;
+                    let band = Band {
+                        lo80: q.lower80,
+                        hi80: q.upper80,
+                        lo95: q.lower95,
+                        hi95: q.upper95,
+                        confidence: q.confidence,
+                    };
+                    (band, (y - q.expected).abs() <= tol * q.expected.abs())
+                })
+                .collect();
+            recomputed.push(Outcome::of(y, &bands).unwrap());
+        }
+        eprintln!("{:?}", recomputed.len());
+        let hs: Vec<i64> = points
+            .iter()
+            .map(|p| origin.hours_until(p.point.hour))
+            .collect();
+        eprintln!("{:?}", &hs[..60]);
+        assert_eq!(aggregated.len(), 8 * 24, "the hours of the last eight days");
+        assert_eq!(aggregated.len(), recomputed.len());
+        for (a, b) in aggregated.iter().zip(&recomputed) {
+            assert!(
+                (a.miss80 - b.miss80).abs() < 1e-12
+                    && (a.miss95 - b.miss95).abs() < 1e-12
+                    && (a.confidence_gap - b.confidence_gap).abs() < 1e-12,
+                "{a:?} vs {b:?}"
+            );
+        }
+        assert!(
+            recomputed.iter().any(|o| o.miss80 > 0.0 && o.miss80 < 1.0),
+            "some hours are partly missed"
+        );
         let adapted = forecast().await.unwrap();
         let mean = |f: &prescale::jobs::predict::Forecast,
                     v: &dyn Fn(&prescale::forecast::ForecastPoint) -> f64| {

@@ -523,7 +523,9 @@ mod tests {
         };
         // 24 forecasts of an hour that came in at 115: each outside 80%, inside 95%.
         let many = Outcome::of(115.0, &vec![(band(0.9), false); 24]).unwrap();
-        assert_eq!(Some(many), Outcome::of(115.0, &[(band(0.9), false)]));
+        let once = Outcome::of(115.0, &[(band(0.9), false)]).unwrap();
+        assert_eq!((many.miss80, many.miss95), (once.miss80, once.miss95));
+        assert!((many.confidence_gap - once.confidence_gap).abs() < 1e-12);
         let a = Adaptive::replay([many]);
         assert!((a.alpha80 - (0.2 - GAMMA * 0.8)).abs() < 1e-12);
         assert!((a.alpha95 - (0.05 + GAMMA * 0.05)).abs() < 1e-12);

@@ -206,7 +206,9 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         rolling: vec![Vec::new(); specs.len()],
     };
     // The model in service's own forecasts: intervals and confidence are recalibrated at every
-    // origin on its errors of the last days whose outcomes are known (online split-conformal).
+    // origin on its errors of the last days whose outcomes are known (online split-conformal),
+    // from its forecasts made at local midnight, as serving recalibrates (the protocol's origins
+    // are all midnights; `simulate`'s hourly ones are not).
     let mut served: Points = Vec::new();
     let window = 24 * RECALIBRATION_DAYS;
     // Every published band with an outcome, by target hour: the online corrections at an origin
@@ -216,7 +218,9 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     let recent = |pts: &Points, o: usize| -> Points {
         pts.iter()
             .copied()
-            .filter(|&(q, lead, _, _)| q + lead - 1 < o && q + window >= o)
+            .filter(|&(q, lead, _, _)| {
+                q + lead - 1 < o && q + window >= o && frame.local[q].hour == 0
+            })
             .collect()
     };
 
@@ -278,7 +282,15 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             let cond = origin_cond.at(frame, pos);
             let f = if clip { f.max(0.0) } else { f };
             let b = calibration
-                .band_adapted(f, lvl, i + 1, tolerance, &cond, &adapt)
+                .band_adapted(
+                    f,
+                    lvl,
+                    i + 1,
+                    frame.local[pos].hour,
+                    tolerance,
+                    &cond,
+                    &adapt,
+                )
                 .ordered(f, clip);
             let y = frame.y[pos];
             let row = ForecastRow {

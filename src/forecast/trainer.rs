@@ -330,7 +330,7 @@ pub fn recalibrate(
         return cal.clone();
     }
     let points = validate(model, frame, w, &origins, p, 24);
-    cal.with_errors(errors(w, &points), special_seen(frame, &points))
+    cal.with_errors(errors(frame, w, &points), special_seen(frame, &points))
 }
 
 /// Whether any target of `points` is a holiday or has an event on.
@@ -343,17 +343,19 @@ fn special_seen(frame: &Frame, points: &[(usize, usize, f64, f64)]) -> bool {
 
 /// The (lead, error, scale) triples of `points` that calibrations are made of.
 fn errors<'a>(
+    frame: &'a Frame,
     w: &'a Windows,
     points: &'a [(usize, usize, f64, f64)],
-) -> impl Iterator<Item = (usize, f64, f64)> + 'a {
-    points
-        .iter()
-        .map(|&(q, lead, y, f)| (lead, y - f, scale(f, level(w, q))))
+) -> impl Iterator<Item = crate::forecast::confidence::Error> + 'a {
+    points.iter().map(|&(q, lead, y, f)| {
+        let hour = frame.local[q + lead - 1].hour;
+        (lead, hour, y - f, scale(f, level(w, q)))
+    })
 }
 
 /// Calibration from out-of-sample forecasts of one model.
 pub fn calibrate(frame: &Frame, w: &Windows, points: &[(usize, usize, f64, f64)]) -> Calibration {
-    Calibration::from_errors(errors(w, points), special_seen(frame, points))
+    Calibration::from_errors(errors(frame, w, points), special_seen(frame, points))
 }
 
 #[cfg(test)]
@@ -468,7 +470,15 @@ mod tests {
         let model = Model::SeasonalNaive { period: 168 };
         // Validation saw errors of about 2%.
         let calm = Calibration::from_errors(
-            (0..400).map(|i| (1 + i % 24, if i % 2 == 0 { 2.0 } else { -2.0 }, 100.0)),
+            (0..400).map(|i| {
+                let lead = 1 + i % 24;
+                (
+                    lead,
+                    (lead - 1) as u8,
+                    if i % 2 == 0 { 2.0 } else { -2.0 },
+                    100.0,
+                )
+            }),
             false,
         );
         let (trained_until, p) = (8 * 168, 9 * 168 + 7);
@@ -482,8 +492,8 @@ mod tests {
             ..Default::default()
         };
         let (before, after) = (
-            calm.band(100.0, 100.0, 3, 0.2, &cond),
-            r.band(100.0, 100.0, 3, 0.2, &cond),
+            calm.band(100.0, 100.0, 3, 2, 0.2, &cond),
+            r.band(100.0, 100.0, 3, 2, 0.2, &cond),
         );
         assert!(
             after.hi80 - after.lo80 > 3.0 * (before.hi80 - before.lo80),

@@ -86,7 +86,15 @@ pub async fn forecast(
             let pos = p + i;
             let f = if clip { f.max(0.0) } else { f };
             let b = calibration
-                .band_adapted(f, lvl, i + 1, tol, &origin_cond.at(&frame, pos), &adapt)
+                .band_adapted(
+                    f,
+                    lvl,
+                    i + 1,
+                    frame.local[pos].hour,
+                    tol,
+                    &origin_cond.at(&frame, pos),
+                    &adapt,
+                )
                 .ordered(f, clip);
             ForecastPoint {
                 hour: frame.hour(pos),

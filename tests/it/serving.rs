@@ -26,6 +26,21 @@ fn nasa_days(db: &TestDb, days: i64) -> std::path::PathBuf {
     db.write(&format!("nasa{days}.csv"), &body)
 }
 
+/// The NASA series (New York time) imported for its first 40 days and trained on them.
+async fn nasa_trained_on_40_days(
+    db: &TestDb,
+    settings: &prescale::config::Settings,
+) -> (SeriesId, prescale::import::ImportOptions) {
+    let mut opts = options("nasa");
+    opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+    import(db, &nasa_days(db, 40), &opts).await.unwrap();
+    let id = SeriesId::parse("nasa").unwrap();
+    retrain::retrain(&db.store, settings, &id, &quick_specs())
+        .await
+        .unwrap();
+    (id, opts)
+}
+
 on_each_backend!(
     a_tick_publishes_whole_forecasts_that_live_accuracy_scores,
     |db| {
@@ -121,13 +136,7 @@ on_each_backend!(
     |db| {
         // Trained on 40 days; the 8 days after come in off by 80% either way, hour by hour.
         let app = spawn_app(&db).await;
-        let mut opts = options("nasa");
-        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
-        import(&db, &nasa_days(&db, 40), &opts).await.unwrap();
-        let id = SeriesId::parse("nasa").unwrap();
-        retrain::retrain(&db.store, &app.settings, &id, &quick_specs())
-            .await
-            .unwrap();
+        let (id, opts) = nasa_trained_on_40_days(&db, &app.settings).await;
         let text = std::fs::read_to_string(nasa_days(&db, 48)).unwrap();
         let wobbly: String = text
             .lines()
@@ -194,13 +203,7 @@ on_each_backend!(
         // weeks and what came: bands published far too narrow and too sure, then missed, widen
         // the next forecast's bands and lower its confidence; the point forecast is the same.
         let app = spawn_app(&db).await;
-        let mut opts = options("nasa");
-        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
-        import(&db, &nasa_days(&db, 40), &opts).await.unwrap();
-        let id = SeriesId::parse("nasa").unwrap();
-        retrain::retrain(&db.store, &app.settings, &id, &quick_specs())
-            .await
-            .unwrap();
+        let (id, opts) = nasa_trained_on_40_days(&db, &app.settings).await;
         import(&db, &nasa_days(&db, 48), &opts).await.unwrap();
         let origin = Hour::containing(
             chrono::DateTime::parse_from_rfc3339("1995-08-18T00:00:00-04:00")

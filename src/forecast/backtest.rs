@@ -17,7 +17,7 @@ use super::models::Model;
 use super::models::ModelSpec;
 use super::trainer::{
     CandidateScore, Points, RECALIBRATION_DAYS, TrainOptions, Trained, calibrate, choose,
-    train_all, validate,
+    recalibration_origin, train_all, validate,
 };
 
 /// The protocol's knobs.
@@ -207,8 +207,9 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     };
     // The model in service's own forecasts: intervals and confidence are recalibrated at every
     // origin on its errors of the last days whose outcomes are known (online split-conformal),
-    // from its forecasts made at local midnight, as serving recalibrates (the protocol's origins
-    // are all midnights; `simulate`'s hourly ones are not).
+    // from its forecasts made at the recalibration origins (local 00, 06, 12 and 18 h), as
+    // serving recalibrates. Between the protocol's midnight origins, the model forecasts from the
+    // other three too, for calibration only (not published, not scored).
     let mut served: Points = Vec::new();
     let window = 24 * RECALIBRATION_DAYS;
     // Every published band with an outcome, by target hour: the online corrections at an origin
@@ -219,7 +220,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         pts.iter()
             .copied()
             .filter(|&(q, lead, _, _)| {
-                q + lead - 1 < o && q + window >= o && frame.local[q].hour == 0
+                q + lead - 1 < o && q + window >= o && recalibration_origin(frame, q)
             })
             .collect()
     };
@@ -266,6 +267,10 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                 .filter(|(i, _)| o + i < frame.len() && !frame.y[o + i].is_nan())
                 .map(|(i, f)| (o, i + 1, frame.y[o + i], f.max(0.0))),
         );
+        let between: Vec<usize> = (o + 1..next.min(frame.len()))
+            .filter(|&q| recalibration_origin(frame, q))
+            .collect();
+        served.extend(validate(&t.model, frame, &w, &between, frame.len(), 24));
         let lvl = level(&w, o);
         // The served model's forecasts of the last day: from a day back, as serving measures
         // them, else (a day of 23 or 25 hours) from the latest origin before this one.

@@ -273,11 +273,11 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         served.extend(validate(&t.model, frame, &w, &between, frame.len(), 24));
         let lvl = level(&w, o);
         // The served model's forecasts of the last day: from a day back, as serving measures
-        // them, else (a day of 23 or 25 hours) from the latest origin before this one.
+        // them, else (a day of 23 or 25 hours) from the origin before this one.
         let day_back = o
             .checked_sub(24)
             .filter(|&b| served.iter().any(|p| p.0 == b));
-        let prev = day_back.or_else(|| served.iter().map(|p| p.0).filter(|&q| q < o).max());
+        let prev = day_back.or_else(|| k.checked_sub(1).map(|j| origins[j]));
         let last_day = served
             .iter()
             .filter(|p| Some(p.0) == prev && p.0 + p.1 - 1 < o)

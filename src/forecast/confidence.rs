@@ -13,10 +13,12 @@
 //! half the question, so a point's band is the mean of the two (quantiles averaged, confidence
 //! the mixture's probability). Measured at hourly origins, as served (calibration error, nasa /
 //! worldcup98 / nyc / uber / dc, midnight recalibration): by lead alone 0.051 / 0.191 / 0.073 /
-//! 0.036 / 0.055, with the hour's block 0.053 / 0.108 / 0.048 / 0.033 / 0.059. Conditions that make a
-//! forecast less trustworthy than the validation period widen the scale: a holiday or event
-//! hour, missing recent observations, a short history, and a last day whose errors were larger
-//! than usual (errors come in spells: a storm's first day warns of its second).
+//! 0.036 / 0.055, with the hour's block 0.053 / 0.108 / 0.048 / 0.033 / 0.059.
+//!
+//! Conditions that make a forecast less trustworthy than the validation period widen the scale:
+//! a holiday or event hour, missing recent observations, a short history, and a last day whose
+//! errors were larger than usual (errors come in spells: a storm's first day warns of its
+//! second).
 
 use serde::{Deserialize, Serialize};
 
@@ -142,8 +144,8 @@ impl Conditions {
     }
 }
 
-/// A bucket with fewer errors than this answers with the nearest shorter bucket's errors (else a
-/// longer one's) that has enough.
+/// A lead bucket with fewer errors than this answers with the nearest shorter bucket's errors
+/// (else a longer one's) that has enough; an hour-of-day block with fewer is left out of the band.
 const MIN_BUCKET_ERRORS: usize = 30;
 
 /// Sorted normalized validation errors per lead bucket, and per local hour-of-day block of
@@ -196,18 +198,22 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[k - 1]
 }
 
-/// One out-of-sample error: the lead, the target's local hour, y - yhat, and its scale.
-pub type Error = (usize, u8, f64, f64);
+/// One out-of-sample residual: the lead, the target's local hour, y - yhat, and its scale.
+pub type Residual = (usize, u8, f64, f64);
 
 impl Calibration {
     /// From validation errors.
-    pub fn from_errors(errors: impl IntoIterator<Item = Error>, special_seen: bool) -> Self {
+    pub fn from_errors(errors: impl IntoIterator<Item = Residual>, special_seen: bool) -> Self {
         Self::default().with_errors(errors, special_seen)
     }
 
     /// This calibration with more errors in their lead buckets and hour-of-day blocks.
     #[must_use]
-    pub fn with_errors(&self, errors: impl IntoIterator<Item = Error>, special_seen: bool) -> Self {
+    pub fn with_errors(
+        &self,
+        errors: impl IntoIterator<Item = Residual>,
+        special_seen: bool,
+    ) -> Self {
         let mut c = self.clone();
         if c.errors.len() != BUCKETS.len() {
             c.errors = vec![Vec::new(); BUCKETS.len()];
@@ -578,7 +584,8 @@ mod tests {
             confidence: 0.9,
         };
         for _ in 0..20 {
-            a.learn(&Outcome::of(130.0, &[(band, false)]).unwrap()); // outside both intervals, a miss for confidence
+            // Outside both intervals, and a miss for confidence.
+            a.learn(&Outcome::of(130.0, &[(band, false)]).unwrap());
         }
         assert!(
             a.alpha80 < 0.2 && a.alpha95 < 0.05,

@@ -359,12 +359,13 @@ fn special_seen(frame: &Frame, points: &[(usize, usize, f64, f64)]) -> bool {
     })
 }
 
-/// The (lead, error, scale) triples of `points` that calibrations are made of.
+/// The residuals of `points` (lead, target's local hour, error, scale) that calibrations are
+/// made of.
 fn errors<'a>(
     frame: &'a Frame,
     w: &'a Windows,
     points: &'a [(usize, usize, f64, f64)],
-) -> impl Iterator<Item = crate::forecast::confidence::Error> + 'a {
+) -> impl Iterator<Item = crate::forecast::confidence::Residual> + 'a {
     points.iter().map(|&(q, lead, y, f)| {
         let hour = frame.local[q + lead - 1].hour;
         (lead, hour, y - f, scale(f, level(w, q)))

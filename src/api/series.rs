@@ -242,7 +242,13 @@ pub(super) async fn accuracy_get(
     let scale = (!diffs.is_empty()).then(|| diffs.iter().sum::<f64>() / diffs.len() as f64);
     let published = state.store.published_between(&id, from, to).await?;
     let calendar = state.store.calendar(&series).await?;
-    let accuracy = crate::forecast::live::live_accuracy(&published, &observed, &calendar, scale);
+    let accuracy = crate::forecast::live::live_accuracy(
+        &published,
+        &observed,
+        &calendar,
+        scale,
+        series.tolerance.get(),
+    );
     Ok(Json(AccuracyBody {
         series: id,
         from,

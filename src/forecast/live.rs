@@ -1,10 +1,12 @@
 //! Live accuracy: published forecasts scored against the observations that arrived for their
-//! hours: MAE, MAPE, MASE, bias, interval coverage, by lead bucket and by local hour of day.
+//! hours: MAE, MAPE, MASE, bias, interval coverage, by lead bucket and by local hour of day, and
+//! the calibration of the published confidence (what the scaling gate reads).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::metrics::{ReliabilityBin, reliability_of};
 use crate::domain::{Calendar, Hour};
 use crate::store::PublishedPoint;
 
@@ -27,6 +29,10 @@ pub struct LiveAccuracy {
     pub mase: Option<f64>,
     pub by_lead_bucket: BTreeMap<String, Score>,
     pub by_hour_of_day: BTreeMap<u8, Score>,
+    /// Expected calibration error of the published confidence (10 bins, as the backtest's): a
+    /// hit is demand within the series' tolerance of the expected value.
+    pub calibration_error: f64,
+    pub reliability: Vec<ReliabilityBin>,
 }
 
 fn score<'a>(pairs: impl Iterator<Item = (&'a PublishedPoint, f64)>) -> Score {
@@ -63,12 +69,13 @@ fn score<'a>(pairs: impl Iterator<Item = (&'a PublishedPoint, f64)>) -> Score {
 }
 
 /// Scores `published` points that have an observation in `observed`. `scale` is the in-sample
-/// weekly naive MAE (for MASE), when known.
+/// weekly naive MAE (for MASE), when known; `tolerance` the series' (a hit is within it).
 pub fn live_accuracy(
     published: &[PublishedPoint],
     observed: &HashMap<Hour, f64>,
     calendar: &Calendar,
     scale: Option<f64>,
+    tolerance: f64,
 ) -> LiveAccuracy {
     let scored: Vec<(&PublishedPoint, f64)> = published
         .iter()
@@ -117,11 +124,17 @@ pub fn live_accuracy(
     let mase = scale
         .filter(|s| *s > 0.0 && overall.n > 0)
         .map(|s| overall.mae / s);
+    let (reliability, calibration_error) = reliability_of(scored.iter().map(|(p, y)| {
+        let e = p.point.expected;
+        (p.point.confidence, (y - e).abs() <= tolerance * e.abs())
+    }));
     LiveAccuracy {
         overall,
         mase,
         by_lead_bucket,
         by_hour_of_day,
+        calibration_error,
+        reliability,
     }
 }
 
@@ -160,7 +173,7 @@ mod tests {
             .into_iter()
             .map(|(h, y)| (Hour::from_unix(h * 3600).unwrap(), y))
             .collect();
-        let a = live_accuracy(&pubs, &obs, &cal, Some(10.0));
+        let a = live_accuracy(&pubs, &obs, &cal, Some(10.0), 0.1);
         assert_eq!(a.overall.n, 3);
         assert!((a.overall.mae - (5.0 + 15.0 + 15.0) / 3.0).abs() < 1e-12);
         assert!((a.overall.bias - (-5.0 - 15.0 + 15.0) / 3.0).abs() < 1e-12);
@@ -173,5 +186,10 @@ mod tests {
         assert_eq!(a.by_lead_bucket["1-6"].n, 2);
         assert_eq!(a.by_lead_bucket["7-12"].n, 1);
         assert_eq!(a.by_hour_of_day.values().map(|s| s.n).sum::<usize>(), 3);
+        // Confidence 0.5 everywhere; within 10%: only 100 against 105 is a hit.
+        assert_eq!(a.reliability.len(), 1);
+        assert_eq!((a.reliability[0].n, a.reliability[0].lo), (3, 0.5));
+        assert!((a.reliability[0].hit_rate - 1.0 / 3.0).abs() < 1e-12);
+        assert!((a.calibration_error - (0.5 - 1.0 / 3.0)).abs() < 1e-12);
     }
 }

@@ -95,7 +95,7 @@ pub fn reliability(points: &[Scored]) -> (Vec<ReliabilityBin>, f64) {
 
 /// [`reliability`] of (confidence, hit) pairs, in one pass. A bin holds `[lo, hi)`, the last
 /// also 1; a confidence outside [0, 1] is in no bin but counts in the error's denominator.
-fn reliability_of(pairs: impl Iterator<Item = (f64, bool)>) -> (Vec<ReliabilityBin>, f64) {
+pub fn reliability_of(pairs: impl Iterator<Item = (f64, bool)>) -> (Vec<ReliabilityBin>, f64) {
     // Per bin: points, summed confidence, hits.
     let mut acc = [(0usize, 0.0, 0.0); 10];
     let mut total = 0usize;

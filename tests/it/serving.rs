@@ -99,6 +99,33 @@ on_each_backend!(
         assert!(v["mase"].as_f64().unwrap() > 0.0);
         assert_eq!(v["by_lead_bucket"]["1-6"]["n"], 6);
         assert_eq!(v["by_hour_of_day"].as_object().unwrap().len(), 24);
+        // The published confidence's calibration: hits within the default 20% tolerance.
+        let bins = v["reliability"].as_array().unwrap();
+        let field = |b: &serde_json::Value, k: &str| b[k].as_f64().unwrap();
+        assert_eq!(
+            bins.iter().map(|b| b["n"].as_u64().unwrap()).sum::<u64>(),
+            24
+        );
+        let hits = published
+            .iter()
+            .zip(&obs)
+            .filter(|(p, o)| (o.demand.get() - p.point.expected).abs() <= 0.2 * p.point.expected)
+            .count() as f64;
+        let binned_hits: f64 = bins
+            .iter()
+            .map(|b| field(b, "n") * field(b, "hit_rate"))
+            .sum();
+        assert!((binned_hits - hits).abs() < 1e-9, "{binned_hits} vs {hits}");
+        let ece: f64 = bins
+            .iter()
+            .map(|b| {
+                field(b, "n") / 24.0 * (field(b, "mean_confidence") - field(b, "hit_rate")).abs()
+            })
+            .sum();
+        assert!(
+            (v["calibration_error"].as_f64().unwrap() - ece).abs() < 1e-9,
+            "{v}"
+        );
         assert_eq!(app.get("/v1/series/nasa/accuracy?days=0").await.status, 400);
         app.stop().await;
     }

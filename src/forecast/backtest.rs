@@ -148,9 +148,10 @@ struct Candidates {
 
 /// Chooses the model at a refit. The first refit validates explicitly (the trainer fits every
 /// candidate on the data before a 14-day window and scores it there; boosting candidates keep the
-/// trees that validated best). Later refits score the candidates fitted at earlier refits on the
-/// origins since then, out of sample and strictly before this origin (the last `ROLLING_DAYS` of
-/// them): rolling-origin validation that needs no extra fits.
+/// trees that validated best). Later refits score the candidates fitted at earlier refits on their
+/// forecasts since then, out of sample and strictly before this origin (the last `ROLLING_DAYS` of
+/// them): rolling-origin validation that needs no extra fits. As in the trainer, candidates
+/// forecast from every recalibration origin; the midnight forecasts choose, all calibrate.
 fn refit(frame: &Frame, w: &Windows, o: usize, opts: &TrainOptions, c: &mut Candidates) -> Trained {
     let started = Instant::now();
     let have_rolling = c.rolling.first().is_some_and(|p| p.len() >= 24 * 7);
@@ -163,6 +164,7 @@ fn refit(frame: &Frame, w: &Windows, o: usize, opts: &TrainOptions, c: &mut Cand
             &c.specs,
             &mut |i| fitted[i].clone(),
             &c.rolling,
+            &mut |_| Vec::new(),
             &format!(
                 "forecasts of the last {} origins",
                 c.rolling[0].len() / opts.horizon.max(1)
@@ -257,8 +259,14 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         let t = trained.as_ref().expect("fitted at the first origin");
         let started = Instant::now();
         let next = origins.get(k + 1).copied().unwrap_or(frame.len());
+        // The candidates forecast from every recalibration origin until the next protocol
+        // origin, as the trainer validates them: the midnight forecasts choose at the next refit,
+        // all of them calibrate.
+        let calibrating: Vec<usize> = (o..next.min(frame.len()))
+            .filter(|&q| recalibration_origin(frame, q))
+            .collect();
         for (m, pts) in candidates.fitted.iter().zip(&mut candidates.rolling) {
-            pts.extend(validate(m, frame, &w, &[o], next, p.horizon));
+            pts.extend(validate(m, frame, &w, &calibrating, frame.len(), p.horizon));
         }
         let yhat = t.model.forecast(frame, &w, o, p.horizon);
         served.extend(

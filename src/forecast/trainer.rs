@@ -3,7 +3,10 @@
 //! end), forecasts each local midnight in it, and is scored by MAE. The combination of the best
 //! three (weights 1/MAE²) is refitted on all the data, unless the best single model validates
 //! clearly better (by more than `COMBINATION_MARGIN`). Its validation errors calibrate intervals
-//! and confidence.
+//! and confidence: those of its forecasts from every recalibration origin of the window (local 00,
+//! 06, 12 and 18 h, see [`RECALIBRATION_EVERY_HOURS`]), as its own forecasts recalibrate it later,
+//! so that from its first hour in service every lead bucket has errors from every hour of the
+//! day.
 //!
 //! The boosting candidates learn their number of trees on the same window (early stopping) and
 //! are refitted with it. Their validation MAE is then the lowest along their own boosting path, a
@@ -69,11 +72,23 @@ pub struct Trained {
     pub specs: Vec<ModelSpec>,
 }
 
-/// Local midnights in `[from, to)` whose next 24 hours end before `to`.
-fn validation_origins(frame: &Frame, from: usize, to: usize, horizon: usize) -> Vec<usize> {
+/// Origins in `[from, to)` whose next 24 hours end before `to` and that `keep` accepts.
+fn origins_in(
+    frame: &Frame,
+    from: usize,
+    to: usize,
+    horizon: usize,
+    keep: impl Fn(usize) -> bool,
+) -> Vec<usize> {
     (from..to.saturating_sub(horizon.min(24)) + 1)
-        .filter(|&q| q < frame.len() && frame.local[q].hour == 0)
+        .filter(|&q| q < frame.len() && keep(q))
         .collect()
+}
+
+/// Whether validation forecasts from `q` choose the model: those from local midnight. The
+/// forecasts from the other recalibration origins only calibrate it.
+pub fn chooses(frame: &Frame, q: usize) -> bool {
+    frame.local[q].hour == 0
 }
 
 /// Validation forecasts of one fitted model: (origin, lead, y, yhat) of observed targets.
@@ -142,7 +157,7 @@ fn fit_and_choose(
 ) -> (Trained, Vec<Model>) {
     let started = std::time::Instant::now();
     let val_start = end.saturating_sub(opts.validation_days * 24);
-    let origins = validation_origins(frame, val_start, end, opts.horizon);
+    let origins = origins_in(frame, val_start, end, opts.horizon, |q| chooses(frame, q));
     if val_start < 24 * 14 || origins.is_empty() {
         let spec = ModelSpec::SeasonalNaive { period: 24 };
         let fitted = if all {
@@ -171,13 +186,36 @@ fn fit_and_choose(
         end,
         horizon: opts.horizon,
     };
-    let (points, tuned): (Vec<Points>, Vec<ModelSpec>) = specs
+    let (validated, tuned): (Vec<Model>, Vec<ModelSpec>) = specs
         .iter()
-        .map(|spec| {
-            let (m, tuned) = spec.fit_validated(frame, w, origins[0], &holdout);
-            (validate(&m, frame, w, &origins, end, opts.horizon), tuned)
-        })
+        .map(|spec| spec.fit_validated(frame, w, origins[0], &holdout))
         .unzip();
+    // What is chosen also forecasts from the window's other recalibration origins (06, 12 and
+    // 18 h), so that its validation errors calibrate every lead at every hour of the day, as
+    // recalibration later does; only the midnight forecasts choose. For the backtest's rolling
+    // validation (`all`) every candidate does, since later refits may choose any of them.
+    let others = origins_in(frame, origins[0], end, opts.horizon, |q| {
+        recalibration_origin(frame, q) && !chooses(frame, q)
+    });
+    let validated_from =
+        |m: &Model, origins: &[usize]| validate(m, frame, w, origins, end, opts.horizon);
+    let points: Vec<Points> = validated
+        .iter()
+        .map(|m| {
+            let mut p = validated_from(m, &origins);
+            if all {
+                p.extend(validated_from(m, &others));
+            }
+            p
+        })
+        .collect();
+    let mut more = |i: usize| {
+        if all {
+            Vec::new()
+        } else {
+            validated_from(&validated[i], &others)
+        }
+    };
     let specs = &tuned[..];
     let fitted: Vec<Model> = if all {
         specs.iter().map(|spec| spec.fit(frame, w, end)).collect()
@@ -197,6 +235,7 @@ fn fit_and_choose(
         specs,
         &mut fit,
         &points,
+        &mut more,
         &format!("{} days before the fit", opts.validation_days),
     );
     t.fit_seconds = started.elapsed().as_secs_f64();
@@ -214,10 +253,17 @@ pub fn choose(
     specs: &[ModelSpec],
     fit: &mut dyn FnMut(usize) -> Model,
     points: &[Points],
+    more: &mut dyn FnMut(usize) -> Points,
     window: &str,
 ) -> Trained {
     let mut order: Vec<usize> = (0..specs.len()).collect();
-    let maes: Vec<f64> = points.iter().map(|p| mae(p)).collect();
+    let choosing = |p: &Points| -> Points {
+        p.iter()
+            .copied()
+            .filter(|&(q, ..)| chooses(frame, q))
+            .collect()
+    };
+    let maes: Vec<f64> = points.iter().map(|p| mae(&choosing(p))).collect();
     order.sort_by(|&a, &b| maes[a].total_cmp(&maes[b]));
     let validation: Vec<CandidateScore> = order
         .iter()
@@ -235,26 +281,13 @@ pub fn choose(
     let raw: Vec<f64> = top.iter().map(|&i| 1.0 / (maes[i] * maes[i])).collect();
     let total: f64 = raw.iter().sum();
     let weights: Vec<f64> = raw.iter().map(|r| r / total).collect();
-    // All candidates forecast the same points, so they line up index by index.
+    let combine = |lists: Vec<&Points>| weighted(&lists, &weights);
     let combined: Points = if top.len() >= 2 {
-        (0..points[top[0]].len())
-            .map(|k| {
-                let (q, lead, y, _) = points[top[0]][k];
-                (
-                    q,
-                    lead,
-                    y,
-                    top.iter()
-                        .zip(&weights)
-                        .map(|(&i, wt)| wt * points[i][k].3)
-                        .sum(),
-                )
-            })
-            .collect()
+        combine(top.iter().map(|&i| &points[i]).collect())
     } else {
         Vec::new()
     };
-    let combo_mae = mae(&combined);
+    let combo_mae = mae(&choosing(&combined));
     let best = order[0];
     let (model, chosen, reason, chosen_points, validation_mae) = if top.len() >= 2
         && combo_mae < maes[best] * COMBINATION_MARGIN
@@ -275,23 +308,22 @@ pub fn choose(
             "combination MAE {combo_mae:.2} {verb} the best single model ({} MAE {:.2}) on {} validation points ({window})",
             specs[best].name(),
             maes[best],
-            combined.len()
+            choosing(&combined).len()
         );
-        (m.clone(), m.name(), reason, combined, combo_mae)
+        let extra: Vec<Points> = top.iter().map(|&i| more(i)).collect();
+        let mut all = combined;
+        all.extend(combine(extra.iter().collect()));
+        (m.clone(), m.name(), reason, all, combo_mae)
     } else {
         let reason = format!(
             "lowest validation MAE {:.2} of {} candidates on {} points ({window})",
             maes[best],
             specs.len(),
-            points[best].len()
+            choosing(&points[best]).len()
         );
-        (
-            fit(best),
-            specs[best].name(),
-            reason,
-            points[best].clone(),
-            maes[best],
-        )
+        let mut all = points[best].clone();
+        all.extend(more(best));
+        (fit(best), specs[best].name(), reason, all, maes[best])
     };
     let calibration = calibrate(frame, w, &chosen_points);
     Trained {
@@ -306,6 +338,21 @@ pub fn choose(
         fit_seconds: 0.0,
         specs: specs.to_vec(),
     }
+}
+
+/// The weighted sum of the forecasts of candidates that forecast the same points (they line up
+/// index by index).
+fn weighted(lists: &[&Points], weights: &[f64]) -> Points {
+    let Some(first) = lists.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .map(|k| {
+            let (q, lead, y, _) = first[k];
+            let f = lists.iter().zip(weights).map(|(p, wt)| wt * p[k].3).sum();
+            (q, lead, y, f)
+        })
+        .collect()
 }
 
 /// Days of a served model's own forecasts that recalibrate it, as in the backtest.
@@ -383,12 +430,13 @@ mod tests {
     use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
 
     /// A candidate's validation points: errors of `e`, alternating in sign (the same signs for
-    /// every candidate, so that a combination's error is the weighted mean of theirs).
+    /// every candidate, so that a combination's error is the weighted mean of theirs), from a
+    /// local midnight (position 389 in Lima): only such forecasts choose.
     fn points(e: f64) -> Points {
         (0..24)
             .map(|k| {
                 let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
-                (400, k + 1, 100.0, 100.0 + sign * e)
+                (389, k + 1, 100.0, 100.0 + sign * e)
             })
             .collect()
     }
@@ -416,6 +464,7 @@ mod tests {
             &specs,
             &mut |i| specs[i].fit(&f, &w, 400),
             &pts,
+            &mut |_| Vec::new(),
             "test",
         )
         .chosen
@@ -460,6 +509,38 @@ mod tests {
         }
         // On this smooth synthetic series validation stops before the maximum.
         assert!(tuned_any, "{:?}", t.specs);
+    }
+
+    #[test]
+    fn validation_forecasts_from_every_recalibration_origin_calibrate_and_midnight_ones_choose() {
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+        let f = crate::bench::synthetic(4, 24 * 120, &cal);
+        let w = Windows::new(&f.y);
+        let specs = ModelSpec::candidates();
+        // An end that is not a midnight: the window's first origin is its first midnight.
+        let end = f.len() - 5;
+        let t = train(&f, &w, end, &specs, &TrainOptions::default());
+        let first = t.points.iter().map(|p| p.0).min().unwrap();
+        assert_eq!(f.local[first].hour, 0);
+        let mut hours: Vec<u8> = t.points.iter().map(|p| f.local[p.0].hour).collect();
+        hours.sort_unstable();
+        hours.dedup();
+        assert_eq!(hours, [0, 6, 12, 18]);
+        assert!(t.points.iter().all(|&(q, lead, ..)| q + lead - 1 < end));
+        // Every point calibrates; only the midnight ones chose.
+        assert_eq!(t.calibration.n, t.points.len());
+        let midnight: Points = t
+            .points
+            .iter()
+            .copied()
+            .filter(|p| chooses(&f, p.0))
+            .collect();
+        assert!(midnight.len() * 3 < t.points.len());
+        assert!((t.validation_mae - mae(&midnight)).abs() < 1e-9 * t.validation_mae);
+        // The backtest's path (every candidate validated from every origin) calibrates alike.
+        let (all, _) = train_all(&f, &w, end, &specs, &TrainOptions::default());
+        assert_eq!(all.chosen, t.chosen);
+        assert_eq!(all.calibration, t.calibration);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::domain::SeriesId;
 use crate::forecast::features::FeatureSet;
 use crate::forecast::features::Windows;
 use crate::forecast::registry::{Artifact, FORMAT, Registry};
-use crate::forecast::trainer::{Points, TrainOptions, train, validate};
+use crate::forecast::trainer::{Points, TrainOptions, chooses, train, validate};
 use crate::forecast::{Frame, ModelSpec};
 use crate::store::{ModelRecord, ModelStatus, Store};
 
@@ -59,7 +59,7 @@ fn compare(
     let mut origins: Vec<usize> = new_points
         .iter()
         .map(|p| p.0)
-        .filter(|&q| q >= champ_end)
+        .filter(|&q| q >= champ_end && chooses(frame, q))
         .collect();
     origins.dedup();
     if origins.len() < 3 {

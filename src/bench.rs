@@ -158,6 +158,7 @@ mod tests {
 pub struct PublishBench {
     pub series: usize,
     pub hours_per_series: usize,
+    pub model_age_hours: usize,
     pub setup_seconds: f64,
     pub train_seconds: f64,
     pub publish_seconds: f64,
@@ -165,9 +166,10 @@ pub struct PublishBench {
 }
 
 /// Creates `series` synthetic series of `hours` hours ending at the current hour in a fresh
-/// store, trains them, stores hourly publications of 24 hours for the last `published` hours
-/// (each point 5% above what came, with ±10% and ±20% bands), then times one publish cycle over
-/// all of them.
+/// store, trains them on all but their last `age` hours (which arrive after training, so that
+/// every forecast recalibrates its model on them, as between weekly retrains), stores hourly
+/// publications of 24 hours for the last `published` hours (each point 5% above what came, with
+/// ±10% and ±20% bands), then times one publish cycle over all of them.
 ///
 /// # Errors
 /// When the store fails or a series does not train.
@@ -176,7 +178,12 @@ pub async fn publish_bench(
     series: usize,
     hours: usize,
     published: usize,
+    age: usize,
 ) -> anyhow::Result<PublishBench> {
+    anyhow::ensure!(
+        age + 24 * 28 <= hours,
+        "models {age} h old need at least 4 weeks of training history before them: {hours} h"
+    );
     use crate::domain::{Demand, Observation, Series, SeriesId};
     use crate::store::{ImportBatch, Store};
     let store = Store::open(&settings.database_url).await?;
@@ -185,6 +192,7 @@ pub async fn publish_bench(
     let started = Instant::now();
     let mut ids = Vec::with_capacity(series);
     let mut frames = Vec::with_capacity(series);
+    let mut batches = Vec::with_capacity(series);
     for i in 0..series {
         let id = SeriesId::parse(&format!("bench-{i:05}"))?;
         let frame = synthetic(i as u64 + 1, hours, &calendar);
@@ -207,20 +215,27 @@ pub async fn publish_bench(
             weather_location: id.to_string(),
             created_at: chrono::Utc::now(),
         };
-        let batch = ImportBatch {
-            series: s,
+        // What training sees, then what arrives after it.
+        let trained = hours - age;
+        let mut later = observations;
+        let seen: Vec<Observation> = later.drain(..trained).collect();
+        let batch = |observations: Vec<Observation>, from: Hour, to: Hour| ImportBatch {
+            series: s.clone(),
             source: "bench".into(),
-            rows_read: hours as u64,
-            hours: hours as u64,
-            inserted: hours as u64,
+            rows_read: observations.len() as u64,
+            hours: observations.len() as u64,
+            inserted: observations.len() as u64,
             updated: 0,
-            first_hour: first,
-            last_hour: now.plus(-1),
+            first_hour: from,
+            last_hour: to,
             observations,
             weather: Vec::new(),
             holidays: Vec::new(),
         };
-        store.import(&batch).await?;
+        store
+            .import(&batch(seen, first, first.plus(trained as i64 - 1)))
+            .await?;
+        batches.push(batch(later, first.plus(trained as i64), now.plus(-1)));
         ids.push(id);
         frames.push(frame.y);
     }
@@ -234,6 +249,11 @@ pub async fn publish_bench(
     }
     let train_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
+    for b in batches {
+        if !b.observations.is_empty() {
+            store.import(&b).await?;
+        }
+    }
     let first = now.plus(-(hours as i64));
     for (id, y) in ids.iter().zip(&frames) {
         for back in (1..=published.min(hours)).rev() {
@@ -268,6 +288,7 @@ pub async fn publish_bench(
     Ok(PublishBench {
         series,
         hours_per_series: hours,
+        model_age_hours: age,
         setup_seconds,
         train_seconds,
         publish_seconds: report.seconds,

@@ -307,6 +307,10 @@ pub enum BenchCommand {
         /// steady state, where each forecast replays the last 28 days' for its corrections.
         #[arg(long, default_value_t = 0)]
         published_days: usize,
+        /// Days of history that arrive after training, as with a weekly retrain: each forecast
+        /// then recalibrates its model on its own forecasts of those days (four a day).
+        #[arg(long, default_value_t = 0)]
+        model_age_days: usize,
         #[arg(long)]
         json: bool,
     },
@@ -437,6 +441,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             series,
             days,
             published_days,
+            model_age_days,
             json: as_json,
         }) => {
             let dir = tempfile_dir()?;
@@ -444,16 +449,24 @@ pub async fn run(cli: Cli) -> Result<()> {
             s.database_url =
                 DatabaseUrl::parse(&format!("sqlite://{}", dir.join("bench.db").display()))?;
             s.models_dir = dir.join("models");
-            let r = crate::bench::publish_bench(&s, series, days * 24, published_days * 24).await;
+            let r = crate::bench::publish_bench(
+                &s,
+                series,
+                days * 24,
+                published_days * 24,
+                model_age_days * 24,
+            )
+            .await;
             let _ = std::fs::remove_dir_all(&dir);
             let r = r?;
             if as_json {
                 json(&r)?
             } else {
                 format!(
-                    "{} series x {} h: setup {:.1} s, training {:.1} s, one publish cycle {:.2} s ({} published)\n",
+                    "{} series x {} h (models {} h old): setup {:.1} s, training {:.1} s, one publish cycle {:.2} s ({} published)\n",
                     r.series,
                     r.hours_per_series,
+                    r.model_age_hours,
                     r.setup_seconds,
                     r.train_seconds,
                     r.publish_seconds,

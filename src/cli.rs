@@ -264,10 +264,10 @@ pub struct ReportArgs {
 pub struct SimulateArgs {
     /// The dataset: timestamp,y[,exogenous columns...].
     pub file: PathBuf,
-    /// A TOML file with the target (its keys at the top level, or [[targets]]).
+    /// A TOML file with the target (its keys at the top level, or `[[targets]]` tables).
     #[arg(long, value_name = "TARGET_CONFIG")]
     pub target: PathBuf,
-    /// Which of the file's [[targets]] (default: the first).
+    /// Which of the file's `[[targets]]` (default: the first).
     #[arg(long, value_name = "NAME")]
     pub target_name: Option<String>,
     #[arg(long, value_name = "ZONE")]

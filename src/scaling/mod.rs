@@ -1,5 +1,5 @@
 //! From forecasts to capacity: how many instances (or how much cache, how high a rate limit) each
-//! forecast hour needs, and whether to apply that ahead of time. [`recommend`] and [`policy`] are
+//! forecast hour needs, and whether to apply that ahead of time. [`recommend`](mod@recommend) and [`policy`] are
 //! pure; [`actuators`] talk to the clouds, [`cycle`] runs one hour of it against the store.
 
 pub mod actuators;

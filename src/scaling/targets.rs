@@ -179,7 +179,7 @@ pub struct Target {
     // Webhooks and warm-ups.
     #[serde(default)]
     pub url: Option<String>,
-    /// `whsec_<base64 key>`; better given as PRESCALE_TARGET_<NAME>_SECRET.
+    /// `whsec_<base64 key>`; better given as `PRESCALE_TARGET_<NAME>_SECRET`.
     #[serde(default)]
     pub secret: Option<crate::config::Secret>,
     /// cache_warmup by Pub/Sub: the topic (otherwise `url`, the webhook transport).

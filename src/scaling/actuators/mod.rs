@@ -1,6 +1,6 @@
 //! Actuators: one file per kind of target, each following its API's contract in ACTUATORS.md.
 //! Every actuator answers three questions: what the target is set to now ([`read`]), what to
-//! send for a recommended value ([`desired`]), and how to send it ([`write`]), always as
+//! send for a recommended value ([`desired`]), and how to send it ([`write`](fn@write)), always as
 //! absolute values so that a retried or repeated write converges to the same state.
 
 pub mod cache_warmup;

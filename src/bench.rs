@@ -180,12 +180,12 @@ pub async fn publish_bench(
     published: usize,
     age: usize,
 ) -> anyhow::Result<PublishBench> {
+    use crate::domain::{Demand, Observation, Series, SeriesId};
+    use crate::store::{ImportBatch, Store};
     anyhow::ensure!(
         age + 24 * 28 <= hours,
         "models {age} h old need at least 4 weeks of training history before them: {hours} h"
     );
-    use crate::domain::{Demand, Observation, Series, SeriesId};
-    use crate::store::{ImportBatch, Store};
     let store = Store::open(&settings.database_url).await?;
     let calendar = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
     let now = Hour::containing(chrono::Utc::now());

@@ -257,13 +257,16 @@ pub fn choose(
     window: &str,
 ) -> Trained {
     let mut order: Vec<usize> = (0..specs.len()).collect();
-    let choosing = |p: &Points| -> Points {
-        p.iter()
+    // MAE and the number of points it is over, of the forecasts that choose.
+    let choosing = |p: &Points| -> (f64, usize) {
+        let scored: Points = p
+            .iter()
             .copied()
             .filter(|&(q, ..)| chooses(frame, q))
-            .collect()
+            .collect();
+        (mae(&scored), scored.len())
     };
-    let maes: Vec<f64> = points.iter().map(|p| mae(&choosing(p))).collect();
+    let maes: Vec<f64> = points.iter().map(|p| choosing(p).0).collect();
     order.sort_by(|&a, &b| maes[a].total_cmp(&maes[b]));
     let validation: Vec<CandidateScore> = order
         .iter()
@@ -287,7 +290,7 @@ pub fn choose(
     } else {
         Vec::new()
     };
-    let combo_mae = mae(&choosing(&combined));
+    let (combo_mae, combo_n) = choosing(&combined);
     let best = order[0];
     let (model, chosen, reason, chosen_points, validation_mae) = if top.len() >= 2
         && combo_mae < maes[best] * COMBINATION_MARGIN
@@ -308,7 +311,7 @@ pub fn choose(
             "combination MAE {combo_mae:.2} {verb} the best single model ({} MAE {:.2}) on {} validation points ({window})",
             specs[best].name(),
             maes[best],
-            choosing(&combined).len()
+            combo_n
         );
         let extra: Vec<Points> = top.iter().map(|&i| more(i)).collect();
         let mut all = combined;
@@ -319,7 +322,7 @@ pub fn choose(
             "lowest validation MAE {:.2} of {} candidates on {} points ({window})",
             maes[best],
             specs.len(),
-            choosing(&points[best]).len()
+            choosing(&points[best]).1
         );
         let mut all = points[best].clone();
         all.extend(more(best));

@@ -317,12 +317,6 @@ on_each_backend!(
                 .collect();
             recomputed.push(Outcome::of(y, &bands).unwrap());
         }
-        eprintln!("{:?}", recomputed.len());
-        let hs: Vec<i64> = points
-            .iter()
-            .map(|p| origin.hours_until(p.point.hour))
-            .collect();
-        eprintln!("{:?}", &hs[..60]);
         assert_eq!(aggregated.len(), 8 * 24, "the hours of the last eight days");
         assert_eq!(aggregated.len(), recomputed.len());
         for (a, b) in aggregated.iter().zip(&recomputed) {

@@ -123,7 +123,7 @@ fn mae(points: &[(usize, usize, f64, f64)]) -> f64 {
 pub type Points = Vec<(usize, usize, f64, f64)>;
 
 /// Fits the candidates on data before `end` and returns the one (or the combination) that
-/// validates best. With too little history for a validation window, seasonal naive 24 h.
+/// validates best. With too little history for that, see [`short_history`].
 pub fn train(
     frame: &Frame,
     w: &Windows,
@@ -158,26 +158,8 @@ fn fit_and_choose(
     let started = std::time::Instant::now();
     let val_start = end.saturating_sub(opts.validation_days * 24);
     let origins = origins_in(frame, val_start, end, opts.horizon, |q| chooses(frame, q));
-    if val_start < 24 * 14 || origins.is_empty() {
-        let spec = ModelSpec::SeasonalNaive { period: 24 };
-        let fitted = if all {
-            specs.iter().map(|s| s.fit(frame, w, end)).collect()
-        } else {
-            Vec::new()
-        };
-        let t = Trained {
-            model: spec.fit(frame, w, end),
-            chosen: spec.name(),
-            reason: format!("{end} hours of history: too short to validate, seasonal naive 24 h"),
-            validation: Vec::new(),
-            validation_mae: f64::NAN,
-            calibration: Calibration::default(),
-            points: Vec::new(),
-            candidate_points: Vec::new(),
-            fit_seconds: started.elapsed().as_secs_f64(),
-            specs: specs.to_vec(),
-        };
-        return (t, fitted);
+    if val_start < MIN_TRAINING_DAYS * 24 || origins.is_empty() {
+        return short_history(frame, w, end, specs, opts, all, started);
     }
     // Boosting candidates also learn their number of trees on the validation window (early
     // stopping); they are refitted with that many.
@@ -241,6 +223,109 @@ fn fit_and_choose(
     t.fit_seconds = started.elapsed().as_secs_f64();
     t.candidate_points = points;
     t.specs = tuned;
+    (t, fitted)
+}
+
+/// Days of history a series needs before it is trained from the store: a week, every weekday
+/// once. Until `MIN_TRAINING_DAYS` more, seasonal naive models alone compete (see
+/// [`short_history`]) and confidence is lowered for the short history.
+pub const MIN_HISTORY_DAYS: usize = 7;
+
+/// Days of history before the validation window that the candidates other than seasonal naive
+/// need (the weekly lags and profiles want two weeks): with less, only seasonal naive competes.
+pub const MIN_TRAINING_DAYS: usize = 14;
+
+/// Midnight origins that validate seasonal naive models with a short history: at least this
+/// many, or seasonal naive 24 h serves unvalidated.
+const MIN_SHORT_ORIGINS: usize = 3;
+
+/// With too little history for the candidates that learn (less than `MIN_TRAINING_DAYS` before
+/// a full validation window), the seasonal naive candidates compete on what there is: each
+/// period whose lag reaches back into the history on at least `MIN_SHORT_ORIGINS` midnights of
+/// the last `validation_days`, all scored on the midnights where every one of them does, and
+/// chosen by the usual rule. A new series then forecasts with last week's profile as soon as a
+/// week and a few days show it (on uber_nyc's last 35 days, seasonal naive 168 errs 40% less
+/// than 24), calibrated on its own errors. With fewer, seasonal naive 24 h, unvalidated.
+fn short_history(
+    frame: &Frame,
+    w: &Windows,
+    end: usize,
+    specs: &[ModelSpec],
+    opts: &TrainOptions,
+    all: bool,
+    started: std::time::Instant,
+) -> (Trained, Vec<Model>) {
+    let first = frame.y[..end]
+        .iter()
+        .position(|v| !v.is_nan())
+        .unwrap_or(end);
+    let from = end.saturating_sub(opts.validation_days * 24);
+    let midnights = |period: usize| {
+        origins_in(frame, from.max(first + period), end, opts.horizon, |q| {
+            chooses(frame, q)
+        })
+    };
+    let mut naive: Vec<(usize, ModelSpec)> = specs
+        .iter()
+        .filter_map(|s| match s {
+            ModelSpec::SeasonalNaive { period } => Some((usize::from(*period), s.clone())),
+            _ => None,
+        })
+        .filter(|(period, _)| midnights(*period).len() >= MIN_SHORT_ORIGINS)
+        .collect();
+    naive.sort_by_key(|(period, _)| *period);
+    let fitted = if all {
+        specs.iter().map(|s| s.fit(frame, w, end)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut t = match naive.last() {
+        Some(&(longest, _)) => {
+            let origins = midnights(longest);
+            let others = origins_in(frame, origins[0], end, opts.horizon, |q| {
+                recalibration_origin(frame, q) && !chooses(frame, q)
+            });
+            let models: Vec<Model> = naive.iter().map(|(_, s)| s.fit(frame, w, end)).collect();
+            let points: Vec<Points> = models
+                .iter()
+                .map(|m| validate(m, frame, w, &origins, end, opts.horizon))
+                .collect();
+            let specs: Vec<ModelSpec> = naive.iter().map(|(_, s)| s.clone()).collect();
+            let mut t = choose(
+                frame,
+                w,
+                &specs,
+                &mut |i| models[i].clone(),
+                &points,
+                &mut |i| validate(&models[i], frame, w, &others, end, opts.horizon),
+                &format!("{} days before the fit", origins.len()),
+            );
+            t.reason = format!(
+                "{end} hours of history: too short for the other candidates; {}",
+                t.reason
+            );
+            t
+        }
+        None => {
+            let spec = ModelSpec::SeasonalNaive { period: 24 };
+            Trained {
+                model: spec.fit(frame, w, end),
+                chosen: spec.name(),
+                reason: format!(
+                    "{end} hours of history: too short to validate, seasonal naive 24 h"
+                ),
+                validation: Vec::new(),
+                validation_mae: f64::NAN,
+                calibration: Calibration::default(),
+                points: Vec::new(),
+                candidate_points: Vec::new(),
+                fit_seconds: 0.0,
+                specs: Vec::new(),
+            }
+        }
+    };
+    t.fit_seconds = started.elapsed().as_secs_f64();
+    t.specs = specs.to_vec();
     (t, fitted)
 }
 
@@ -482,6 +567,70 @@ mod tests {
         // A single model far better than the others (the combination is 11% worse): it alone.
         let far = chosen(2.0, [30.0, 40.0]);
         assert_eq!(far, "snaive24");
+    }
+
+    #[test]
+    fn a_short_history_chooses_among_the_seasonal_naive_models_whose_lag_it_holds() {
+        // A daily profile, halved two days a week: last week's profile is right but for a 2%
+        // wobble, yesterday's misses every edge of the weekend.
+        let y: Vec<f64> = (0..24 * 12)
+            .map(|t| {
+                let day = 100.0 + 50.0 * ((t % 24) as f64 / 4.0).sin();
+                let week = if (t / 24) % 7 >= 5 { 0.5 } else { 1.0 };
+                let wobble = ((t * 7919) % 13) as f64 / 13.0 - 0.5;
+                day * week * (1.0 + 0.04 * wobble)
+            })
+            .collect();
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
+        let f = Frame::from_parts(
+            "t",
+            Hour::from_unix(1_767_225_600).unwrap(),
+            y,
+            &cal,
+            Vec::new(),
+            &[],
+        );
+        let w = Windows::new(&f.y);
+        let specs = ModelSpec::candidates();
+        let opts = TrainOptions::default();
+
+        // Twelve days: both periods validate, on the midnights a week into the history.
+        let t = train(&f, &w, f.len(), &specs, &opts);
+        assert!(
+            t.reason.contains("too short for the other candidates"),
+            "{}",
+            t.reason
+        );
+        let scored: Vec<&str> = t.validation.iter().map(|c| c.model.as_str()).collect();
+        assert_eq!(scored, ["snaive168", "snaive24"]);
+        assert!(
+            t.validation[0].mae * 5.0 < t.validation[1].mae,
+            "{:?}",
+            t.validation
+        );
+        assert!(t.chosen.contains("snaive168"), "{}", t.chosen);
+        assert!(t.validation_mae <= t.validation[0].mae * COMBINATION_MARGIN);
+        assert!(t.points.iter().all(|p| p.0 >= 168 && p.0 + p.1 <= f.len()));
+        assert!(t.points.iter().any(|p| f.local[p.0].hour == 12));
+        assert!(t.calibration.n > 0 && t.calibration.n == t.points.len());
+        // The backtest's path chooses alike and fits every candidate.
+        let (all, fitted) = train_all(&f, &w, f.len(), &specs, &opts);
+        assert_eq!((all.chosen, all.calibration), (t.chosen, t.calibration));
+        assert_eq!(fitted.len(), specs.len());
+        assert_eq!(all.specs, specs);
+
+        // Five days: the weekly lag reaches no midnight, the daily one validates alone.
+        let t5 = train(&f, &w, 24 * 5, &specs, &opts);
+        assert_eq!(t5.chosen, "snaive24");
+        assert_eq!(t5.validation.len(), 1);
+        assert!(t5.calibration.n > 0);
+        assert!(t5.points.iter().all(|p| p.0 + p.1 <= 24 * 5));
+
+        // Two days: no midnight to validate on; seasonal naive 24 h, uncalibrated.
+        let t2 = train(&f, &w, 48, &specs, &opts);
+        assert_eq!(t2.chosen, "snaive24");
+        assert!(t2.reason.contains("too short to validate"), "{}", t2.reason);
+        assert_eq!(t2.calibration.n, 0);
     }
 
     #[test]

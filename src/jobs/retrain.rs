@@ -14,7 +14,7 @@ use crate::domain::SeriesId;
 use crate::forecast::features::FeatureSet;
 use crate::forecast::features::Windows;
 use crate::forecast::registry::{Artifact, FORMAT, Registry};
-use crate::forecast::trainer::{Points, TrainOptions, chooses, train, validate};
+use crate::forecast::trainer::{MIN_HISTORY_DAYS, Points, TrainOptions, chooses, train, validate};
 use crate::forecast::{Frame, ModelSpec};
 use crate::store::{ModelRecord, ModelStatus, Store};
 
@@ -98,8 +98,8 @@ pub async fn retrain(
         .with_context(|| format!("series {id} does not exist"))?;
     let (frame, end) = super::history::load(store, settings, &series, None, 0, None).await?;
     anyhow::ensure!(
-        end >= 24 * 28,
-        "series {id} has {end} hours of history; training needs at least 4 weeks"
+        end >= 24 * MIN_HISTORY_DAYS,
+        "series {id} has {end} hours of history; training needs at least {MIN_HISTORY_DAYS} days"
     );
     let champion = match store.champion(id).await? {
         Some(rec) => Some(

@@ -133,7 +133,7 @@ on_each_backend!(
         let short = SeriesId::parse("short").unwrap();
         let mut opts = options("short");
         opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
-        import(&db, &nasa_days(&db, 10, "short.csv"), &opts)
+        import(&db, &nasa_days(&db, 6, "short.csv"), &opts)
             .await
             .unwrap();
         let err = retrain::retrain(
@@ -144,8 +144,34 @@ on_each_backend!(
         )
         .await
         .unwrap_err();
-        assert!(err.to_string().contains("4 weeks"), "{err}");
+        assert!(err.to_string().contains("at least 7 days"), "{err}");
         assert!(db.store.models(&short).await.unwrap().is_empty());
+        // Ten days train: seasonal naive models alone compete, calibrated on their validation.
+        import(&db, &nasa_days(&db, 10, "short.csv"), &opts)
+            .await
+            .unwrap();
+        let s = settings(&db);
+        let out = retrain::retrain(&db.store, &s, &short, &crate::helpers::quick_specs())
+            .await
+            .unwrap();
+        assert_eq!(out.status, ModelStatus::Champion);
+        assert!(out.chosen.contains("snaive"), "{}", out.chosen);
+        assert!(
+            out.reason.contains("too short for the other candidates"),
+            "{}",
+            out.reason
+        );
+        let f = predict::forecast(&db.store, &s, &short, 24, None)
+            .await
+            .unwrap();
+        assert_eq!(f.points.len(), 24);
+        assert!(
+            f.points
+                .iter()
+                .all(|p| p.confidence > 0.0 && p.confidence < 1.0),
+            "{:?}",
+            f.points
+        );
     }
 );
 

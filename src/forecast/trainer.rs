@@ -404,9 +404,12 @@ pub fn choose(
         (m.clone(), m.name(), reason, all, combo_mae)
     } else {
         let reason = format!(
-            "lowest validation MAE {:.2} of {} candidates on {} points ({window})",
+            "lowest validation MAE {:.2} of {} on {} points ({window})",
             maes[best],
-            specs.len(),
+            match specs.len() {
+                1 => "1 candidate".to_string(),
+                n => format!("{n} candidates"),
+            },
             choosing(&points[best]).1
         );
         let mut all = points[best].clone();

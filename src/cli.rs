@@ -1113,17 +1113,29 @@ async fn train_cmd(
         .await;
     bar.finish_and_clear();
     store.close().await;
-    let failures: Vec<String> = results
-        .iter()
-        .filter_map(|(id, r)| r.as_ref().err().map(|e| format!("{id}: {e:#}")))
-        .collect();
+    // With --all, a series too young to train is skipped, not failed: a scheduled job does not
+    // fail for every new series until it has a week of history.
+    let too_young = |r: &Result<_>| {
+        all && r
+            .as_ref()
+            .err()
+            .is_some_and(crate::jobs::retrain::too_young)
+    };
+    let listed = |young: bool| -> Vec<String> {
+        results
+            .iter()
+            .filter(|(_, r)| too_young(r) == young)
+            .filter_map(|(id, r)| r.as_ref().err().map(|e| format!("{id}: {e:#}")))
+            .collect()
+    };
+    let (skipped, failures) = (listed(true), listed(false));
     let mut o = String::new();
     if as_json {
         let ok: Vec<_> = results
             .iter()
             .filter_map(|(_, r)| r.as_ref().ok())
             .collect();
-        o = json(&serde_json::json!({ "trained": ok, "failed": failures }))?;
+        o = json(&serde_json::json!({ "trained": ok, "skipped": skipped, "failed": failures }))?;
     } else {
         for (_, r) in &results {
             if let Ok(t) = r {
@@ -1134,10 +1146,13 @@ async fn train_cmd(
                 );
             }
         }
+        for line in &skipped {
+            let _ = writeln!(o, "skipped {line}");
+        }
         let _ = writeln!(
             o,
             "{} of {} series trained in {:.1} s",
-            results.len() - failures.len(),
+            results.len() - failures.len() - skipped.len(),
             results.len(),
             started.elapsed().as_secs_f64()
         );

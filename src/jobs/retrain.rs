@@ -81,6 +81,22 @@ fn compare(
     )
 }
 
+/// Less history than training needs (`MIN_HISTORY_DAYS`): a new series, not a broken one. A
+/// scheduled retrain counts it as skipped, not failed, and `train --all` lists it apart.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "series {series} has {hours} hours of history; training needs at least {MIN_HISTORY_DAYS} days"
+)]
+pub struct TooLittleHistory {
+    pub series: SeriesId,
+    pub hours: usize,
+}
+
+/// Whether a retrain failed only because the series is too young to train.
+pub fn too_young(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<TooLittleHistory>().is_some()
+}
+
 /// Retrains one series from the store.
 ///
 /// # Errors
@@ -97,10 +113,13 @@ pub async fn retrain(
         .await?
         .with_context(|| format!("series {id} does not exist"))?;
     let (frame, end) = super::history::load(store, settings, &series, None, 0, None).await?;
-    anyhow::ensure!(
-        end >= 24 * MIN_HISTORY_DAYS,
-        "series {id} has {end} hours of history; training needs at least {MIN_HISTORY_DAYS} days"
-    );
+    if end < 24 * MIN_HISTORY_DAYS {
+        return Err(TooLittleHistory {
+            series: id.clone(),
+            hours: end,
+        }
+        .into());
+    }
     let champion = match store.champion(id).await? {
         Some(rec) => Some(
             Registry::read(std::path::Path::new(&rec.path))
@@ -315,6 +334,11 @@ pub async fn run_job(state: &crate::api::AppState, job: i64, id: &SeriesId) {
             );
             tracing::info!(series = %id, job, status = ?o.status, seconds, "trained");
             Ok(serde_json::to_value(o).unwrap_or_default())
+        }
+        Err(e) if too_young(e) => {
+            m.add("prescale_training_runs_total", "{outcome=\"skipped\"}", 1.0);
+            tracing::info!(series = %id, job, reason = %e, "not trained yet");
+            Err(format!("{e:#}"))
         }
         Err(e) => {
             m.add("prescale_training_runs_total", "{outcome=\"failed\"}", 1.0);

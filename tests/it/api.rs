@@ -592,6 +592,19 @@ on_each_backend!(training_runs_as_a_job_that_reports_how_it_ended, |db| {
     .await
     .unwrap();
     app.post_json("/v1/series", &json!({ "id": "empty" })).await;
+    // Three days of history: too young to train, which a job reports but counts as skipped.
+    let mut young = crate::import::options("young");
+    young.time_zone = opts.time_zone;
+    let three_days: String =
+        std::fs::read_to_string(repo_file("datasets/nasa_http_requests_hourly.csv"))
+            .unwrap()
+            .lines()
+            .take(1 + 72)
+            .map(|l| format!("{l}\n"))
+            .collect();
+    crate::import::import(&db, &db.write("young.csv", &three_days), &young)
+        .await
+        .unwrap();
     let r = app
         .call("POST", "/v1/series/nasa/train", Some(TOKEN), "", b"")
         .await;
@@ -626,11 +639,29 @@ on_each_backend!(training_runs_as_a_job_that_reports_how_it_ended, |db| {
         "{bad}"
     );
     assert_eq!(app.get("/v1/jobs/999999").await.status, 404);
+    let skipped = app
+        .call("POST", "/v1/series/young/train", Some(TOKEN), "", b"")
+        .await
+        .json()["job"]
+        .as_i64()
+        .unwrap();
+    let young_job = wait(skipped).await;
+    assert_eq!(young_job["status"], "failed");
     assert!(
-        app.get("/metrics")
-            .await
-            .body
-            .contains("prescale_training_runs_total{outcome=\"failed\"} 1")
+        young_job["error"]
+            .as_str()
+            .unwrap()
+            .contains("at least 7 days"),
+        "{young_job}"
+    );
+    let metrics = app.get("/metrics").await.body;
+    assert!(
+        metrics.contains("prescale_training_runs_total{outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("prescale_training_runs_total{outcome=\"skipped\"} 1"),
+        "{metrics}"
     );
     assert_eq!(
         app.call("POST", "/v1/series/nope/train", Some(TOKEN), "", b"")

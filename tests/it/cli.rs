@@ -24,6 +24,55 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
+fn train_all_skips_a_series_too_young_to_train_and_train_series_names_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(repo_file("datasets/nasa_http_requests_hourly.csv")).unwrap();
+    // The first `days` days of the NASA series.
+    let days = |n: usize| -> String {
+        text.lines()
+            .take(1 + 24 * n)
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    for (name, n) in [("grown", 12), ("young", 5)] {
+        let file = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&file, days(n)).unwrap();
+        let out = prescale(
+            dir.path(),
+            &[
+                "import",
+                "--series",
+                name,
+                "--tz",
+                "America/New_York",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = prescale(dir.path(), &["train", "--all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("grown v1 Champion"), "{text}");
+    assert!(
+        text.contains(
+            "skipped young: series young has 120 hours of history; training needs at least 7 days"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("1 of 2 series trained"), "{text}");
+    let out = prescale(dir.path(), &["train", "--all", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["failed"].as_array().unwrap().len(), 0, "{v}");
+    // Asked for by name, the young series is an error.
+    let out = prescale(dir.path(), &["train", "--series", "young"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("at least 7 days"), "{}", stderr(&out));
+}
+
+#[test]
 fn import_creates_prescale_db_in_the_working_directory_and_series_list_shows_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = repo_file("datasets/nasa_http_requests_hourly.csv");

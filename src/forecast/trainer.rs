@@ -532,16 +532,21 @@ mod tests {
             .collect()
     }
 
-    fn chosen(best: f64, others: [f64; 2]) -> String {
+    /// A series in Lima with no holidays, from 2026-01-01 00:00 UTC.
+    fn lima_frame(y: Vec<f64>) -> Frame {
         let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
-        let f = Frame::from_parts(
+        Frame::from_parts(
             "t",
             Hour::from_unix(1_767_225_600).unwrap(),
-            vec![100.0; 500],
+            y,
             &cal,
             Vec::new(),
             &[],
-        );
+        )
+    }
+
+    fn chosen(best: f64, others: [f64; 2]) -> String {
+        let f = lima_frame(vec![100.0; 500]);
         let w = Windows::new(&f.y);
         let specs = [
             ModelSpec::SeasonalNaive { period: 24 },
@@ -584,15 +589,7 @@ mod tests {
                 day * week * (1.0 + 0.04 * wobble)
             })
             .collect();
-        let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
-        let f = Frame::from_parts(
-            "t",
-            Hour::from_unix(1_767_225_600).unwrap(),
-            y,
-            &cal,
-            Vec::new(),
-            &[],
-        );
+        let f = lima_frame(y);
         let w = Windows::new(&f.y);
         let specs = ModelSpec::candidates();
         let opts = TrainOptions::default();
@@ -712,15 +709,7 @@ mod tests {
                 }
             })
             .collect();
-        let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
-        let f = Frame::from_parts(
-            "t",
-            Hour::from_unix(1_767_225_600).unwrap(),
-            y,
-            &cal,
-            Vec::new(),
-            &[],
-        );
+        let f = lima_frame(y);
         let w = Windows::new(&f.y);
         let model = Model::SeasonalNaive { period: 168 };
         // Validation saw errors of about 2%.

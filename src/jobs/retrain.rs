@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::domain::SeriesId;
+use crate::domain::{Hour, SeriesId};
 use crate::forecast::features::FeatureSet;
 use crate::forecast::features::Windows;
 use crate::forecast::registry::{Artifact, FORMAT, Registry};
@@ -286,22 +286,39 @@ pub fn due_retrains<'a>(
 }
 
 /// Runs the scheduled retrains due since `after`, one after the other, each recorded as a job.
+/// At the first check of every hour, a series that has no model yet is due too as soon as it has
+/// a week of history (and a retraining schedule): its first model does not wait for the
+/// schedule (up to a week by default), during which it has no forecasts and `/readyz` is 503.
 pub async fn run_due(
     state: &crate::api::AppState,
     after: chrono::DateTime<chrono::Utc>,
     upto: chrono::DateTime<chrono::Utc>,
 ) {
-    let series: Vec<crate::domain::Series> = match state.store.list_series().await {
-        Ok(all) => all.into_iter().map(|s| s.series).collect(),
+    let all = match state.store.list_series().await {
+        Ok(all) => all,
         Err(e) => {
             tracing::warn!(error = %e, "listing series for retraining failed");
             return;
         }
     };
-    let due: Vec<SeriesId> = due_retrains(&series, &state.settings.retrain, after, upto)
+    let series: Vec<crate::domain::Series> = all.iter().map(|s| s.series.clone()).collect();
+    let mut due: Vec<SeriesId> = due_retrains(&series, &state.settings.retrain, after, upto)
         .into_iter()
         .cloned()
         .collect();
+    if Hour::containing(after) != Hour::containing(upto) {
+        for s in all
+            .iter()
+            .filter(|s| first_model_possible(s, &state.settings.retrain))
+        {
+            let id = &s.series.id;
+            match state.store.champion(id).await {
+                Ok(None) if !due.contains(id) => due.push(id.clone()),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(series = %id, error = %e, "reading a champion failed"),
+            }
+        }
+    }
     for id in due {
         match state.store.start_job("retrain", &id).await {
             Ok(job) => run_job(state, job, &id).await,
@@ -310,6 +327,18 @@ pub async fn run_due(
             }
         }
     }
+}
+
+/// Whether a series has the history a first model needs and is retrained automatically at all.
+fn first_model_possible(
+    s: &crate::store::SeriesStats,
+    retrain: &crate::config::RetrainSettings,
+) -> bool {
+    let span = match (s.first_hour, s.last_hour) {
+        (Some(first), Some(last)) => first.hours_until(last) + 1,
+        _ => 0,
+    };
+    span >= 24 * MIN_HISTORY_DAYS as i64 && retrain.schedule_of(&s.series.id).cron().is_some()
 }
 
 /// Runs one recorded training job to its end: the retrain, its metrics, its log line, and how

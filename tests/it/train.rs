@@ -217,3 +217,74 @@ on_each_backend!(
         assert!(f.points.first().unwrap().confidence >= f.points.last().unwrap().confidence - 0.3);
     }
 );
+
+on_each_backend!(
+    a_series_without_a_model_is_trained_at_the_first_hour_it_has_a_week_of_history,
+    |db| {
+        let mut opts = options("grown");
+        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        import(&db, &nasa_days(&db, 10, "grown.csv"), &opts)
+            .await
+            .unwrap();
+        for (name, days) in [("young", 5), ("manual", 10)] {
+            let mut o = options(name);
+            o.time_zone = opts.time_zone;
+            import(&db, &nasa_days(&db, days, &format!("{name}.csv")), &o)
+                .await
+                .unwrap();
+        }
+        let mut s = settings(&db);
+        // "manual" is never retrained automatically.
+        s.retrain.series.push(prescale::config::SeriesSchedule {
+            id: SeriesId::parse("manual").unwrap(),
+            schedule: prescale::config::Schedule::try_from(String::new()).unwrap(),
+        });
+        let state = prescale::api::AppState::new(db.store.clone(), s);
+        let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        let champion = |name: &str| {
+            let id = SeriesId::parse(name).unwrap();
+            let store = db.store.clone();
+            async move { store.champion(&id).await.unwrap() }
+        };
+        // Checks within one hour (a Wednesday, no schedule due): nothing is trained.
+        retrain::run_due(
+            &state,
+            at("2026-12-02T10:10:00Z"),
+            at("2026-12-02T10:40:00Z"),
+        )
+        .await;
+        assert!(champion("grown").await.is_none());
+        // The first check of the next hour trains the series with a week of history and no model.
+        retrain::run_due(
+            &state,
+            at("2026-12-02T10:40:00Z"),
+            at("2026-12-02T11:00:05Z"),
+        )
+        .await;
+        assert!(champion("grown").await.is_some());
+        assert!(champion("young").await.is_none());
+        assert!(champion("manual").await.is_none());
+        let metrics = state.metrics.render();
+        assert!(
+            metrics.contains("prescale_training_runs_total{outcome=\"succeeded\"} 1"),
+            "{metrics}"
+        );
+        assert!(!metrics.contains("outcome=\"skipped\""), "{metrics}");
+        assert!(!metrics.contains("outcome=\"failed\""), "{metrics}");
+        // With a model, it waits for its schedule again.
+        retrain::run_due(
+            &state,
+            at("2026-12-02T11:00:05Z"),
+            at("2026-12-02T12:00:05Z"),
+        )
+        .await;
+        assert_eq!(
+            db.store
+                .models(&SeriesId::parse("grown").unwrap())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);

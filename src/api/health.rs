@@ -14,8 +14,10 @@ pub(super) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when the store answers (migrations ran when it opened) and every series has a
-/// champion model; otherwise 503 naming the check that failed.
+/// Ready when the store answers (migrations ran when it opened) and every series with the week
+/// of history training needs has a champion model; otherwise 503 naming the check that failed.
+/// A younger series cannot have a model yet: it is listed as `pending`, and does not take every
+/// replica out of service (a readiness probe failing on all of them) until it has a week.
 pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if !state.store.ping().await {
         return (
@@ -34,10 +36,13 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
             );
         }
     };
-    let mut without = Vec::new();
+    let (mut without, mut pending) = (Vec::new(), Vec::new());
     for s in &series {
         match state.store.champion(&s.series.id).await {
             Ok(Some(_)) => {}
+            Ok(None) if !crate::jobs::retrain::old_enough(s) => {
+                pending.push(s.series.id.to_string());
+            }
             Ok(None) => without.push(s.series.id.to_string()),
             Err(e) => {
                 return (
@@ -50,14 +55,14 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
     if without.is_empty() {
         (
             StatusCode::OK,
-            Json(json!({ "ready": true, "series": series.len() })),
+            Json(json!({ "ready": true, "series": series.len(), "pending": pending })),
         )
     } else {
         let detail = format!("no champion model for: {}", without.join(", "));
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(
-                json!({ "ready": false, "failed": "models", "detail": detail, "series": without }),
+                json!({ "ready": false, "failed": "models", "detail": detail, "series": without, "pending": pending }),
             ),
         )
     }

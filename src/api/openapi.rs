@@ -11,7 +11,7 @@ pub(super) const ROUTES: &[(&str, &str, &str, bool, &[&str])] = &[
     (
         "/readyz",
         "get",
-        "Store reachable, migrations done, a champion for every series; 503 names the failed check",
+        "Store reachable, migrations done, a champion for every series with a week of history (younger ones listed as pending); 503 names the failed check",
         false,
         &[],
     ),

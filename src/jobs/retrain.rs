@@ -329,16 +329,17 @@ pub async fn run_due(
     }
 }
 
+/// Whether a series has the history training needs (`MIN_HISTORY_DAYS`).
+pub fn old_enough(s: &crate::store::SeriesStats) -> bool {
+    s.history_hours() >= 24 * MIN_HISTORY_DAYS as i64
+}
+
 /// Whether a series has the history a first model needs and is retrained automatically at all.
 fn first_model_possible(
     s: &crate::store::SeriesStats,
     retrain: &crate::config::RetrainSettings,
 ) -> bool {
-    let span = match (s.first_hour, s.last_hour) {
-        (Some(first), Some(last)) => first.hours_until(last) + 1,
-        _ => 0,
-    };
-    span >= 24 * MIN_HISTORY_DAYS as i64 && retrain.schedule_of(&s.series.id).cron().is_some()
+    old_enough(s) && retrain.schedule_of(&s.series.id).cron().is_some()
 }
 
 /// Runs one recorded training job to its end: the retrain, its metrics, its log line, and how

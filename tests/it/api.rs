@@ -173,11 +173,27 @@ on_each_backend!(health_readiness_and_metrics_answer, |db| {
         200,
         "no series: nothing to be unready about"
     );
+    // A series without the week of history training needs cannot have a model yet: pending,
+    // still ready.
     app.post_json("/v1/series", &json!({ "id": "trips" })).await;
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["pending"], json!(["trips"]));
+    // One with the history and no model: not ready.
+    let mut opts = crate::import::options("nasa");
+    opts.time_zone = Some(prescale::domain::TimeZone::parse("America/New_York").unwrap());
+    crate::import::import(
+        &db,
+        &repo_file("datasets/nasa_http_requests_hourly.csv"),
+        &opts,
+    )
+    .await
+    .unwrap();
     let r = app.get("/readyz").await;
     assert_eq!(r.status, 503);
     assert_eq!(r.json()["failed"], "models");
-    assert_eq!(r.json()["series"][0], "trips");
+    assert_eq!(r.json()["series"], json!(["nasa"]));
+    assert_eq!(r.json()["pending"], json!(["trips"]));
     let m = app.get("/metrics").await;
     assert!(m.content_type.starts_with("text/plain"));
     assert!(

@@ -164,6 +164,20 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
+/// The shipped NASA series (New York time) imported as series `nasa`; its import options.
+async fn import_nasa(db: &TestDb) -> prescale::import::ImportOptions {
+    let mut opts = crate::import::options("nasa");
+    opts.time_zone = Some(prescale::domain::TimeZone::parse("America/New_York").unwrap());
+    crate::import::import(
+        db,
+        &repo_file("datasets/nasa_http_requests_hourly.csv"),
+        &opts,
+    )
+    .await
+    .unwrap();
+    opts
+}
+
 on_each_backend!(health_readiness_and_metrics_answer, |db| {
     let app = spawn_app(&db).await;
     let r = app.get("/healthz").await;
@@ -180,15 +194,7 @@ on_each_backend!(health_readiness_and_metrics_answer, |db| {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["pending"], json!(["trips"]));
     // One with the history and no model: not ready.
-    let mut opts = crate::import::options("nasa");
-    opts.time_zone = Some(prescale::domain::TimeZone::parse("America/New_York").unwrap());
-    crate::import::import(
-        &db,
-        &repo_file("datasets/nasa_http_requests_hourly.csv"),
-        &opts,
-    )
-    .await
-    .unwrap();
+    import_nasa(&db).await;
     let r = app.get("/readyz").await;
     assert_eq!(r.status, 503);
     assert_eq!(r.json()["failed"], "models");
@@ -437,10 +443,7 @@ on_each_backend!(
 
 on_each_backend!(a_forecast_is_served_after_training, |db| {
     let app = spawn_app(&db).await;
-    let file = repo_file("datasets/nasa_http_requests_hourly.csv");
-    let mut opts = crate::import::options("nasa");
-    opts.time_zone = Some(prescale::domain::TimeZone::parse("America/New_York").unwrap());
-    crate::import::import(&db, &file, &opts).await.unwrap();
+    import_nasa(&db).await;
     let r = app.get("/v1/series/nasa/forecast?horizon=6").await;
     assert_eq!(r.status, 409, "no model yet: {}", r.body);
     let quick = crate::helpers::quick_specs();
@@ -598,15 +601,7 @@ on_each_backend!(weather_is_stored_observed_or_forecast, |db| {
 
 on_each_backend!(training_runs_as_a_job_that_reports_how_it_ended, |db| {
     let app = spawn_app(&db).await;
-    let mut opts = crate::import::options("nasa");
-    opts.time_zone = Some(prescale::domain::TimeZone::parse("America/New_York").unwrap());
-    crate::import::import(
-        &db,
-        &repo_file("datasets/nasa_http_requests_hourly.csv"),
-        &opts,
-    )
-    .await
-    .unwrap();
+    let opts = import_nasa(&db).await;
     app.post_json("/v1/series", &json!({ "id": "empty" })).await;
     // Three days of history: too young to train, which a job reports but counts as skipped.
     let mut young = crate::import::options("young");

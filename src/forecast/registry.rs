@@ -1,7 +1,8 @@
 //! Model artifacts on disk: `models/<series>/<version>.json`, each a whole record of what was
 //! fitted (spec, features, training span, validation, calibration, the model). Written to a temp
-//! file beside the target, synced, then renamed: a reader sees the old file or the new one,
-//! never half of one.
+//! file beside the target (its own name per write), synced, then linked to its name only if no
+//! file has it: a reader never sees half of one, and a version's file, once there, is never
+//! replaced (two retrains racing for one version cannot overwrite each other's artifact).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,7 +53,13 @@ pub enum RegistryError {
     },
     #[error("{}: artifact format {found}, this prescale reads format {FORMAT}", .path.display())]
     Format { path: PathBuf, found: u32 },
+    #[error("{}: this version's artifact exists already", .path.display())]
+    Exists { path: PathBuf },
 }
+
+/// Makes each write's temp file name unique within the process (the process id tells processes
+/// apart).
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The folder of artifacts.
 #[derive(Debug, Clone)]
@@ -74,11 +81,12 @@ impl Registry {
         p.join(format!("{version}.json"))
     }
 
-    /// Writes an artifact atomically and returns its path.
+    /// Writes a new artifact atomically and returns its path.
     ///
     /// # Errors
-    /// When the folder cannot be created or the file cannot be written; no artifact is left
-    /// behind then, and an existing one is untouched.
+    /// [`RegistryError::Exists`] when the version's file exists already (it is left as it is);
+    /// otherwise when the folder cannot be created or the file cannot be written. No temp file
+    /// is left behind, and an existing artifact is never touched.
     pub fn write(&self, a: &Artifact) -> Result<PathBuf, RegistryError> {
         let path = self.path(&a.series, a.version);
         let io = |error| RegistryError::Io {
@@ -87,7 +95,12 @@ impl Registry {
         };
         let dir = path.parent().expect("an artifact path has a folder");
         std::fs::create_dir_all(dir).map_err(io)?;
-        let tmp = dir.join(format!(".{}.json.tmp-{}", a.version, std::process::id()));
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(
+            ".{}.json.tmp-{}-{n}",
+            a.version,
+            std::process::id()
+        ));
         let result = (|| {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(
@@ -96,13 +109,18 @@ impl Registry {
                     .as_bytes(),
             )?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &path)
+            // A hard link fails if the name is taken: the version's file appears whole or not
+            // at all, and never replaces another.
+            std::fs::hard_link(&tmp, &path)
         })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io(e));
+        let _ = std::fs::remove_file(&tmp);
+        match result {
+            Ok(()) => Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(RegistryError::Exists { path })
+            }
+            Err(e) => Err(io(e)),
         }
-        Ok(path)
     }
 
     /// Reads an artifact.
@@ -176,6 +194,26 @@ mod tests {
         let blocked = Registry::new(path.clone());
         assert!(blocked.write(&artifact(1)).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_version_that_exists_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path());
+        let path = reg.write(&artifact(2)).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let mut other = artifact(2);
+        other.chosen = "snaive168".into();
+        assert!(matches!(
+            reg.write(&other),
+            Err(RegistryError::Exists { .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("2.json")]);
     }
 
     #[test]

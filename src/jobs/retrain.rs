@@ -120,12 +120,15 @@ pub async fn retrain(
         }
         .into());
     }
-    let champion = match store.champion(id).await? {
-        Some(rec) => Some(
-            Registry::read(std::path::Path::new(&rec.path))
-                .with_context(|| format!("reading the champion of {id}"))?,
+    let (replaces, champion) = match store.champion(id).await? {
+        Some(rec) => (
+            Some(rec.version),
+            Some(
+                Registry::read(std::path::Path::new(&rec.path))
+                    .with_context(|| format!("reading the champion of {id}"))?,
+            ),
         ),
-        None => None,
+        None => (None, None),
     };
     let specs = specs.to_vec();
     let opts = TrainOptions::default();
@@ -144,8 +147,7 @@ pub async fn retrain(
     })
     .await?;
 
-    let version = store.next_model_version(id).await?;
-    let (status, reason, compared, champ_mae) = match comparison {
+    let (mut status, mut reason, compared, champ_mae) = match comparison {
         None => (ModelStatus::Champion, format!("first model: {}", trained.reason), None, None),
         Some(Comparison::InputsChanged) => {
             (ModelStatus::Champion, format!("the champion cannot take today's inputs: {}", trained.reason), None, None)
@@ -171,10 +173,10 @@ pub async fn retrain(
             Some(old),
         ),
     };
-    let artifact = Artifact {
+    let mut artifact = Artifact {
         format: FORMAT,
         series: id.clone(),
-        version,
+        version: store.next_model_version(id).await?,
         trained_at: Utc::now(),
         train_start: frame.start,
         train_end: frame.hour(end - 1),
@@ -187,39 +189,86 @@ pub async fn retrain(
         calibration: trained.calibration.clone(),
         model: trained.model,
     };
-    let path = Registry::new(&settings.models_dir).write(&artifact)?;
-    let record = ModelRecord {
-        series: id.clone(),
-        version,
-        status,
-        chosen: trained.chosen.clone(),
-        path: path.display().to_string(),
-        train_start: artifact.train_start,
-        train_end: artifact.train_end,
-        validation_mae: trained
-            .validation_mae
-            .is_finite()
-            .then_some(trained.validation_mae),
-        compared_mae: compared,
-        champion_mae: champ_mae,
-        reason: reason.clone(),
-        trained_at: artifact.trained_at,
-    };
-    store
-        .register_model(&record)
-        .await
-        .with_context(|| format!("registering {}", path.display()))?;
-    Ok(Outcome {
-        series: id.clone(),
-        version,
-        status,
-        chosen: trained.chosen,
-        reason,
-        validation_mae: trained.validation_mae,
-        path: path.display().to_string(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    // Another retrain of this series (the API's beside a scheduled one, or another replica's)
+    // may take the version or the champion first: then this one takes the next free version,
+    // or stays a challenger. A version's file is created only if absent and removed if its
+    // registration fails, so no retrain replaces or deletes another's artifact.
+    let registry = Registry::new(&settings.models_dir);
+    for _ in 0..REGISTRATION_ATTEMPTS {
+        artifact.reason.clone_from(&reason);
+        let path = match registry.write(&artifact) {
+            Ok(path) => path,
+            Err(crate::forecast::registry::RegistryError::Exists { .. }) => {
+                artifact.version += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let record = ModelRecord {
+            series: id.clone(),
+            version: artifact.version,
+            status,
+            chosen: trained.chosen.clone(),
+            path: path.display().to_string(),
+            train_start: artifact.train_start,
+            train_end: artifact.train_end,
+            validation_mae: trained
+                .validation_mae
+                .is_finite()
+                .then_some(trained.validation_mae),
+            compared_mae: compared,
+            champion_mae: champ_mae,
+            reason: reason.clone(),
+            trained_at: artifact.trained_at,
+        };
+        match store.register_model(&record, replaces).await {
+            Ok(()) => {
+                return Ok(Outcome {
+                    series: id.clone(),
+                    version: artifact.version,
+                    status,
+                    chosen: trained.chosen,
+                    reason,
+                    validation_mae: trained.validation_mae,
+                    path: path.display().to_string(),
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                if !e.is_conflict() {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("registering {}", path.display()))
+                    );
+                }
+            }
+        }
+        let taken = store
+            .models(id)
+            .await?
+            .iter()
+            .any(|m| m.version == artifact.version);
+        if taken {
+            artifact.version = store
+                .next_model_version(id)
+                .await?
+                .max(artifact.version + 1);
+        } else {
+            status = ModelStatus::Challenger;
+            reason = format!(
+                "kept as challenger: another retrain of {id} registered a champion while this one \
+                 trained; {reason}"
+            );
+        }
+    }
+    anyhow::bail!(
+        "series {id}: no version could be registered in {REGISTRATION_ATTEMPTS} attempts (other \
+         retrains of it kept taking them); nothing is registered"
+    )
 }
+
+/// Attempts at registering a version when other retrains of the series take them first.
+const REGISTRATION_ATTEMPTS: usize = 16;
 
 /// Retrains many series, `parallel` at a time (frames in memory are bounded by that), reporting
 /// each result as it lands.

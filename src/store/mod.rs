@@ -153,6 +153,17 @@ pub enum StoreError {
     CorruptText(String),
     #[error("series {0} does not exist")]
     NoSuchSeries(String),
+    #[error("the champion of series {0} changed while a new one was judged against it")]
+    ChampionChanged(String),
+}
+
+impl StoreError {
+    /// Whether a write lost a race: a version or a champion that exists already, or a champion
+    /// that changed meanwhile. The caller can retry differently.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::ChampionChanged(_))
+            || matches!(self, Self::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
 }
 
 /// The handle to the database; cheap to clone (a pool).
@@ -245,6 +256,11 @@ fn migrator(backend: Backend) -> Migrator {
                 "scaling",
                 include_str!("../../migrations/sqlite/0006_scaling.sql"),
             ),
+            (
+                7,
+                "one_champion",
+                include_str!("../../migrations/sqlite/0007_one_champion.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -276,6 +292,11 @@ fn migrator(backend: Backend) -> Migrator {
                 6,
                 "scaling",
                 include_str!("../../migrations/postgres/0006_scaling.sql"),
+            ),
+            (
+                7,
+                "one_champion",
+                include_str!("../../migrations/postgres/0007_one_champion.sql"),
             ),
         ],
     };

@@ -115,19 +115,32 @@ impl Store {
         Ok(v.unwrap_or(0) + 1)
     }
 
-    /// Registers a version in one transaction; a champion retires the previous one.
+    /// Registers a version in one transaction. A champion retires `replaces`, the champion it
+    /// was judged against (`None`: there was none), and only that one.
     ///
     /// # Errors
-    /// On database failure (a duplicate version among them); nothing is written then.
-    pub async fn register_model(&self, m: &ModelRecord) -> Result<(), StoreError> {
+    /// [`StoreError::ChampionChanged`] when the series' champion is no longer the one the new
+    /// champion was judged against; a duplicate version, or a second champion (both
+    /// [`StoreError::is_conflict`]); database failure. Nothing is written then.
+    pub async fn register_model(
+        &self,
+        m: &ModelRecord,
+        replaces: Option<i64>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        if m.status == ModelStatus::Champion {
-            sqlx::query(
-                "UPDATE models SET status = 'retired' WHERE series = $1 AND status = 'champion'",
+        if let (ModelStatus::Champion, Some(v)) = (m.status, replaces) {
+            let retired = sqlx::query(
+                "UPDATE models SET status = 'retired' WHERE series = $1 AND status = 'champion' \
+                 AND version = $2",
             )
             .bind(m.series.as_str())
+            .bind(v)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if retired != 1 {
+                return Err(StoreError::ChampionChanged(m.series.to_string()));
+            }
         }
         sqlx::query(
             "INSERT INTO models (series, version, status, chosen, path, train_start, train_end, validation_mae, \

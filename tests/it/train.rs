@@ -288,3 +288,112 @@ on_each_backend!(
         );
     }
 );
+
+on_each_backend!(
+    concurrent_retrains_of_one_series_each_register_their_own_version_under_one_champion,
+    |db| {
+        let s = settings(&db);
+        let id = setup(&db, 30).await;
+        // As when the API's train and a scheduled retrain (or two replicas) overlap.
+        let mut runs = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let (store, s, id) = (db.store.clone(), s.clone(), id.clone());
+            runs.spawn(async move {
+                retrain::retrain(&store, &s, &id, &crate::helpers::quick_specs()).await
+            });
+        }
+        while let Some(r) = runs.join_next().await {
+            let out = r.unwrap();
+            assert!(out.is_ok(), "{:#}", out.unwrap_err());
+        }
+        let models = db.store.models(&id).await.unwrap();
+        let mut versions: Vec<i64> = models.iter().map(|m| m.version).collect();
+        versions.sort_unstable();
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6], "{models:?}");
+        let champions = models
+            .iter()
+            .filter(|m| m.status == ModelStatus::Champion)
+            .count();
+        assert_eq!(champions, 1, "{models:?}");
+        // Every record's file is its own artifact, and no temp file is left behind.
+        for m in &models {
+            let a = prescale::forecast::registry::Registry::read(std::path::Path::new(&m.path))
+                .unwrap();
+            assert_eq!((a.version, &a.reason), (m.version, &m.reason));
+        }
+        let dir = std::path::Path::new(&models[0].path).parent().unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            ["1.json", "2.json", "3.json", "4.json", "5.json", "6.json"]
+        );
+    }
+);
+
+on_each_backend!(
+    a_champion_retires_only_the_champion_it_was_judged_against,
+    |db| {
+        use prescale::store::{ModelRecord, StoreError};
+        let id = setup(&db, 10).await;
+        let rec = |version: i64, status: ModelStatus| ModelRecord {
+            series: id.clone(),
+            version,
+            status,
+            chosen: "snaive24".into(),
+            path: format!("{version}.json"),
+            train_start: prescale::domain::Hour::from_unix(0).unwrap(),
+            train_end: prescale::domain::Hour::from_unix(3600).unwrap(),
+            validation_mae: None,
+            compared_mae: None,
+            champion_mae: None,
+            reason: "test".into(),
+            trained_at: chrono::Utc::now(),
+        };
+        let store = &db.store;
+        store
+            .register_model(&rec(1, ModelStatus::Champion), None)
+            .await
+            .unwrap();
+        // A second first model: the database keeps one champion per series.
+        let e = store
+            .register_model(&rec(2, ModelStatus::Champion), None)
+            .await
+            .unwrap_err();
+        assert!(e.is_conflict(), "{e}");
+        // Judged against a version that is not the champion.
+        let e = store
+            .register_model(&rec(2, ModelStatus::Champion), Some(7))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::ChampionChanged(_)), "{e}");
+        assert!(e.is_conflict());
+        // A version that exists.
+        let e = store
+            .register_model(&rec(1, ModelStatus::Challenger), None)
+            .await
+            .unwrap_err();
+        assert!(e.is_conflict(), "{e}");
+        // None of those wrote anything; judged against the champion, a new one retires it.
+        assert_eq!(store.models(&id).await.unwrap().len(), 1);
+        store
+            .register_model(&rec(2, ModelStatus::Champion), Some(1))
+            .await
+            .unwrap();
+        let mut statuses: Vec<(i64, ModelStatus)> = store
+            .models(&id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| (m.version, m.status))
+            .collect();
+        statuses.sort_by_key(|s| s.0);
+        assert_eq!(
+            statuses,
+            [(1, ModelStatus::Retired), (2, ModelStatus::Champion)]
+        );
+    }
+);

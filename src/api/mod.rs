@@ -21,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 
 pub use error::ApiError;
 pub use metrics::Metrics;
@@ -131,63 +131,69 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// The whole API.
+/// The whole API: the routes of [`openapi::ROUTES`], each with its handler, so that what is
+/// served and what is documented are one list.
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.api.max_body_bytes;
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(openapi::openapi))
-        .route(
-            "/v1/series",
-            get(series::series_list).post(series::series_create),
-        )
-        .route("/v1/series/{id}", get(series::series_get))
-        .route(
-            "/v1/series/{id}/observations",
-            get(observations::observations_list).post(observations::observations_add),
-        )
-        .route("/v1/series/{id}/forecast", get(series::forecast_get))
-        .route("/v1/series/{id}/accuracy", get(series::accuracy_get))
-        .route(
-            "/v1/series/{id}/holidays",
-            get(series::holidays_list).post(series::holidays_add),
-        )
-        .route("/v1/models", get(series::models_list))
-        .route("/v1/recommendations", get(scaling::recommendations))
-        .route(
-            "/v1/series/{id}/recommendations",
-            get(scaling::series_recommendations),
-        )
-        .route("/v1/series/{id}/patterns", get(scaling::patterns))
-        .route("/v1/series/{id}/capacity", get(scaling::capacity))
-        .route("/v1/actions", get(scaling::actions))
-        .route(
-            "/v1/series/{id}/train",
-            axum::routing::post(jobs::train_start),
-        )
-        .route("/v1/jobs/{id}", get(jobs::job_get))
-        .route(
-            "/v1/events",
-            get(events::events_list).post(events::events_create),
-        )
-        .route(
-            "/v1/events/{id}",
-            get(events::events_get)
-                .put(events::events_put)
-                .delete(events::events_delete),
-        )
-        .route(
-            "/v1/weather",
-            get(events::weather_list).post(events::weather_add),
-        )
+    let mut paths: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
+    for r in openapi::ROUTES {
+        let h = handler(r.path, r.method);
+        match paths.iter_mut().find(|(p, _)| *p == r.path) {
+            Some((_, m)) => *m = std::mem::take(m).merge(h),
+            None => paths.push((r.path, h)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, methods) in paths {
+        router = router.route(path, methods);
+    }
+    router
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// The handler of one documented route.
+///
+/// # Panics
+/// When the route table lists a route without a handler here (every test that starts the
+/// server would fail).
+fn handler(path: &str, method: &str) -> MethodRouter<AppState> {
+    use axum::routing::{delete, post, put};
+    match (path, method) {
+        ("/healthz", "get") => get(health::healthz),
+        ("/readyz", "get") => get(health::readyz),
+        ("/metrics", "get") => get(health::metrics),
+        ("/openapi.json", "get") => get(openapi::openapi),
+        ("/v1/series", "get") => get(series::series_list),
+        ("/v1/series", "post") => post(series::series_create),
+        ("/v1/series/{id}", "get") => get(series::series_get),
+        ("/v1/series/{id}/observations", "get") => get(observations::observations_list),
+        ("/v1/series/{id}/observations", "post") => post(observations::observations_add),
+        ("/v1/series/{id}/forecast", "get") => get(series::forecast_get),
+        ("/v1/series/{id}/accuracy", "get") => get(series::accuracy_get),
+        ("/v1/series/{id}/holidays", "get") => get(series::holidays_list),
+        ("/v1/series/{id}/holidays", "post") => post(series::holidays_add),
+        ("/v1/series/{id}/train", "post") => post(jobs::train_start),
+        ("/v1/jobs/{id}", "get") => get(jobs::job_get),
+        ("/v1/models", "get") => get(series::models_list),
+        ("/v1/recommendations", "get") => get(scaling::recommendations),
+        ("/v1/series/{id}/recommendations", "get") => get(scaling::series_recommendations),
+        ("/v1/series/{id}/patterns", "get") => get(scaling::patterns),
+        ("/v1/series/{id}/capacity", "get") => get(scaling::capacity),
+        ("/v1/actions", "get") => get(scaling::actions),
+        ("/v1/events", "get") => get(events::events_list),
+        ("/v1/events", "post") => post(events::events_create),
+        ("/v1/events/{id}", "get") => get(events::events_get),
+        ("/v1/events/{id}", "put") => put(events::events_put),
+        ("/v1/events/{id}", "delete") => delete(events::events_delete),
+        ("/v1/weather", "get") => get(events::weather_list),
+        ("/v1/weather", "post") => post(events::weather_add),
+        other => panic!("the route table lists {other:?}, which has no handler"),
+    }
 }
 
 /// Writes need `Authorization: Bearer <token>` (reads too with `protect_reads`): missing is 401,

@@ -312,10 +312,14 @@ pub(super) async fn holidays_list(
         .series(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("series {id} does not exist")))?;
+    let year = q.year.unwrap_or_else(|| Utc::now().year());
+    if !(1..=9999).contains(&year) {
+        return Err(ApiError::BadRequest(format!(
+            "year {year} is outside 1..=9999"
+        )));
+    }
     let mut custom = state.store.custom_holidays(&id).await?;
     custom.extend(state.settings.holidays_of(&id));
     let calendar = crate::domain::Calendar::new(series.time_zone, series.calendar, custom);
-    Ok(Json(
-        calendar.holidays_in(q.year.unwrap_or_else(|| Utc::now().year())),
-    ))
+    Ok(Json(calendar.holidays_in(year)))
 }

@@ -897,5 +897,19 @@ on_each_backend!(custom_holidays_can_be_posted_and_join_the_calendar, |db| {
             .status,
         404
     );
+    // Years outside 1..=9999, as the document says.
+    for year in [0, 10_000] {
+        let r = app
+            .get(&format!("/v1/series/trips/holidays?year={year}"))
+            .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("outside 1..=9999"), "{}", r.body);
+    }
+    let doc = app.get("/openapi.json").await.json();
+    let year = &doc["paths"]["/v1/series/{id}/holidays"]["get"]["parameters"][0]["schema"];
+    assert_eq!(
+        (&year["minimum"], &year["maximum"]),
+        (&json!(1), &json!(9999))
+    );
     app.stop().await;
 });

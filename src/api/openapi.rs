@@ -254,6 +254,11 @@ fn instant() -> Value {
     json!({ "type": "string", "format": "date-time" })
 }
 
+/// A whole UTC hour in a body: the instant, or its Unix seconds.
+fn hour_field() -> Value {
+    json!({ "oneOf": [hour(), { "type": "integer", "multipleOf": 3600 }] })
+}
+
 /// A whole UTC hour (offsets of whole hours here; others work where the hour is whole in UTC).
 fn hour() -> Value {
     json!({
@@ -268,7 +273,7 @@ fn hour() -> Value {
 /// null among an enum's values too.
 fn or_null(mut schema: Value) -> Value {
     schema["nullable"] = json!(true);
-    if let Some(values) = schema["enum"].as_array_mut() {
+    if let Some(values) = schema.get_mut("enum").and_then(Value::as_array_mut) {
         values.push(Value::Null);
     }
     schema
@@ -303,13 +308,14 @@ fn json_body(schema: Value) -> Value {
 }
 
 fn series_body() -> Value {
+    let zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
     json_body(json!({
         "type": "object",
         "required": ["id"],
         "additionalProperties": false,
         "properties": {
             "id": series_id(),
-            "time_zone": or_null(json!({ "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", "description": "an IANA time zone, e.g. America/Lima" })),
+            "time_zone": or_null(json!({ "type": "string", "enum": zones, "description": "an IANA time zone, e.g. America/Lima" })),
             "calendar": or_null(json!({ "type": "string", "enum": ["pe", "us", "none"] })),
             "tolerance": or_null(json!({ "type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 1 })),
             "unit": or_null(json!({ "type": "string" })),
@@ -381,12 +387,12 @@ fn weather_body() -> Value {
         "properties": {
             "location": { "type": "string", "minLength": 1 },
             "kind": or_null(json!({ "type": "string", "enum": ["observed", "forecast"], "description": "default observed; forecast needs issued_at" })),
-            "issued_at": or_null(hour()),
+            "issued_at": or_null(hour_field()),
             "hours": { "type": "array", "items": {
                 "type": "object",
                 "required": ["hour", "values"],
                 "properties": {
-                    "hour": hour(),
+                    "hour": hour_field(),
                     "values": {
                         "type": "object",
                         "description": "variable (1-64 of a-z, 0-9, _) to a finite number, e.g. temp_c, precip_mm",
@@ -478,6 +484,16 @@ mod tests {
                 .count();
             assert_eq!(ids, usize::from(r.path.contains("{id}")), "{}", r.path);
         }
+        // A nullable field keeps its own schema: null joins an enum, no enum appears.
+        let series = &doc["paths"]["/v1/series"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["properties"];
+        assert_eq!(
+            series["calendar"]["enum"],
+            json!(["pe", "us", "none", null])
+        );
+        assert!(series["unit"].get("enum").is_none(), "{}", series["unit"]);
+        let zones = series["time_zone"]["enum"].as_array().unwrap();
+        assert!(zones.contains(&json!("America/Lima")) && zones.contains(&Value::Null));
     }
 
     #[test]

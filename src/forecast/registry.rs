@@ -18,6 +18,30 @@ use crate::domain::{Hour, SeriesId};
 /// The artifact format; bumped when a field changes meaning.
 pub const FORMAT: u32 = 1;
 
+/// A number that may be NaN or infinite (a validation MAE over no points), which JSON cannot
+/// hold: written as null, read back as NaN. Without it such an artifact was written but could
+/// not be read, and its series could neither forecast nor retrain.
+pub mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// # Errors
+    /// Those of the serializer.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    /// # Errors
+    /// Those of the deserializer.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
 /// Everything a model version is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Artifact {
@@ -32,6 +56,7 @@ pub struct Artifact {
     pub chosen: String,
     pub reason: String,
     pub validation: Vec<CandidateScore>,
+    #[serde(with = "finite_or_null")]
     pub validation_mae: f64,
     pub features: Vec<String>,
     pub calibration: Calibration,
@@ -101,13 +126,15 @@ impl Registry {
             a.version,
             std::process::id()
         ));
+        let text = serde_json::to_string(a).expect("artifacts serialize");
+        // What cannot be read back is not written (JSON has no NaN: a NaN anywhere else in a
+        // model would make its artifact unreadable).
+        if let Err(error) = serde_json::from_str::<Artifact>(&text) {
+            return Err(RegistryError::Parse { path, error });
+        }
         let result = (|| {
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(
-                serde_json::to_string(a)
-                    .expect("artifacts serialize")
-                    .as_bytes(),
-            )?;
+            f.write_all(text.as_bytes())?;
             f.sync_all()?;
             // A hard link fails if the name is taken: the version's file appears whole or not
             // at all, and never replaces another.
@@ -214,6 +241,20 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("2.json")]);
+    }
+
+    #[test]
+    fn a_validation_over_no_points_reads_back_as_nan() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = artifact(1);
+        a.validation_mae = f64::INFINITY;
+        a.validation = vec![CandidateScore {
+            model: "snaive24".into(),
+            mae: f64::NAN,
+        }];
+        let path = Registry::new(dir.path()).write(&a).unwrap();
+        let back = Registry::read(&path).unwrap();
+        assert!(back.validation_mae.is_nan() && back.validation[0].mae.is_nan());
     }
 
     #[test]

@@ -47,6 +47,8 @@ impl Default for TrainOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateScore {
     pub model: String,
+    /// Infinite when the candidate had no validation point.
+    #[serde(with = "super::registry::finite_or_null")]
     pub mae: f64,
 }
 

@@ -35,7 +35,8 @@ pub async fn load(
         _ => store.all_observations(&series.id).await?,
     };
     let obs = match (last, keep_hours) {
-        (None, Some(k)) if obs.len() > k => {
+        // By time, not by count: a sparse series' stray old hour must not stretch the frame.
+        (None, Some(k)) => {
             let cut = obs.last().map_or(0, |o| o.hour.unix()) - 3600 * (k as i64 - 1);
             obs.into_iter().filter(|o| o.hour.unix() >= cut).collect()
         }

@@ -81,11 +81,17 @@ fn compare(
     )
 }
 
-/// Less history than training needs (`MIN_HISTORY_DAYS`): a new series, not a broken one. A
-/// scheduled retrain counts it as skipped, not failed, and `train --all` lists it apart.
+/// Hours of history training reads: the last two years (every dataset here fits). Memory stays
+/// bounded however far back observations go: a stray one from years ago once made training
+/// allocate every hour since.
+pub const TRAINING_HOURS: usize = 24 * 731;
+
+/// Less history than training needs (`MIN_HISTORY_DAYS` of observed hours): a new series, not a
+/// broken one. A scheduled retrain counts it as skipped, not failed, and `train --all` lists it
+/// apart.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "series {series} has {hours} hours of history; training needs at least {MIN_HISTORY_DAYS} days"
+    "series {series} has {hours} observed hours; training needs at least {MIN_HISTORY_DAYS} days"
 )]
 pub struct TooLittleHistory {
     pub series: SeriesId,
@@ -112,11 +118,13 @@ pub async fn retrain(
         .series(id)
         .await?
         .with_context(|| format!("series {id} does not exist"))?;
-    let (frame, end) = super::history::load(store, settings, &series, None, 0, None).await?;
-    if end < 24 * MIN_HISTORY_DAYS {
+    let (frame, end) =
+        super::history::load(store, settings, &series, None, 0, Some(TRAINING_HOURS)).await?;
+    let observed = frame.y[..end].iter().filter(|v| !v.is_nan()).count();
+    if observed < 24 * MIN_HISTORY_DAYS {
         return Err(TooLittleHistory {
             series: id.clone(),
-            hours: end,
+            hours: observed,
         }
         .into());
     }
@@ -378,9 +386,9 @@ pub async fn run_due(
     }
 }
 
-/// Whether a series has the history training needs (`MIN_HISTORY_DAYS`).
+/// Whether a series has the observed hours training needs (`MIN_HISTORY_DAYS`).
 pub fn old_enough(s: &crate::store::SeriesStats) -> bool {
-    s.history_hours() >= 24 * MIN_HISTORY_DAYS as i64
+    s.observations >= 24 * MIN_HISTORY_DAYS as i64
 }
 
 /// Whether a series has the history a first model needs and is retrained automatically at all.

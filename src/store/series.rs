@@ -20,17 +20,6 @@ pub struct SeriesStats {
     pub missing_hours: i64,
 }
 
-impl SeriesStats {
-    /// Hours from the first observation to the last, both counted (0 without any): the history
-    /// training reads.
-    pub fn history_hours(&self) -> i64 {
-        match (self.first_hour, self.last_hour) {
-            (Some(first), Some(last)) => first.hours_until(last) + 1,
-            _ => 0,
-        }
-    }
-}
-
 const COLUMNS: &str =
     "s.id, s.time_zone, s.calendar, s.unit, s.tolerance, s.weather_location, s.created_at";
 

@@ -57,7 +57,7 @@ fn train_all_skips_a_series_too_young_to_train_and_train_series_names_why() {
     assert!(text.contains("grown v1 Champion"), "{text}");
     assert!(
         text.contains(
-            "skipped young: series young has 120 hours of history; training needs at least 7 days"
+            "skipped young: series young has 120 observed hours; training needs at least 7 days"
         ),
         "{text}"
     );

@@ -397,3 +397,44 @@ on_each_backend!(
         );
     }
 );
+
+on_each_backend!(
+    a_sparse_history_trains_a_model_that_reads_back_within_a_bounded_window,
+    |db| {
+        let text =
+            std::fs::read_to_string(repo_file("datasets/nasa_http_requests_hourly.csv")).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let ten_days: Vec<&str> = lines.take(24 * 10).collect();
+        // One stray hour three years before, ten days of data, then one hour twenty days later:
+        // no validation forecast has an observed target, so every validation MAE is infinite.
+        let body = format!(
+            "{header}\n1992-07-01T00:00:00-04:00,5,0\n{}\n1995-07-31T00:00:00-04:00,1000,0\n",
+            ten_days.join("\n")
+        );
+        let mut opts = options("sparse");
+        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        import(&db, &db.write("sparse.csv", &body), &opts)
+            .await
+            .unwrap();
+        let s = settings(&db);
+        let id = SeriesId::parse("sparse").unwrap();
+        let out = retrain::retrain(&db.store, &s, &id, &crate::helpers::quick_specs())
+            .await
+            .unwrap();
+        assert!(!out.validation_mae.is_finite(), "{}", out.validation_mae);
+        let record = &db.store.models(&id).await.unwrap()[0];
+        assert_eq!(record.validation_mae, None);
+        // Training read the last two years, not the stray hour's.
+        let span = record.train_start.hours_until(record.train_end) + 1;
+        assert!(span <= retrain::TRAINING_HOURS as i64, "{span}");
+        // The artifact reads back: the champion forecasts, and a retrain reads it.
+        let f = predict::forecast(&db.store, &s, &id, 24, None)
+            .await
+            .unwrap();
+        assert_eq!(f.points.len(), 24);
+        retrain::retrain(&db.store, &s, &id, &crate::helpers::quick_specs())
+            .await
+            .unwrap();
+    }
+);

@@ -106,6 +106,7 @@ pub(super) async fn weather_add(
     if batch.location.is_empty() {
         return Err(ApiError::BadRequest("field location: empty".into()));
     }
+    crate::domain::check_text("location", &batch.location)?;
     let k = kind(batch.kind.as_deref(), batch.issued_at)?;
     if let Some((i, (var, v))) = batch.hours.iter().enumerate().find_map(|(i, h)| {
         h.values
@@ -137,6 +138,7 @@ pub(super) async fn weather_list(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<WeatherQuery>,
 ) -> Result<Json<Vec<WeatherHour>>, ApiError> {
+    crate::domain::check_text("location", &q.location)?;
     let k = kind(q.kind.as_deref(), q.issued_at)?;
     Ok(Json(
         state.store.weather(&q.location, q.from, q.to, k).await?,

@@ -23,6 +23,14 @@ pub(super) struct RecBody {
     recommendations: Vec<RecommendationRecord>,
 }
 
+/// A `target` query filter, checked before it reaches the database.
+fn target(q: Option<&str>) -> Result<Option<&str>, ApiError> {
+    if let Some(t) = q {
+        crate::domain::check_text("target", t)?;
+    }
+    Ok(q)
+}
+
 fn filter(recs: Vec<RecommendationRecord>, decision: Option<&str>) -> Result<RecBody, ApiError> {
     if let Some(d) = decision
         && d != "apply"
@@ -46,7 +54,7 @@ pub(super) async fn recommendations(
 ) -> Result<Json<RecBody>, ApiError> {
     let recs = state
         .store
-        .latest_recommendations(None, q.target.as_deref())
+        .latest_recommendations(None, target(q.target.as_deref())?)
         .await?;
     Ok(Json(filter(recs, q.decision.as_deref())?))
 }
@@ -61,7 +69,7 @@ pub(super) async fn series_recommendations(
     }
     let recs = state
         .store
-        .latest_recommendations(Some(&id), q.target.as_deref())
+        .latest_recommendations(Some(&id), target(q.target.as_deref())?)
         .await?;
     Ok(Json(filter(recs, q.decision.as_deref())?))
 }
@@ -83,7 +91,12 @@ pub(super) async fn actions(
             "limit {limit} is outside 1..=10000"
         )));
     }
-    Ok(Json(state.store.actions(q.target.as_deref(), limit).await?))
+    Ok(Json(
+        state
+            .store
+            .actions(target(q.target.as_deref())?, limit)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

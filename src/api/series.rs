@@ -28,6 +28,12 @@ pub(super) async fn series_create(
     State(state): State<AppState>,
     AppJson(new): AppJson<NewSeries>,
 ) -> Result<(StatusCode, Json<Series>), ApiError> {
+    for (field, v) in [
+        ("unit", &new.unit),
+        ("weather_location", &new.weather_location),
+    ] {
+        crate::domain::check_text(field, v.as_deref().unwrap_or_default())?;
+    }
     let d = &state.settings.series_defaults;
     let series = Series {
         weather_location: new.weather_location.unwrap_or_else(|| new.id.to_string()),
@@ -280,6 +286,7 @@ pub(super) async fn holidays_add(
                 "item {i}: field \"name\": empty"
             )));
         }
+        crate::domain::check_text(&format!("item {i}: name"), &d.name)?;
         if out.iter().any(|h| h.date == d.date) {
             return Err(ApiError::BadRequest(format!(
                 "item {i}: field \"date\": {} appears twice",

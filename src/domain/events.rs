@@ -110,6 +110,9 @@ impl SpecialEvent {
         if self.name.trim().is_empty() {
             return fail("name is empty".to_owned());
         }
+        if self.name.contains('\0') || self.venue.contains('\0') {
+            return fail("name or venue contains a NUL character (U+0000)".to_owned());
+        }
         Ok(self)
     }
 }

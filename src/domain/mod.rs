@@ -38,4 +38,21 @@ pub enum DomainError {
     WeatherKind(String),
     #[error("invalid weather variable {0:?}: use 1-64 characters a-z, 0-9 and '_'")]
     WeatherVariable(String),
+    #[error(
+        "field {0}: contains a NUL character (U+0000), which no name needs and PostgreSQL cannot store"
+    )]
+    Nul(String),
+}
+
+/// Checks a free-text value that will be stored or looked up: no NUL character. SQLite would
+/// keep one, PostgreSQL refuses it; either way it is a client's mistake, told as such.
+///
+/// # Errors
+/// [`DomainError::Nul`] naming `field`.
+pub fn check_text(field: &str, value: &str) -> Result<(), DomainError> {
+    if value.contains('\0') {
+        Err(DomainError::Nul(field.to_owned()))
+    } else {
+        Ok(())
+    }
 }

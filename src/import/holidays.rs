@@ -31,6 +31,11 @@ pub fn parse_holidays_csv(path: &Path) -> Result<Vec<Holiday>, ImportFailure> {
         if name.is_empty() {
             return Err(place.fail(line, "name", "empty holiday name").into());
         }
+        if name.contains('\0') {
+            return Err(place
+                .fail(line, "name", "contains a NUL character (U+0000)")
+                .into());
+        }
         if out.iter().any(|h| h.date == date) {
             return Err(place
                 .fail(line, "date", format!("date {date} appears twice"))
@@ -53,4 +58,42 @@ pub async fn import_holidays(
     let holidays = parse_holidays_csv(path)?;
     store.put_custom_holidays(id, &holidays, "csv").await?;
     Ok(holidays.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_bad_holiday_row_is_named_by_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let ok = file("ok.csv", "date,name\n2026-06-29,San Pedro y San Pablo\n");
+        assert_eq!(
+            parse_holidays_csv(&ok).unwrap()[0].name,
+            "San Pedro y San Pablo"
+        );
+        for (text, place, why) in [
+            ("date,name\n2026-06-29,a\u{0}b\n", ":2", "NUL"),
+            ("date,name\n2026-06-29,\n", ":2", "empty holiday name"),
+            (
+                "date,name\n2026-06-29,a\n2026-06-29,b\n",
+                ":3",
+                "appears twice",
+            ),
+            ("date,name\n29/06/2026,a\n", ":2", "is not a date"),
+        ] {
+            let e = parse_holidays_csv(&file("bad.csv", text))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("bad.csv{place}")) && e.contains(why),
+                "{e}"
+            );
+        }
+    }
 }

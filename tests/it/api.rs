@@ -913,3 +913,57 @@ on_each_backend!(custom_holidays_can_be_posted_and_join_the_calendar, |db| {
     );
     app.stop().await;
 });
+
+on_each_backend!(a_nul_character_is_a_clear_400_on_both_backends, |db| {
+    // PostgreSQL refuses U+0000 in text: each was a 500 there and stored as is in SQLite.
+    let app = spawn_app(&db).await;
+    app.post_json("/v1/series", &json!({ "id": "trips" })).await;
+    let writes = [
+        (
+            "/v1/series",
+            json!({ "id": "other", "unit": "a\u{0}b" }),
+            "field unit",
+        ),
+        (
+            "/v1/series/trips/holidays",
+            json!([{ "date": "2026-05-05", "name": "a\u{0}" }]),
+            "item 0: name",
+        ),
+        (
+            "/v1/weather",
+            json!({ "location": "l\u{0}", "hours": [] }),
+            "field location",
+        ),
+        (
+            "/v1/events",
+            json!({ "id": "e1", "name": "x\u{0}y", "venue": "v", "starts_at": "2026-01-01T00:00:00Z",
+                    "ends_at": "2026-01-01T02:00:00Z", "expected_attendance": 10, "series": ["trips"] }),
+            "NUL",
+        ),
+    ];
+    for (path, body, names) in writes {
+        let r = app.post_json(path, &body).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(
+            r.body.contains(names) && r.body.contains("U+0000"),
+            "{path}: {}",
+            r.body
+        );
+    }
+    for path in [
+        "/v1/recommendations?target=a%00",
+        "/v1/actions?target=a%00",
+        "/v1/weather?location=a%00&from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+    }
+    assert!(
+        db.store
+            .series(&SeriesId::parse("other").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.stop().await;
+});

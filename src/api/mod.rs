@@ -131,8 +131,8 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// The whole API: the routes of [`openapi::ROUTES`], each with its handler, so that what is
-/// served and what is documented are one list.
+/// The whole API: the routes of the table that `/openapi.json` is made from, each with its
+/// handler, so that what is served and what is documented are one list.
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.api.max_body_bytes;
     let mut paths: Vec<(&str, MethodRouter<AppState>)> = Vec::new();

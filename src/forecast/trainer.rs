@@ -125,7 +125,8 @@ fn mae(points: &[(usize, usize, f64, f64)]) -> f64 {
 pub type Points = Vec<(usize, usize, f64, f64)>;
 
 /// Fits the candidates on data before `end` and returns the one (or the combination) that
-/// validates best. With too little history for that, see [`short_history`].
+/// validates best. With too little history for that, only the seasonal naive models compete
+/// (see `short_history`).
 pub fn train(
     frame: &Frame,
     w: &Windows,
@@ -230,7 +231,7 @@ fn fit_and_choose(
 
 /// Days of history a series needs before it is trained from the store: a week, every weekday
 /// once. Until `MIN_TRAINING_DAYS` more, seasonal naive models alone compete (see
-/// [`short_history`]) and confidence is lowered for the short history.
+/// `short_history`) and confidence is lowered for the short history.
 pub const MIN_HISTORY_DAYS: usize = 7;
 
 /// Days of history before the validation window that the candidates other than seasonal naive

@@ -56,17 +56,27 @@ impl AppState {
     }
 }
 
-/// The published forecast bodies of one hour: a request for a fresh forecast is answered from
-/// memory without touching the database. Entries of a past hour are never served.
+/// The forecast bodies of one hour: a request for a fresh forecast is answered from memory
+/// without touching the database. Entries of a past hour are never served. A published body
+/// stays for its hour; a computed one (the hour's publication is not out yet) for
+/// [`COMPUTED_TTL`] at most, and until this process publishes: between the top of the hour and
+/// the publication, polls do not each compute the same forecast again.
 #[derive(Debug, Default)]
 pub struct ForecastCache {
-    entries: std::sync::RwLock<
-        std::collections::HashMap<
-            (crate::domain::SeriesId, usize),
-            (crate::domain::Hour, axum::body::Bytes),
-        >,
-    >,
+    entries:
+        std::sync::RwLock<std::collections::HashMap<(crate::domain::SeriesId, usize), CacheEntry>>,
 }
+
+/// An entry's hour and body, and when a computed one expires.
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    hour: crate::domain::Hour,
+    body: axum::body::Bytes,
+    expires: Option<Instant>,
+}
+
+/// How long a computed forecast is served again: other replicas learn of a publication no later.
+pub const COMPUTED_TTL: Duration = Duration::from_secs(60);
 
 impl ForecastCache {
     pub(crate) fn get(
@@ -77,10 +87,11 @@ impl ForecastCache {
     ) -> Option<axum::body::Bytes> {
         let map = self.entries.read().expect("cache lock");
         map.get(&(id.clone(), horizon))
-            .filter(|(h, _)| *h == hour)
-            .map(|(_, b)| b.clone())
+            .filter(|e| e.hour == hour && e.expires.is_none_or(|t| Instant::now() < t))
+            .map(|e| e.body.clone())
     }
 
+    /// Keeps a published body for its hour.
     pub(crate) fn put(
         &self,
         id: &crate::domain::SeriesId,
@@ -88,9 +99,47 @@ impl ForecastCache {
         hour: crate::domain::Hour,
         body: axum::body::Bytes,
     ) {
+        self.insert(id, horizon, hour, body, None);
+    }
+
+    /// Keeps a computed body for `ttl` at most.
+    pub(crate) fn put_computed(
+        &self,
+        id: &crate::domain::SeriesId,
+        horizon: usize,
+        hour: crate::domain::Hour,
+        body: axum::body::Bytes,
+        ttl: Duration,
+    ) {
+        self.insert(id, horizon, hour, body, Some(Instant::now() + ttl));
+    }
+
+    fn insert(
+        &self,
+        id: &crate::domain::SeriesId,
+        horizon: usize,
+        hour: crate::domain::Hour,
+        body: axum::body::Bytes,
+        expires: Option<Instant>,
+    ) {
         let mut map = self.entries.write().expect("cache lock");
-        map.retain(|_, (h, _)| *h == hour); // drop the past hours'
-        map.insert((id.clone(), horizon), (hour, body));
+        map.retain(|_, e| e.hour == hour); // drop the past hours'
+        map.insert(
+            (id.clone(), horizon),
+            CacheEntry {
+                hour,
+                body,
+                expires,
+            },
+        );
+    }
+
+    /// Forgets the computed bodies: a publication has come out and answers from now on.
+    pub fn drop_computed(&self) {
+        self.entries
+            .write()
+            .expect("cache lock")
+            .retain(|_, e| e.expires.is_none());
     }
 }
 
@@ -253,4 +302,28 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         started.elapsed(),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_computed_forecast_is_served_until_it_expires_or_a_publication_comes_out() {
+        let cache = ForecastCache::default();
+        let id = crate::domain::SeriesId::parse("trips").unwrap();
+        let hour = crate::domain::Hour::from_unix(3600 * 500_000).unwrap();
+        let body = |s: &'static str| axum::body::Bytes::from_static(s.as_bytes());
+        cache.put_computed(&id, 24, hour, body("computed"), COMPUTED_TTL);
+        assert_eq!(cache.get(&id, 24, hour), Some(body("computed")));
+        assert_eq!(cache.get(&id, 6, hour), None);
+        assert_eq!(cache.get(&id, 24, hour.plus(1)), None, "another hour");
+        cache.drop_computed();
+        assert_eq!(cache.get(&id, 24, hour), None, "dropped on publishing");
+        cache.put_computed(&id, 24, hour, body("computed"), Duration::ZERO);
+        assert_eq!(cache.get(&id, 24, hour), None, "expired");
+        cache.put(&id, 24, hour, body("published"));
+        cache.drop_computed();
+        assert_eq!(cache.get(&id, 24, hour), Some(body("published")));
+    }
 }

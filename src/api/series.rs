@@ -176,12 +176,20 @@ pub(super) async fn forecast_get(
         state.forecasts.put(&id, horizon, hour, body.clone());
         return Ok(json(body));
     }
+    // Not published for this hour yet (the serving loop publishes a little after its top):
+    // computed once, then served from memory for a minute or until this process publishes.
     let f = forecast(&state.store, &state.settings, &id, horizon, None).await?;
-    Ok(Json(ForecastBody {
-        source: "computed",
-        forecast: f,
-    })
-    .into_response())
+    let body = axum::body::Bytes::from(
+        serde_json::to_vec(&ForecastBody {
+            source: "computed",
+            forecast: f,
+        })
+        .map_err(anyhow::Error::from)?,
+    );
+    state
+        .forecasts
+        .put_computed(&id, horizon, hour, body.clone(), super::COMPUTED_TTL);
+    Ok(json(body))
 }
 
 #[derive(Debug, Deserialize)]

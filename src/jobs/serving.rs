@@ -163,6 +163,7 @@ pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::Cancellati
             .await
             {
                 Ok(r) => {
+                    state.forecasts.drop_computed();
                     state.metrics.add(
                         "prescale_forecasts_published_total",
                         "",

@@ -17,6 +17,8 @@ const TOKEN: &str = "test-token-1";
 pub(crate) struct TestApp {
     pub(crate) addr: SocketAddr,
     pub(crate) settings: Settings,
+    /// The server's forecast cache, as the serving loop in its process reaches it.
+    pub(crate) forecasts: std::sync::Arc<prescale::api::ForecastCache>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -34,6 +36,7 @@ pub(crate) async fn spawn_app(db: &TestDb) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = AppState::new(db.store.clone(), settings.clone());
+    let forecasts = state.forecasts.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         serve(listener, state, async {
@@ -45,6 +48,7 @@ pub(crate) async fn spawn_app(db: &TestDb) -> TestApp {
     TestApp {
         addr,
         settings,
+        forecasts,
         stop: Some(tx),
         task,
     }

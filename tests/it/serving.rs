@@ -144,9 +144,20 @@ on_each_backend!(
             .unwrap();
         let before = app.get("/v1/series/live/forecast?horizon=12").await.json();
         assert_eq!(before["source"], "computed");
+        // Until the hour's publication is out, the computed forecast is served from memory: the
+        // same body, issue time included, not computed again.
+        let again = app.get("/v1/series/live/forecast?horizon=12").await.json();
+        assert_eq!(again, before);
         serving::publish_once(&db.store, &app.settings, now, 24, 2)
             .await
             .unwrap();
+        // Published by another process, this one keeps its computed body for at most
+        // COMPUTED_TTL; the serving loop of the publishing process drops it at once.
+        assert_eq!(
+            app.get("/v1/series/live/forecast?horizon=12").await.json(),
+            before
+        );
+        app.forecasts.drop_computed();
         let after = app.get("/v1/series/live/forecast?horizon=12").await.json();
         assert_eq!(after["source"], "published", "{after}");
         assert_eq!(after["points"].as_array().unwrap().len(), 12);

@@ -110,8 +110,10 @@ impl SpecialEvent {
         if self.name.trim().is_empty() {
             return fail("name is empty".to_owned());
         }
-        if self.name.contains('\0') || self.venue.contains('\0') {
-            return fail("name or venue contains a NUL character (U+0000)".to_owned());
+        for (field, text) in [("name", &self.name), ("venue", &self.venue)] {
+            if let Err(e) = super::check_text(field, text) {
+                return fail(e.to_string());
+            }
         }
         Ok(self)
     }

@@ -93,6 +93,14 @@ pub fn chooses(frame: &Frame, q: usize) -> bool {
     frame.local[q].hour == 0
 }
 
+/// The validation window's other recalibration origins from `from` (06, 12 and 18 h): their
+/// forecasts calibrate what is chosen, as recalibration later does; they do not choose.
+fn calibrating_origins(frame: &Frame, from: usize, end: usize, horizon: usize) -> Vec<usize> {
+    origins_in(frame, from, end, horizon, |q| {
+        recalibration_origin(frame, q) && !chooses(frame, q)
+    })
+}
+
 /// Validation forecasts of one fitted model: (origin, lead, y, yhat) of observed targets.
 pub fn validate(
     model: &Model,
@@ -179,9 +187,7 @@ fn fit_and_choose(
     // 18 h), so that its validation errors calibrate every lead at every hour of the day, as
     // recalibration later does; only the midnight forecasts choose. For the backtest's rolling
     // validation (`all`) every candidate does, since later refits may choose any of them.
-    let others = origins_in(frame, origins[0], end, opts.horizon, |q| {
-        recalibration_origin(frame, q) && !chooses(frame, q)
-    });
+    let others = calibrating_origins(frame, origins[0], end, opts.horizon);
     let validated_from =
         |m: &Model, origins: &[usize]| validate(m, frame, w, origins, end, opts.horizon);
     let points: Vec<Points> = validated
@@ -285,9 +291,7 @@ fn short_history(
     let mut t = match naive.last() {
         Some(&(longest, _)) => {
             let origins = midnights(longest);
-            let others = origins_in(frame, origins[0], end, opts.horizon, |q| {
-                recalibration_origin(frame, q) && !chooses(frame, q)
-            });
+            let others = calibrating_origins(frame, origins[0], end, opts.horizon);
             let models: Vec<Model> = naive.iter().map(|(_, s)| s.fit(frame, w, end)).collect();
             let points: Vec<Points> = models
                 .iter()

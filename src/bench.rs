@@ -163,13 +163,19 @@ pub struct PublishBench {
     pub train_seconds: f64,
     pub publish_seconds: f64,
     pub published: usize,
+    /// Pruning after the cycle by `[retention]` (the backlog of the published hours), then an
+    /// hour later (the leader's hourly cost in steady state).
+    pub prune_seconds: f64,
+    pub pruned_rows: u64,
+    pub next_prune_seconds: f64,
 }
 
 /// Creates `series` synthetic series of `hours` hours ending at the current hour in a fresh
 /// store, trains them on all but their last `age` hours (which arrive after training, so that
 /// every forecast recalibrates its model on them, as between weekly retrains), stores hourly
 /// publications of 24 hours for the last `published` hours (each point 5% above what came, with
-/// ±10% and ±20% bands), then times one publish cycle over all of them.
+/// ±10% and ±20% bands), then times one publish cycle over all of them, and the pruning after
+/// it.
 ///
 /// # Errors
 /// When the store fails or a series does not train.
@@ -284,6 +290,10 @@ pub async fn publish_bench(
     }
     setup_seconds += started.elapsed().as_secs_f64();
     let report = crate::jobs::serving::publish_once(&store, settings, now, 24, workers * 2).await?;
+    let clock = now.to_utc() + chrono::Duration::minutes(5);
+    let pruned = crate::jobs::retention::prune(&store, settings, clock).await?;
+    let next =
+        crate::jobs::retention::prune(&store, settings, clock + chrono::Duration::hours(1)).await?;
     store.close().await;
     Ok(PublishBench {
         series,
@@ -293,5 +303,8 @@ pub async fn publish_bench(
         train_seconds,
         publish_seconds: report.seconds,
         published: report.published.len(),
+        prune_seconds: pruned.seconds,
+        pruned_rows: pruned.tables().iter().map(|(_, n)| n).sum(),
+        next_prune_seconds: next.seconds,
     })
 }

@@ -106,14 +106,21 @@ pub enum Command {
         json: bool,
     },
     /// Run one cycle of the serving loop and exit: forecast every series that has a model from
-    /// the current hour (or --at), publish the forecasts, and recommend and scale every target
-    /// (dry-run targets only record what they would do).
+    /// the current hour (or --at), publish the forecasts, recommend and scale every target
+    /// (dry-run targets only record what they would do), and prune what [retention] no longer
+    /// keeps.
     Tick {
         /// The hour to publish for (default: the current hour).
         #[arg(long, value_name = "TIMESTAMP")]
         at: Option<String>,
         #[arg(long, default_value_t = 24)]
         horizon: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the published forecasts, recommendations, actions and partial readings that
+    /// [retention] no longer keeps (the serving loop's leader does this every hour).
+    Prune {
         #[arg(long)]
         json: bool,
     },
@@ -421,6 +428,17 @@ pub async fn run(cli: Cli) -> Result<()> {
             horizon,
             json: as_json,
         } => tick_cmd(&settings, at.as_deref(), horizon, as_json).await?,
+        Command::Prune { json: as_json } => {
+            let store = open_store(&settings).await?;
+            let r = crate::jobs::retention::prune(&store, &settings, Utc::now()).await;
+            store.close().await;
+            let r = r?;
+            if as_json {
+                json(&r)?
+            } else {
+                format_pruned(&r)
+            }
+        }
         Command::Serve { listen } => serve_cmd(settings.clone(), listen).await?,
         Command::Actions {
             target,
@@ -463,14 +481,17 @@ pub async fn run(cli: Cli) -> Result<()> {
                 json(&r)?
             } else {
                 format!(
-                    "{} series x {} h (models {} h old): setup {:.1} s, training {:.1} s, one publish cycle {:.2} s ({} published)\n",
+                    "{} series x {} h (models {} h old): setup {:.1} s, training {:.1} s, one publish cycle {:.2} s ({} published), pruning {:.2} s ({} rows), an hour later {:.2} s\n",
                     r.series,
                     r.hours_per_series,
                     r.model_age_hours,
                     r.setup_seconds,
                     r.train_seconds,
                     r.publish_seconds,
-                    r.published
+                    r.published,
+                    r.prune_seconds,
+                    r.pruned_rows,
+                    r.next_prune_seconds
                 )
             }
         }
@@ -866,10 +887,15 @@ async fn tick_cmd(
     let ctx = crate::scaling::actuators::Context::from_settings(settings);
     let interval = chrono::Duration::seconds(settings.serving.interval_seconds as i64);
     let scaled =
-        crate::scaling::cycle::run(&store, settings, &ctx, &r.published, now, interval).await?;
+        crate::scaling::cycle::run(&store, settings, &ctx, &r.published, now, interval).await;
+    let pruned = match scaled {
+        Ok(_) => crate::jobs::retention::prune(&store, settings, now).await,
+        Err(_) => Ok(Default::default()),
+    };
     store.close().await;
+    let (scaled, pruned) = (scaled?, pruned?);
     if as_json {
-        return json(&serde_json::json!({ "publish": r, "scaling": scaled }));
+        return json(&serde_json::json!({ "publish": r, "scaling": scaled, "pruned": pruned }));
     }
     let mut o = format!(
         "published {} series for {at} in {:.2} s\n",
@@ -880,7 +906,13 @@ async fn tick_cmd(
         o.push_str(&format!("  skipped {id}: {why}\n"));
     }
     o.push_str(&format_outcomes(settings, &scaled));
+    o.push_str(&format_pruned(&pruned));
     Ok(o)
+}
+
+fn format_pruned(r: &crate::jobs::retention::PruneReport) -> String {
+    let tables: Vec<String> = r.tables().iter().map(|(t, n)| format!("{n} {t}")).collect();
+    format!("pruned {} rows in {:.2} s\n", tables.join(", "), r.seconds)
 }
 
 fn format_action(a: &crate::store::ActionRecord) -> String {

@@ -28,6 +28,7 @@ struct RawSettings {
     api: Option<RawApi>,
     serving: Option<RawServing>,
     retrain: Option<RawRetrain>,
+    retention: Option<RawRetention>,
     targets: Option<Vec<Target>>,
     google: Option<GoogleSettings>,
     kubernetes: Option<KubernetesSettings>,
@@ -128,6 +129,69 @@ pub struct ServingSettings {
     pub horizon: usize,
     /// How often a replica checks (or tries to take) the lead.
     pub leader_check_seconds: u64,
+}
+
+/// A number of days to keep rows for: 0 keeps them forever, otherwise at least `MIN` (checked
+/// when the settings are read, so a bad value names its file, line and key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
+pub struct KeepDays<const MIN: u32>(u32);
+
+impl<const MIN: u32> KeepDays<MIN> {
+    /// The days rows are kept, `None` for ever.
+    pub fn days(self) -> Option<u32> {
+        (self.0 > 0).then_some(self.0)
+    }
+}
+
+impl<const MIN: u32> TryFrom<i64> for KeepDays<MIN> {
+    type Error = String;
+    fn try_from(raw: i64) -> Result<Self, String> {
+        match u32::try_from(raw) {
+            Ok(0) => Ok(Self(0)),
+            Ok(d) if (MIN..=36_600).contains(&d) => Ok(Self(d)),
+            _ => Err(format!(
+                "{raw} days: expected 0 (keep for ever) or {MIN}..=36600"
+            )),
+        }
+    }
+}
+
+impl<const MIN: u32> From<KeepDays<MIN>> for u32 {
+    fn from(d: KeepDays<MIN>) -> Self {
+        d.0
+    }
+}
+
+/// Days a published forecast is kept whole: the online corrections replay the outcomes of the
+/// last 28 days (`RECALIBRATION_DAYS`) of forecasts issued up to a day before.
+pub const MIN_PUBLISHED_DAYS: u32 = 29;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    published_days: Option<KeepDays<MIN_PUBLISHED_DAYS>>,
+    daily_published_days: Option<KeepDays<1>>,
+    recommendations_days: Option<KeepDays<1>>,
+    actions_days: Option<KeepDays<1>>,
+    partial_readings_days: Option<KeepDays<1>>,
+}
+
+/// How long the serving loop's records are kept (`[retention]`); the leader prunes hourly, and
+/// `prescale prune` does it on demand.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RetentionSettings {
+    /// Every published forecast, whole.
+    pub published_days: KeepDays<MIN_PUBLISHED_DAYS>,
+    /// After `published_days`, each series keeps one forecast per local day (the first issued
+    /// that day, normally at midnight) until this age.
+    pub daily_published_days: KeepDays<1>,
+    /// Scaling recommendations (each target's latest cycle is always kept).
+    pub recommendations_days: KeepDays<1>,
+    /// The actions audit trail (each target's last applied value is always kept).
+    pub actions_days: KeepDays<1>,
+    /// Partial-hour readings (the forecast-miss check reads the running hour's).
+    pub partial_readings_days: KeepDays<1>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -232,6 +296,7 @@ pub struct Settings {
     pub api: ApiSettings,
     pub serving: ServingSettings,
     pub retrain: RetrainSettings,
+    pub retention: RetentionSettings,
     /// What prescale scales (`[[targets]]`), each validated.
     pub targets: Vec<Target>,
     pub google: GoogleSettings,
@@ -260,6 +325,9 @@ pub enum ConfigError {
     },
     #[error("{place}: {message}")]
     Target { place: String, message: String },
+    /// Settings that are each valid but do not fit together.
+    #[error("{place}: {message}")]
+    Setting { place: String, message: String },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
     #[error("cannot read config file {}: {error}", .path.display())]
@@ -315,6 +383,7 @@ impl Settings {
         let mut api = RawApi::default();
         let mut serving = RawServing::default();
         let mut retrain = RawRetrain::default();
+        let mut retention = RawRetention::default();
         let mut targets = Vec::new();
         let mut google = GoogleSettings::default();
         let mut kubernetes = KubernetesSettings::default();
@@ -335,6 +404,16 @@ impl Settings {
             if let Some(r) = layer.retrain {
                 retrain.schedule = r.schedule.or(retrain.schedule);
                 retrain.series = r.series.or(retrain.series);
+            }
+            if let Some(r) = layer.retention {
+                retention.published_days = r.published_days.or(retention.published_days);
+                retention.daily_published_days =
+                    r.daily_published_days.or(retention.daily_published_days);
+                retention.recommendations_days =
+                    r.recommendations_days.or(retention.recommendations_days);
+                retention.actions_days = r.actions_days.or(retention.actions_days);
+                retention.partial_readings_days =
+                    r.partial_readings_days.or(retention.partial_readings_days);
             }
             if let Some(v) = layer.serving {
                 serving.interval_seconds = v.interval_seconds.or(serving.interval_seconds);
@@ -389,6 +468,28 @@ impl Settings {
             }
         }
         let missing = "is set in defaults.toml";
+        let retention = RetentionSettings {
+            published_days: retention.published_days.expect(missing),
+            daily_published_days: retention.daily_published_days.expect(missing),
+            recommendations_days: retention.recommendations_days.expect(missing),
+            actions_days: retention.actions_days.expect(missing),
+            partial_readings_days: retention.partial_readings_days.expect(missing),
+        };
+        if let (Some(whole), Some(daily)) = (
+            retention.published_days.days(),
+            retention.daily_published_days.days(),
+        ) && daily < whole
+        {
+            return Err(ConfigError::Setting {
+                place: config_file
+                    .as_ref()
+                    .map_or_else(|| "settings".to_owned(), |p| p.display().to_string()),
+                message: format!(
+                    "[retention] daily_published_days ({daily}) is shorter than published_days \
+                     ({whole}): the daily forecasts are the ones kept after that"
+                ),
+            });
+        }
         Ok(Self {
             database_url: merged.database_url.expect(missing),
             models_dir: merged.models_dir.expect(missing),
@@ -416,6 +517,7 @@ impl Settings {
                 schedule: retrain.schedule.expect(missing),
                 series: retrain.series.unwrap_or_default(),
             },
+            retention,
             targets,
             google,
             kubernetes,
@@ -710,6 +812,75 @@ mod tests {
         assert_eq!(s.targets.len(), 9);
         let kinds: std::collections::HashSet<_> = s.targets.iter().map(|t| t.kind).collect();
         assert_eq!(kinds.len(), 9, "one example per kind but keda");
+    }
+
+    #[test]
+    fn the_example_prescale_toml_sets_the_built_in_defaults() {
+        let example = Settings::load(
+            Some(Path::new("prescale.toml")),
+            env(&[]),
+            Overrides::default(),
+        )
+        .unwrap();
+        let built_in = Settings::load(
+            Some(Path::new("src/defaults.toml")),
+            env(&[]),
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            Settings {
+                config_file: None,
+                ..example
+            },
+            Settings {
+                config_file: None,
+                ..built_in
+            }
+        );
+    }
+
+    #[test]
+    fn retention_days_are_checked_where_they_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "[retention]\nactions_days = 90\npublished_days = 7\n");
+        let e = Settings::load(Some(&path), env(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":3:") && e.contains("retention.published_days"),
+            "{e}"
+        );
+        assert!(
+            e.contains("7 days: expected 0 (keep for ever) or 29..=36600"),
+            "{e}"
+        );
+        let e = Settings::load(
+            None,
+            env(&[("PRESCALE_RETENTION__ACTIONS_DAYS", "-1")]),
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("PRESCALE_RETENTION__ACTIONS_DAYS"), "{e}");
+        // Each valid, together not: the daily forecasts outlive the whole ones.
+        let path = write(
+            &dir,
+            "[retention]\npublished_days = 60\ndaily_published_days = 30\n",
+        );
+        let e = Settings::load(Some(&path), env(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("daily_published_days (30) is shorter than published_days (60)"),
+            "{e}"
+        );
+        // 0 keeps for ever.
+        let path = write(&dir, "[retention]\npublished_days = 0\nactions_days = 0\n");
+        let s = Settings::load(Some(&path), env(&[]), Overrides::default()).unwrap();
+        assert_eq!(s.retention.published_days.days(), None);
+        assert_eq!(s.retention.actions_days.days(), None);
+        assert_eq!(s.retention.daily_published_days.days(), Some(400));
     }
 
     #[test]

@@ -4,5 +4,6 @@
 
 pub mod history;
 pub mod predict;
+pub mod retention;
 pub mod retrain;
 pub mod serving;

@@ -123,6 +123,8 @@ pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::Cancellati
     let mut leader: Option<crate::store::Leadership> = None;
     let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
     let mut retrain_checked = chrono::Utc::now();
+    // The hour last pruned: at most once an hour, however short the cycle.
+    let mut pruned: Option<Hour> = None;
     let check =
         std::time::Duration::from_secs(cfg.leader_check_seconds.min(cfg.interval_seconds).max(1));
     loop {
@@ -214,6 +216,10 @@ pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::Cancellati
                         }
                         Err(e) => tracing::error!(error = %format!("{e:#}"), "scaling failed"),
                     }
+                    if pruned.is_none_or(|h| h < Hour::containing(now)) {
+                        pruned = Some(Hour::containing(now));
+                        prune(&state, now).await;
+                    }
                 }
                 Err(e) => tracing::error!(error = %format!("{e:#}"), "publishing failed"),
             }
@@ -231,6 +237,30 @@ pub async fn run(state: crate::api::AppState, stop: tokio_util::sync::Cancellati
     }
     if let Some(l) = leader {
         l.release().await;
+    }
+}
+
+/// Deletes what `[retention]` no longer keeps, after the cycle's work.
+async fn prune(state: &crate::api::AppState, now: chrono::DateTime<chrono::Utc>) {
+    match super::retention::prune(&state.store, &state.settings, now).await {
+        Ok(r) => {
+            for (table, n) in r.tables() {
+                state.metrics.add(
+                    "prescale_pruned_rows_total",
+                    &format!("{{table=\"{table}\"}}"),
+                    n as f64,
+                );
+            }
+            tracing::info!(
+                published = r.published,
+                recommendations = r.recommendations,
+                actions = r.actions,
+                partial_readings = r.partial_readings,
+                seconds = r.seconds,
+                "pruned"
+            );
+        }
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "pruning failed"),
     }
 }
 

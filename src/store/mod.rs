@@ -10,6 +10,7 @@ mod leader;
 mod models;
 mod observations;
 mod published;
+mod retention;
 mod scaling;
 mod series;
 mod weather;

@@ -14,6 +14,7 @@ mod events;
 mod import;
 mod replicas;
 mod report;
+mod retention;
 mod scaling;
 mod serving;
 mod train;

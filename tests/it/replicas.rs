@@ -113,6 +113,14 @@ async fn only_the_leader_publishes_and_another_takes_over_when_it_dies() {
         (0.0, 0.0),
         "the follower neither leads nor publishes"
     );
+    // The leader pruned after its first cycle (nothing is old enough to go).
+    let metrics = request(procs[leader].0, "GET", "/metrics", None, "", b"")
+        .await
+        .body;
+    assert!(
+        metrics.contains("prescale_pruned_rows_total{table=\"published\"} 0"),
+        "{metrics}"
+    );
     let settled = state(procs[follower].0).await.unwrap();
     assert_eq!(settled.1, 0.0, "the follower still has not published");
 

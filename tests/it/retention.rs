@@ -1,0 +1,287 @@
+//! Retention: what `[retention]` no longer keeps is deleted, and what the serving loop still
+//! reads stays (a series' latest forecast, a target's latest recommendations and last applied
+//! value), on both backends.
+
+use chrono::{DateTime, Utc};
+use prescale::domain::{CalendarName, Hour, Series, SeriesId, TimeZone, Tolerance};
+use prescale::forecast::ForecastPoint;
+use prescale::jobs::retention;
+use prescale::store::{NewAction, PublishedPoint, RecommendationRecord};
+
+use crate::helpers::{TestDb, on_each_backend};
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+async fn series(db: &TestDb, id: &str) -> SeriesId {
+    let id = SeriesId::parse(id).unwrap();
+    db.store
+        .create_series(&Series {
+            id: id.clone(),
+            time_zone: TimeZone::LIMA,
+            calendar: CalendarName::Pe,
+            unit: "requests".into(),
+            tolerance: Tolerance::new(0.2).unwrap(),
+            weather_location: id.as_str().into(),
+            created_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// A three-hour forecast issued at `at`.
+fn forecast(at: Hour) -> Vec<PublishedPoint> {
+    (0..3)
+        .map(|i| PublishedPoint {
+            issued_at: at,
+            model_version: 1,
+            lead: i + 1,
+            point: ForecastPoint {
+                hour: at.plus(i),
+                expected: 100.0,
+                lower80: 90.0,
+                upper80: 110.0,
+                lower95: 80.0,
+                upper95: 120.0,
+                confidence: 0.7,
+            },
+        })
+        .collect()
+}
+
+async fn issues(db: &TestDb, id: &SeriesId, from: Hour, to: Hour) -> Vec<Hour> {
+    let mut at: Vec<Hour> = db
+        .store
+        .published_between(id, from, to.plus(3))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.issued_at >= from && p.issued_at <= to)
+        .map(|p| p.issued_at)
+        .collect();
+    at.sort();
+    at.dedup();
+    at
+}
+
+fn recommendation(target: &str, issued_at: Hour) -> RecommendationRecord {
+    RecommendationRecord {
+        target: target.into(),
+        series: "lima".into(),
+        issued_at,
+        hour: issued_at,
+        apply_at: issued_at.to_utc(),
+        needed: 3,
+        value: 3,
+        confidence: 0.9,
+        decision: "apply".into(),
+        reason: "forecast".into(),
+    }
+}
+
+fn action(target: &str, status: &str, value: u32) -> NewAction {
+    NewAction {
+        target: target.into(),
+        kind: "log".into(),
+        series: "lima".into(),
+        cause: "forecast".into(),
+        hour: None,
+        confidence: None,
+        before: None,
+        after: serde_json::json!({ "min": value }),
+        request: None,
+        status: status.into(),
+        http_status: None,
+        error: None,
+        rollback_of: None,
+    }
+}
+
+/// The `[retention]` of a config file holding `text`.
+fn retention_of(db: &TestDb, text: &str) -> prescale::config::RetentionSettings {
+    let path = db.write("retention.toml", text);
+    prescale::config::Settings::load(Some(&path), Vec::new(), Default::default())
+        .unwrap()
+        .retention
+}
+
+on_each_backend!(
+    pruning_keeps_whole_recent_forecasts_then_one_per_local_day_and_what_the_loop_reads,
+    |db| {
+        let lima = series(&db, "lima").await;
+        let quiet = series(&db, "quiet").await;
+        // Hourly forecasts for 34 days before `now`; `quiet` published its last one 40 days ago.
+        let now = utc("2026-03-05T12:20:00Z");
+        let hour = Hour::containing(now);
+        let first = hour.plus(-34 * 24);
+        for k in 0..34 * 24 {
+            db.store
+                .publish(&lima, &forecast(first.plus(k)))
+                .await
+                .unwrap();
+        }
+        for k in 0..3 {
+            let at = hour.plus(-40 * 24 - k);
+            db.store.publish(&quiet, &forecast(at)).await.unwrap();
+        }
+        let mut settings = prescale::config::Settings::load(
+            Some(&crate::helpers::repo_file("src/defaults.toml")),
+            Vec::new(),
+            Default::default(),
+        )
+        .unwrap();
+        settings.retention = retention_of(
+            &db,
+            "[retention]\npublished_days = 29\ndaily_published_days = 31\n\
+             recommendations_days = 2\nactions_days = 3\npartial_readings_days = 1\n",
+        );
+
+        // Recommendations: t1's last cycle is old but stays; t2's old cycle goes.
+        for (t, at) in [
+            ("t1", hour.plus(-100)),
+            ("t1", hour.plus(-90)),
+            ("t2", hour.plus(-90)),
+            ("t2", hour.plus(-1)),
+        ] {
+            db.store
+                .put_recommendations(t, at, &[recommendation(t, at)])
+                .await
+                .unwrap();
+        }
+        // Partial readings: the running hour's stay, those of two days ago go.
+        for h in [hour, hour.plus(-48)] {
+            db.store
+                .put_partial_reading(&lima, h, h.unix() * 1000 + 60_000, 42.0)
+                .await
+                .unwrap();
+        }
+
+        let report = retention::prune(&db.store, &settings, now).await.unwrap();
+
+        let whole = hour.plus(-29 * 24);
+        let daily = hour.plus(-31 * 24);
+        // Whole for the last 29 days: every hour.
+        let kept = issues(&db, &lima, whole, hour).await;
+        assert_eq!(kept.len(), (hour.unix() - whole.unix()) as usize / 3600);
+        // Between 31 and 29 days: the first forecast of each Lima day (00:00 there, 05:00 UTC),
+        // the first hours of the series' first day aside.
+        let thinned = issues(&db, &lima, daily, whole.plus(-1)).await;
+        assert!(!thinned.is_empty());
+        for at in &thinned {
+            let local = at.to_utc().with_timezone(&chrono_tz::America::Lima);
+            assert_eq!(chrono::Timelike::hour(&local), 0, "{local}");
+        }
+        assert_eq!(thinned.len(), 2, "{thinned:?}");
+        // Older than 31 days: nothing.
+        assert!(issues(&db, &lima, first, daily.plus(-1)).await.is_empty());
+        // `quiet`'s latest forecast stays whole, however old.
+        let last = db.store.latest_published(&quiet).await.unwrap();
+        assert_eq!(last.len(), 3);
+        assert_eq!(last[0].issued_at, hour.plus(-40 * 24));
+        assert!(issues(&db, &quiet, first.plus(-30 * 24), hour).await.len() == 1);
+        let expected_deleted = 3 * (34 * 24 - kept.len() - thinned.len()) as u64 + 3 * 2;
+        assert_eq!(report.published, expected_deleted);
+
+        let recs = db.store.latest_recommendations(None, None).await.unwrap();
+        let got: Vec<(String, Hour)> = recs
+            .iter()
+            .map(|r| (r.target.clone(), r.issued_at))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("t1".into(), hour.plus(-90)), ("t2".into(), hour.plus(-1))]
+        );
+        assert_eq!(
+            report.recommendations, 2,
+            "t1's older cycle and t2's old one"
+        );
+        assert_eq!(report.partial_readings, 1);
+        assert_eq!(
+            db.store.partial_readings(&lima, hour).await.unwrap().len(),
+            1
+        );
+
+        // Pruning again at the same hour deletes nothing more.
+        let again = retention::prune(&db.store, &settings, now).await.unwrap();
+        assert_eq!(
+            (
+                again.published,
+                again.recommendations,
+                again.partial_readings
+            ),
+            (0, 0, 0)
+        );
+
+        // Actions are stamped now: pruned from four days on, but each target's last applied
+        // value stays. (Only actions here: the other rows are all older than now.)
+        let mut actions_only = settings.clone();
+        actions_only.retention = retention_of(
+            &db,
+            "[retention]\npublished_days = 0\nrecommendations_days = 0\nactions_days = 3\n\
+             partial_readings_days = 0\n",
+        );
+        let a1 = db
+            .store
+            .record_action(&action("a", "applied", 4))
+            .await
+            .unwrap();
+        let a2 = db
+            .store
+            .record_action(&action("a", "unchanged", 4))
+            .await
+            .unwrap();
+        let a3 = db
+            .store
+            .record_action(&action("a", "failed", 9))
+            .await
+            .unwrap();
+        let b1 = db
+            .store
+            .record_action(&action("b", "failed", 2))
+            .await
+            .unwrap();
+        let soon = retention::prune(&db.store, &actions_only, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(soon.actions, 0, "younger than 3 days");
+        let later = retention::prune(
+            &db.store,
+            &actions_only,
+            Utc::now() + chrono::Duration::days(4),
+        )
+        .await
+        .unwrap();
+        assert_eq!(later.actions, 3);
+        let left: Vec<i64> = db
+            .store
+            .actions(None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(left, vec![a2.id]);
+        assert!(![a1.id, a3.id, b1.id].contains(&a2.id));
+
+        // 0 keeps for ever.
+        settings.retention = retention_of(
+            &db,
+            "[retention]\npublished_days = 0\nrecommendations_days = 0\nactions_days = 0\n\
+             partial_readings_days = 0\n",
+        );
+        let none = retention::prune(&db.store, &settings, now + chrono::Duration::days(1000))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                none.published,
+                none.recommendations,
+                none.actions,
+                none.partial_readings
+            ),
+            (0, 0, 0, 0)
+        );
+    }
+);

@@ -170,14 +170,16 @@ pub fn build(
     context: &BTreeMap<NaiveDate, DayContext>,
 ) -> Report {
     let scored: Vec<(&Row, f64)> = rows.iter().filter_map(|r| r.y.map(|y| (r, y))).collect();
-    // Origins numbered in the order they first appear (the file's order is the backtest's).
+    // Origin days (the local date of the origin) numbered in the order they first appear (the
+    // file's order is the backtest's), as the backtest groups them.
     let mut origin_index: HashMap<&str, usize> = HashMap::new();
     let points: Vec<Scored> = scored
         .iter()
         .map(|(r, y)| Scored {
             origin: {
                 let next = origin_index.len();
-                *origin_index.entry(r.origin.as_str()).or_insert(next)
+                let day = r.origin.get(..10).unwrap_or(r.origin.as_str());
+                *origin_index.entry(day).or_insert(next)
             },
             lead: r.lead,
             y: *y,

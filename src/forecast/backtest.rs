@@ -290,6 +290,9 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             .iter()
             .filter(|p| Some(p.0) == prev && p.0 + p.1 - 1 < o)
             .map(|&(q, lead, y, f)| (lead, y, f, level(&w, q)));
+        // Forecasts made on one local day share its surprises (at hourly origins they forecast
+        // mostly the same hours): the calibration floor draws one shock per origin day.
+        let origin_day = chrono::Datelike::num_days_from_ce(&frame.local[o].wall.date()) as usize;
         let origin_cond = Conditions {
             recent_errors: calibration.recent_errors(last_day),
             ..Conditions::at_origin(frame, o)
@@ -329,7 +332,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                     .1
                     .push((b, (y - f).abs() <= tolerance * f.abs()));
                 scored.push(Scored {
-                    origin: o,
+                    origin: origin_day,
                     lead: i + 1,
                     y,
                     yhat: f,

@@ -5,8 +5,10 @@ use serde::Serialize;
 /// One scored forecast point.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Scored {
-    /// Which forecast the point belongs to (its origin, any increasing number): the points of
-    /// one origin share its surprises, so their hits are not independent.
+    /// Which group of forecasts the point belongs to (any increasing number): the local day its
+    /// forecast was made. The points forecast on one day share its surprises, so their hits are
+    /// not independent; at the protocol's daily origins a group is one origin, at hourly ones
+    /// it is the day's 24 overlapping forecasts.
     pub origin: usize,
     pub lead: usize,
     pub y: f64,
@@ -58,6 +60,8 @@ pub struct CalibrationFloor {
     pub p90: f64,
     pub p_value: f64,
     pub draws: usize,
+    /// Groups of points that share a shock (local days of forecasting, see [`Scored::origin`]).
+    pub origin_days: usize,
 }
 
 /// One bin of a reliability table: points whose confidence fell in `[lo, hi)`.
@@ -257,6 +261,7 @@ pub fn calibration_floor(points: &[Scored], observed: f64) -> Option<Calibration
         p90: eces[DRAWS * 9 / 10],
         p_value: (at_least + 1) as f64 / (DRAWS + 1) as f64,
         draws: DRAWS,
+        origin_days: groups.len(),
     })
 }
 

@@ -59,6 +59,8 @@ fn the_backtest_metrics_are_recomputed_from_its_forecasts() {
     assert!((m.coverage80 - cov80).abs() < 1e-12 && (m.coverage95 - cov95).abs() < 1e-12);
     // And it beats the yardstick it is scaled by on this series.
     assert!(m.mase < 1.0, "MASE {}", m.mase);
+    // One shock per origin for the calibration floor: one origin a day.
+    assert_eq!(m.calibration_error_floor.unwrap().origin_days, 28);
     for r in &result.rows {
         assert!(
             r.lo95 <= r.lo80 && r.lo80 <= r.yhat && r.yhat <= r.hi80 && r.hi80 <= r.hi95,
@@ -66,4 +68,24 @@ fn the_backtest_metrics_are_recomputed_from_its_forecasts() {
         );
         assert!((0.0..=1.0).contains(&r.confidence));
     }
+}
+
+#[test]
+fn hourly_origins_share_one_shock_per_day_in_the_calibration_floor() {
+    let frame = Frame::from_csv(
+        &repo_file("datasets/nasa_http_requests_hourly.csv"),
+        None,
+        &[],
+    )
+    .unwrap();
+    let p = Protocol {
+        test_days: 6,
+        origin_every: 1,
+        ..Protocol::default()
+    };
+    let result = run(&frame, &p, &crate::helpers::quick_specs(), 0.2);
+    assert_eq!(result.n_origins, 6 * 24);
+    // 144 overlapping forecasts, made on 6 local days: 6 groups, not 144 independent ones.
+    let floor = result.metrics.calibration_error_floor.unwrap();
+    assert_eq!(floor.origin_days, 6);
 }

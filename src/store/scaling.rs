@@ -183,11 +183,14 @@ impl Store {
             .collect()
     }
 
-    /// Records an action and returns it with its id.
+    /// Records an action and returns it with its id. A NUL character in its error (which may
+    /// quote a remote server's answer) is stored as U+FFFD: PostgreSQL refuses NUL in text, and
+    /// the audit trail must not lose the action for it.
     ///
     /// # Errors
     /// On database failure.
     pub async fn record_action(&self, a: &NewAction) -> Result<ActionRecord, StoreError> {
+        let error = a.error.as_ref().map(|e| e.replace('\0', "\u{FFFD}"));
         let js = |v: &Option<serde_json::Value>| v.as_ref().map(serde_json::Value::to_string);
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO actions (target, kind, series, at_ms, cause, hour, confidence, value_before, value_after, request, status, http_status, error, rollback_of) \
@@ -205,7 +208,7 @@ impl Store {
         .bind(js(&a.request))
         .bind(&a.status)
         .bind(a.http_status)
-        .bind(&a.error)
+        .bind(error)
         .bind(a.rollback_of)
         .fetch_one(&self.pool)
         .await?;

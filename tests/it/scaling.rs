@@ -847,3 +847,38 @@ on_each_backend!(
         assert_eq!(db.store.penalty(&id).await.unwrap().unwrap().miss_hour, at);
     }
 );
+
+on_each_backend!(
+    an_action_whose_error_quotes_a_nul_character_is_recorded,
+    |db| {
+        // A remote server's error text may hold NUL, which PostgreSQL refuses in text: the
+        // action is still recorded, with U+FFFD in its place.
+        let a = db
+            .store
+            .record_action(&prescale::store::NewAction {
+                target: "t".into(),
+                kind: "log".into(),
+                series: "s".into(),
+                cause: "forecast".into(),
+                hour: None,
+                confidence: None,
+                before: None,
+                after: serde_json::json!({ "min": 3, "note": "a\u{0}b" }),
+                request: None,
+                status: "failed".into(),
+                http_status: Some(400),
+                error: Some("INVALID_ARGUMENT: bad \u{0} value".into()),
+                rollback_of: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            a.error.as_deref(),
+            Some("INVALID_ARGUMENT: bad \u{FFFD} value")
+        );
+        assert_eq!(a.after["note"], "a\u{0}b", "JSON keeps it, escaped");
+        let stored = db.store.actions(Some("t"), 10).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].error, a.error);
+    }
+);

@@ -912,7 +912,13 @@ async fn tick_cmd(
 
 fn format_pruned(r: &crate::jobs::retention::PruneReport) -> String {
     let tables: Vec<String> = r.tables().iter().map(|(t, n)| format!("{n} {t}")).collect();
-    format!("pruned {} rows in {:.2} s\n", tables.join(", "), r.seconds)
+    format!(
+        "pruned {} rows, {} model artifacts ({:.1} MB) in {:.2} s\n",
+        tables.join(", "),
+        r.model_artifacts,
+        r.model_bytes as f64 / 1e6,
+        r.seconds
+    )
 }
 
 fn format_action(a: &crate::store::ActionRecord) -> String {

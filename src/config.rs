@@ -175,6 +175,7 @@ struct RawRetention {
     recommendations_days: Option<KeepDays<1>>,
     actions_days: Option<KeepDays<1>>,
     partial_readings_days: Option<KeepDays<1>>,
+    model_artifacts_kept: Option<u32>,
 }
 
 /// How long the serving loop's records are kept (`[retention]`); the leader prunes hourly, and
@@ -192,6 +193,9 @@ pub struct RetentionSettings {
     pub actions_days: KeepDays<1>,
     /// Partial-hour readings (the forecast-miss check reads the running hour's).
     pub partial_readings_days: KeepDays<1>,
+    /// Artifact files kept per series besides the champion's, newest first (0: all). Their
+    /// rows in the models table stay, with status and reason.
+    pub model_artifacts_kept: u32,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -414,6 +418,8 @@ impl Settings {
                 retention.actions_days = r.actions_days.or(retention.actions_days);
                 retention.partial_readings_days =
                     r.partial_readings_days.or(retention.partial_readings_days);
+                retention.model_artifacts_kept =
+                    r.model_artifacts_kept.or(retention.model_artifacts_kept);
             }
             if let Some(v) = layer.serving {
                 serving.interval_seconds = v.interval_seconds.or(serving.interval_seconds);
@@ -474,6 +480,7 @@ impl Settings {
             recommendations_days: retention.recommendations_days.expect(missing),
             actions_days: retention.actions_days.expect(missing),
             partial_readings_days: retention.partial_readings_days.expect(missing),
+            model_artifacts_kept: retention.model_artifacts_kept.expect(missing),
         };
         if let (Some(whole), Some(daily)) = (
             retention.published_days.days(),

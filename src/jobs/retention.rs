@@ -1,7 +1,9 @@
-//! Retention: the serving loop's records older than `[retention]` allows are deleted, hourly by
-//! the leader and on demand by `prescale prune`. Without it `published` alone grows by a
+//! Retention: the serving loop's records older than `[retention]` allows, and model artifact
+//! files beyond the newest few per series, are deleted, hourly by the leader and on demand by
+//! `prescale prune`. Without it `published` alone grows by a
 //! horizon's rows per series every hour (576 a day at 24 hours: about 210 million rows a year
-//! for 1,000 series), and the queries that read the latest rows slow down with it.
+//! for 1,000 series), and the queries that read the latest rows slow down with it; and weekly
+//! retrains write an artifact of 0.2-1.2 MB per series each (about 25 GB a year for 1,000).
 
 use std::time::Instant;
 
@@ -10,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::domain::Hour;
-use crate::store::Store;
+use crate::store::{ModelRecord, ModelStatus, Store};
 
 /// The rows one pruning deleted, by table.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -19,6 +21,9 @@ pub struct PruneReport {
     pub recommendations: u64,
     pub actions: u64,
     pub partial_readings: u64,
+    /// Model artifact files deleted, and their bytes.
+    pub model_artifacts: u64,
+    pub model_bytes: u64,
     pub seconds: f64,
 }
 
@@ -32,6 +37,21 @@ impl PruneReport {
             ("partial_readings", self.partial_readings),
         ]
     }
+}
+
+/// The versions (newest first in `models`) whose artifact files go: every one but the champion
+/// and the `keep` newest others. Only a path that ends in its own `<version>.json` is named, so
+/// a stored path can never point the deletion elsewhere.
+fn old_artifacts(models: &[ModelRecord], keep: usize) -> impl Iterator<Item = &ModelRecord> {
+    models
+        .iter()
+        .filter(|m| m.status != ModelStatus::Champion)
+        .skip(keep)
+        .filter(|m| {
+            std::path::Path::new(&m.path)
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy() == format!("{}.json", m.version))
+        })
 }
 
 /// The hour `days` days before the hour of `now`; `None` (keep for ever) without days.
@@ -68,6 +88,27 @@ pub async fn prune(
     }
     if let Some(before) = cutoff(hour, r.partial_readings_days.days()) {
         report.partial_readings = store.prune_partial_readings(before).await?;
+    }
+    if r.model_artifacts_kept > 0 {
+        for s in store.list_series().await? {
+            let models = store.models(&s.series.id).await?;
+            for m in old_artifacts(&models, r.model_artifacts_kept as usize) {
+                let path = std::path::Path::new(&m.path);
+                let Ok(meta) = std::fs::metadata(path) else {
+                    continue;
+                };
+                match std::fs::remove_file(path) {
+                    Ok(()) => {
+                        report.model_artifacts += 1;
+                        report.model_bytes += meta.len();
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(anyhow::anyhow!("cannot delete {}: {e}", path.display()));
+                    }
+                }
+            }
+        }
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

@@ -251,7 +251,13 @@ async fn prune(state: &crate::api::AppState, now: chrono::DateTime<chrono::Utc>)
                     n as f64,
                 );
             }
+            state.metrics.add(
+                "prescale_pruned_model_artifacts_total",
+                "",
+                r.model_artifacts as f64,
+            );
             tracing::info!(
+                model_artifacts = r.model_artifacts,
                 published = r.published,
                 recommendations = r.recommendations,
                 actions = r.actions,

@@ -285,3 +285,98 @@ on_each_backend!(
         );
     }
 );
+
+/// A model version of `id` trained at `at`, its artifact at `path`.
+fn model(
+    id: &SeriesId,
+    version: i64,
+    status: prescale::store::ModelStatus,
+    path: &std::path::Path,
+    at: Hour,
+) -> prescale::store::ModelRecord {
+    prescale::store::ModelRecord {
+        series: id.clone(),
+        version,
+        status,
+        chosen: "snaive24".into(),
+        path: path.display().to_string(),
+        train_start: at.plus(-24 * 60),
+        train_end: at,
+        validation_mae: Some(1.0),
+        compared_mae: None,
+        champion_mae: None,
+        reason: "test".into(),
+        trained_at: Utc::now(),
+    }
+}
+
+on_each_backend!(
+    pruning_deletes_model_files_beyond_the_newest_but_never_the_champions,
+    |db| {
+        use prescale::store::ModelStatus::{Challenger, Champion};
+        let id = series(&db, "lima").await;
+        let dir = db.path("models/lima");
+        std::fs::create_dir_all(&dir).unwrap();
+        let at = Hour::containing(utc("2026-03-05T12:00:00Z"));
+        let file = |v: i64| dir.join(format!("{v}.json"));
+        for v in 1..=6 {
+            std::fs::write(file(v), format!("{{\"version\": {v}}}")).unwrap();
+        }
+        // 1 was the champion until 2 replaced it (1 is retired); 3-6 were rejected challengers.
+        let store = &db.store;
+        store
+            .register_model(&model(&id, 1, Champion, &file(1), at), None)
+            .await
+            .unwrap();
+        store
+            .register_model(&model(&id, 2, Champion, &file(2), at), Some(1))
+            .await
+            .unwrap();
+        for v in 3..=6 {
+            store
+                .register_model(&model(&id, v, Challenger, &file(v), at), None)
+                .await
+                .unwrap();
+        }
+        // A row whose path is not its own version's file is never followed.
+        let stray = db.path("elsewhere.json");
+        std::fs::write(&stray, "{}").unwrap();
+        store
+            .register_model(&model(&id, 7, Challenger, &stray, at), None)
+            .await
+            .unwrap();
+
+        let mut settings = prescale::config::Settings::load(
+            Some(&crate::helpers::repo_file("src/defaults.toml")),
+            Vec::new(),
+            Default::default(),
+        )
+        .unwrap();
+        settings.retention = retention_of(&db, "[retention]\nmodel_artifacts_kept = 2\n");
+        let r = retention::prune(store, &settings, at.to_utc())
+            .await
+            .unwrap();
+        // Kept: the champion (2) and the two newest others (7, whose path is not followed, and
+        // 6); deleted: 5, 4, 3 and the retired 1.
+        let left: Vec<bool> = (1..=6).map(|v| file(v).exists()).collect();
+        assert_eq!(left, vec![false, true, false, false, false, true]);
+        assert!(stray.exists());
+        assert_eq!(r.model_artifacts, 4);
+        assert_eq!(r.model_bytes, 4 * 14);
+        // The rows stay, for the history of what was chosen and why.
+        assert_eq!(store.models(&id).await.unwrap().len(), 7);
+        assert_eq!(store.champion(&id).await.unwrap().unwrap().version, 2);
+        // Files already gone are not an error, nor counted again; 0 keeps every file.
+        let again = retention::prune(store, &settings, at.to_utc())
+            .await
+            .unwrap();
+        assert_eq!(again.model_artifacts, 0);
+        settings.retention = retention_of(&db, "[retention]\nmodel_artifacts_kept = 0\n");
+        std::fs::write(file(3), "{}").unwrap();
+        let all = retention::prune(store, &settings, at.to_utc())
+            .await
+            .unwrap();
+        assert_eq!(all.model_artifacts, 0);
+        assert!(file(3).exists());
+    }
+);

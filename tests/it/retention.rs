@@ -99,12 +99,15 @@ fn action(target: &str, status: &str, value: u32) -> NewAction {
     }
 }
 
+/// The settings of a config file holding `text` (the built-in defaults elsewhere).
+fn settings_of(db: &TestDb, text: &str) -> prescale::config::Settings {
+    let path = db.write("retention.toml", text);
+    prescale::config::Settings::load(Some(&path), Vec::new(), Default::default()).unwrap()
+}
+
 /// The `[retention]` of a config file holding `text`.
 fn retention_of(db: &TestDb, text: &str) -> prescale::config::RetentionSettings {
-    let path = db.write("retention.toml", text);
-    prescale::config::Settings::load(Some(&path), Vec::new(), Default::default())
-        .unwrap()
-        .retention
+    settings_of(db, text).retention
 }
 
 on_each_backend!(
@@ -126,13 +129,7 @@ on_each_backend!(
             let at = hour.plus(-40 * 24 - k);
             db.store.publish(&quiet, &forecast(at)).await.unwrap();
         }
-        let mut settings = prescale::config::Settings::load(
-            Some(&crate::helpers::repo_file("src/defaults.toml")),
-            Vec::new(),
-            Default::default(),
-        )
-        .unwrap();
-        settings.retention = retention_of(
+        let mut settings = settings_of(
             &db,
             "[retention]\npublished_days = 29\ndaily_published_days = 31\n\
              recommendations_days = 2\nactions_days = 3\npartial_readings_days = 1\n",
@@ -346,13 +343,7 @@ on_each_backend!(
             .await
             .unwrap();
 
-        let mut settings = prescale::config::Settings::load(
-            Some(&crate::helpers::repo_file("src/defaults.toml")),
-            Vec::new(),
-            Default::default(),
-        )
-        .unwrap();
-        settings.retention = retention_of(&db, "[retention]\nmodel_artifacts_kept = 2\n");
+        let mut settings = settings_of(&db, "[retention]\nmodel_artifacts_kept = 2\n");
         let r = retention::prune(store, &settings, at.to_utc())
             .await
             .unwrap();

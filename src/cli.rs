@@ -888,8 +888,10 @@ async fn tick_cmd(
     let interval = chrono::Duration::seconds(settings.serving.interval_seconds as i64);
     let scaled =
         crate::scaling::cycle::run(&store, settings, &ctx, &r.published, now, interval).await;
+    // Pruned by the cycle's clock, so that replaying past hours keeps their publications, but
+    // never ahead of the real one: a tick --at a future hour must not age what is stored.
     let pruned = match scaled {
-        Ok(_) => crate::jobs::retention::prune(&store, settings, now).await,
+        Ok(_) => crate::jobs::retention::prune(&store, settings, now.min(Utc::now())).await,
         Err(_) => Ok(Default::default()),
     };
     store.close().await;

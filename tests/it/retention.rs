@@ -371,3 +371,67 @@ on_each_backend!(
         assert!(file(3).exists());
     }
 );
+
+/// `prescale ARGS` on the test's database, from its folder; its standard output.
+async fn cli(db: &TestDb, args: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_prescale"));
+    cmd.arg("--database-url")
+        .arg(db.url.as_str())
+        .args(args)
+        .current_dir(db.dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("PRESCALE_CONFIG");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+on_each_backend!(prune_and_tick_prune_by_the_real_clock_at_the_latest, |db| {
+    let lima = series(&db, "lima").await;
+    let hour = Hour::containing(Utc::now());
+    // Ten days of hourly forecasts up to now: all within the default 35 days.
+    for k in 0..240 {
+        db.store
+            .publish(&lima, &forecast(hour.plus(-k)))
+            .await
+            .unwrap();
+    }
+    let count = async || {
+        db.store
+            .published_between(&lima, hour.plus(-300), hour.plus(3))
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count().await, 240 * 3);
+    // A tick for an hour three years ahead (no series has a model: it publishes nothing)
+    // prunes as of now, not as of then.
+    let ahead = (hour.plus(24 * 365 * 3)).to_utc().to_rfc3339();
+    let out = cli(&db, &["tick", "--at", &ahead, "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["pruned"]["published"], 0, "{v}");
+    assert_eq!(count().await, 240 * 3);
+    let out = cli(&db, &["prune", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in [
+        "published",
+        "recommendations",
+        "actions",
+        "partial_readings",
+        "model_artifacts",
+    ] {
+        assert_eq!(v[key], 0, "{key}: {v}");
+    }
+    assert!(
+        cli(&db, &["prune"])
+            .await
+            .starts_with("pruned 0 published, ")
+    );
+    assert_eq!(count().await, 240 * 3);
+});

@@ -107,8 +107,8 @@ pub enum Command {
     },
     /// Run one cycle of the serving loop and exit: forecast every series that has a model from
     /// the current hour (or --at), publish the forecasts, recommend and scale every target
-    /// (dry-run targets only record what they would do), and prune what [retention] no longer
-    /// keeps.
+    /// (dry-run targets only record what they would do), and prune what the retention settings
+    /// no longer keep.
     Tick {
         /// The hour to publish for (default: the current hour).
         #[arg(long, value_name = "TIMESTAMP")]
@@ -118,8 +118,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete the published forecasts, recommendations, actions and partial readings that
-    /// [retention] no longer keeps (the serving loop's leader does this every hour).
+    /// Delete the published forecasts, recommendations, actions, partial readings and model
+    /// files that the retention settings (retention.* in prescale.toml) no longer keep (the
+    /// serving loop's leader does this every hour).
     Prune {
         #[arg(long)]
         json: bool,

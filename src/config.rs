@@ -175,6 +175,7 @@ struct RawRetention {
     recommendations_days: Option<KeepDays<1>>,
     actions_days: Option<KeepDays<1>>,
     partial_readings_days: Option<KeepDays<1>>,
+    jobs_days: Option<KeepDays<1>>,
     model_artifacts_kept: Option<u32>,
 }
 
@@ -193,6 +194,8 @@ pub struct RetentionSettings {
     pub actions_days: KeepDays<1>,
     /// Partial-hour readings (the forecast-miss check reads the running hour's).
     pub partial_readings_days: KeepDays<1>,
+    /// Finished training jobs (`/v1/jobs/{id}`); running ones always stay.
+    pub jobs_days: KeepDays<1>,
     /// Artifact files kept per series besides the champion's, newest first (0: all). Their
     /// rows in the models table stay, with status and reason.
     pub model_artifacts_kept: u32,
@@ -418,6 +421,7 @@ impl Settings {
                 retention.actions_days = r.actions_days.or(retention.actions_days);
                 retention.partial_readings_days =
                     r.partial_readings_days.or(retention.partial_readings_days);
+                retention.jobs_days = r.jobs_days.or(retention.jobs_days);
                 retention.model_artifacts_kept =
                     r.model_artifacts_kept.or(retention.model_artifacts_kept);
             }
@@ -480,6 +484,7 @@ impl Settings {
             recommendations_days: retention.recommendations_days.expect(missing),
             actions_days: retention.actions_days.expect(missing),
             partial_readings_days: retention.partial_readings_days.expect(missing),
+            jobs_days: retention.jobs_days.expect(missing),
             model_artifacts_kept: retention.model_artifacts_kept.expect(missing),
         };
         if let (Some(whole), Some(daily)) = (

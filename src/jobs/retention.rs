@@ -21,6 +21,7 @@ pub struct PruneReport {
     pub recommendations: u64,
     pub actions: u64,
     pub partial_readings: u64,
+    pub jobs: u64,
     /// Model artifact files deleted, and their bytes.
     pub model_artifacts: u64,
     pub model_bytes: u64,
@@ -29,12 +30,13 @@ pub struct PruneReport {
 
 impl PruneReport {
     /// (table, rows deleted) pairs, for metrics and printing.
-    pub fn tables(&self) -> [(&'static str, u64); 4] {
+    pub fn tables(&self) -> [(&'static str, u64); 5] {
         [
             ("published", self.published),
             ("recommendations", self.recommendations),
             ("actions", self.actions),
             ("partial_readings", self.partial_readings),
+            ("jobs", self.jobs),
         ]
     }
 }
@@ -88,6 +90,9 @@ pub async fn prune(
     }
     if let Some(before) = cutoff(hour, r.partial_readings_days.days()) {
         report.partial_readings = store.prune_partial_readings(before).await?;
+    }
+    if let Some(before) = cutoff(hour, r.jobs_days.days()) {
+        report.jobs = store.prune_jobs(before.unix()).await?;
     }
     if r.model_artifacts_kept > 0 {
         for s in store.list_series().await? {

@@ -262,6 +262,7 @@ async fn prune(state: &crate::api::AppState, now: chrono::DateTime<chrono::Utc>)
                 recommendations = r.recommendations,
                 actions = r.actions,
                 partial_readings = r.partial_readings,
+                jobs = r.jobs,
                 seconds = r.seconds,
                 "pruned"
             );

@@ -138,6 +138,20 @@ impl Store {
         .rows_affected())
     }
 
+    /// Deletes the jobs that finished before `before` (Unix seconds); running ones stay.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM jobs WHERE status <> 'running' AND finished_at IS NOT NULL AND finished_at < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
     /// Deletes the partial-hour readings of hours before `before`.
     ///
     /// # Errors

@@ -211,14 +211,21 @@ on_each_backend!(
             (0, 0, 0)
         );
 
-        // Actions are stamped now: pruned from four days on, but each target's last applied
-        // value stays. (Only actions here: the other rows are all older than now.)
+        // Actions and jobs are stamped now: pruned from four days on, but each target's last
+        // applied value stays, and so does a running job. (Only these here: the other rows are
+        // all older than now.)
         let mut actions_only = settings.clone();
         actions_only.retention = retention_of(
             &db,
             "[retention]\npublished_days = 0\nrecommendations_days = 0\nactions_days = 3\n\
-             partial_readings_days = 0\n",
+             partial_readings_days = 0\njobs_days = 3\n",
         );
+        let done = db.store.start_job("retrain", &lima).await.unwrap();
+        db.store
+            .finish_job(done, Ok(serde_json::json!({})), 1.0)
+            .await
+            .unwrap();
+        let running = db.store.start_job("retrain", &lima).await.unwrap();
         let a1 = db
             .store
             .record_action(&action("a", "applied", 4))
@@ -242,7 +249,7 @@ on_each_backend!(
         let soon = retention::prune(&db.store, &actions_only, Utc::now())
             .await
             .unwrap();
-        assert_eq!(soon.actions, 0, "younger than 3 days");
+        assert_eq!((soon.actions, soon.jobs), (0, 0), "younger than 3 days");
         let later = retention::prune(
             &db.store,
             &actions_only,
@@ -250,7 +257,9 @@ on_each_backend!(
         )
         .await
         .unwrap();
-        assert_eq!(later.actions, 3);
+        assert_eq!((later.actions, later.jobs), (3, 1));
+        assert!(db.store.job(done).await.unwrap().is_none());
+        assert!(db.store.job(running).await.unwrap().is_some());
         let left: Vec<i64> = db
             .store
             .actions(None, 100)
@@ -266,7 +275,7 @@ on_each_backend!(
         settings.retention = retention_of(
             &db,
             "[retention]\npublished_days = 0\nrecommendations_days = 0\nactions_days = 0\n\
-             partial_readings_days = 0\n",
+             partial_readings_days = 0\njobs_days = 0\n",
         );
         let none = retention::prune(&db.store, &settings, now + chrono::Duration::days(1000))
             .await
@@ -276,10 +285,12 @@ on_each_backend!(
                 none.published,
                 none.recommendations,
                 none.actions,
-                none.partial_readings
+                none.partial_readings,
+                none.jobs
             ),
-            (0, 0, 0, 0)
+            (0, 0, 0, 0, 0)
         );
+        assert!(db.store.job(running).await.unwrap().is_some());
     }
 );
 

@@ -176,6 +176,7 @@ struct RawRetention {
     actions_days: Option<KeepDays<1>>,
     partial_readings_days: Option<KeepDays<1>>,
     jobs_days: Option<KeepDays<1>>,
+    imports_days: Option<KeepDays<1>>,
     model_artifacts_kept: Option<u32>,
 }
 
@@ -196,6 +197,8 @@ pub struct RetentionSettings {
     pub partial_readings_days: KeepDays<1>,
     /// Finished training jobs (`/v1/jobs/{id}`); running ones always stay.
     pub jobs_days: KeepDays<1>,
+    /// The record of each import and observations post (source, rows, hours); the data stay.
+    pub imports_days: KeepDays<1>,
     /// Artifact files kept per series besides the champion's, newest first (0: all). Their
     /// rows in the models table stay, with status and reason.
     pub model_artifacts_kept: u32,
@@ -422,6 +425,7 @@ impl Settings {
                 retention.partial_readings_days =
                     r.partial_readings_days.or(retention.partial_readings_days);
                 retention.jobs_days = r.jobs_days.or(retention.jobs_days);
+                retention.imports_days = r.imports_days.or(retention.imports_days);
                 retention.model_artifacts_kept =
                     r.model_artifacts_kept.or(retention.model_artifacts_kept);
             }
@@ -485,6 +489,7 @@ impl Settings {
             actions_days: retention.actions_days.expect(missing),
             partial_readings_days: retention.partial_readings_days.expect(missing),
             jobs_days: retention.jobs_days.expect(missing),
+            imports_days: retention.imports_days.expect(missing),
             model_artifacts_kept: retention.model_artifacts_kept.expect(missing),
         };
         if let (Some(whole), Some(daily)) = (

@@ -22,6 +22,7 @@ pub struct PruneReport {
     pub actions: u64,
     pub partial_readings: u64,
     pub jobs: u64,
+    pub imports: u64,
     /// Model artifact files deleted, and their bytes.
     pub model_artifacts: u64,
     pub model_bytes: u64,
@@ -30,13 +31,14 @@ pub struct PruneReport {
 
 impl PruneReport {
     /// (table, rows deleted) pairs, for metrics and printing.
-    pub fn tables(&self) -> [(&'static str, u64); 5] {
+    pub fn tables(&self) -> [(&'static str, u64); 6] {
         [
             ("published", self.published),
             ("recommendations", self.recommendations),
             ("actions", self.actions),
             ("partial_readings", self.partial_readings),
             ("jobs", self.jobs),
+            ("imports", self.imports),
         ]
     }
 }
@@ -93,6 +95,9 @@ pub async fn prune(
     }
     if let Some(before) = cutoff(hour, r.jobs_days.days()) {
         report.jobs = store.prune_jobs(before.unix()).await?;
+    }
+    if let Some(before) = cutoff(hour, r.imports_days.days()) {
+        report.imports = store.prune_imports(before.unix()).await?;
     }
     if r.model_artifacts_kept > 0 {
         for s in store.list_series().await? {

@@ -263,6 +263,7 @@ async fn prune(state: &crate::api::AppState, now: chrono::DateTime<chrono::Utc>)
                 actions = r.actions,
                 partial_readings = r.partial_readings,
                 jobs = r.jobs,
+                imports = r.imports,
                 seconds = r.seconds,
                 "pruned"
             );

@@ -152,6 +152,18 @@ impl Store {
         .rows_affected())
     }
 
+    /// Deletes the records of imports made before `before` (Unix seconds); their data stay.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub async fn prune_imports(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM imports WHERE imported_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// Deletes the partial-hour readings of hours before `before`.
     ///
     /// # Errors

@@ -218,7 +218,7 @@ on_each_backend!(
         actions_only.retention = retention_of(
             &db,
             "[retention]\npublished_days = 0\nrecommendations_days = 0\nactions_days = 3\n\
-             partial_readings_days = 0\njobs_days = 3\n",
+             partial_readings_days = 0\njobs_days = 3\nimports_days = 3\n",
         );
         let done = db.store.start_job("retrain", &lima).await.unwrap();
         db.store
@@ -226,6 +226,14 @@ on_each_backend!(
             .await
             .unwrap();
         let running = db.store.start_job("retrain", &lima).await.unwrap();
+        let csv = db.write(
+            "lima.csv",
+            "timestamp,y\n2026-03-01T00:00:00-05:00,5\n2026-03-01T01:00:00-05:00,6\n",
+        );
+        crate::import::import(&db, &csv, &crate::import::options("lima"))
+            .await
+            .unwrap();
+        assert_eq!(db.store.imports(&lima).await.unwrap().len(), 1);
         let a1 = db
             .store
             .record_action(&action("a", "applied", 4))
@@ -249,7 +257,11 @@ on_each_backend!(
         let soon = retention::prune(&db.store, &actions_only, Utc::now())
             .await
             .unwrap();
-        assert_eq!((soon.actions, soon.jobs), (0, 0), "younger than 3 days");
+        assert_eq!(
+            (soon.actions, soon.jobs, soon.imports),
+            (0, 0, 0),
+            "younger than 3 days"
+        );
         let later = retention::prune(
             &db.store,
             &actions_only,
@@ -257,7 +269,14 @@ on_each_backend!(
         )
         .await
         .unwrap();
-        assert_eq!((later.actions, later.jobs), (3, 1));
+        assert_eq!((later.actions, later.jobs, later.imports), (3, 1, 1));
+        assert!(db.store.imports(&lima).await.unwrap().is_empty());
+        let kept = db
+            .store
+            .observations(&lima, Hour::containing(utc("2026-03-01T05:00:00Z")), hour)
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 2, "the imported data stay");
         assert!(db.store.job(done).await.unwrap().is_none());
         assert!(db.store.job(running).await.unwrap().is_some());
         let left: Vec<i64> = db
@@ -275,7 +294,7 @@ on_each_backend!(
         settings.retention = retention_of(
             &db,
             "[retention]\npublished_days = 0\nrecommendations_days = 0\nactions_days = 0\n\
-             partial_readings_days = 0\njobs_days = 0\n",
+             partial_readings_days = 0\njobs_days = 0\nimports_days = 0\n",
         );
         let none = retention::prune(&db.store, &settings, now + chrono::Duration::days(1000))
             .await
@@ -286,9 +305,10 @@ on_each_backend!(
                 none.recommendations,
                 none.actions,
                 none.partial_readings,
-                none.jobs
+                none.jobs,
+                none.imports
             ),
-            (0, 0, 0, 0, 0)
+            (0, 0, 0, 0, 0, 0)
         );
         assert!(db.store.job(running).await.unwrap().is_some());
     }
@@ -435,6 +455,8 @@ on_each_backend!(prune_and_tick_prune_by_the_real_clock_at_the_latest, |db| {
         "recommendations",
         "actions",
         "partial_readings",
+        "jobs",
+        "imports",
         "model_artifacts",
     ] {
         assert_eq!(v[key], 0, "{key}: {v}");

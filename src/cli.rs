@@ -915,13 +915,17 @@ async fn tick_cmd(
 
 fn format_pruned(r: &crate::jobs::retention::PruneReport) -> String {
     let tables: Vec<String> = r.tables().iter().map(|(t, n)| format!("{n} {t}")).collect();
-    format!(
+    let mut o = format!(
         "pruned {} rows, {} model artifacts ({:.1} MB) in {:.2} s\n",
         tables.join(", "),
         r.model_artifacts,
         r.model_bytes as f64 / 1e6,
         r.seconds
-    )
+    );
+    for f in &r.failed {
+        o.push_str(&format!("  {f}\n"));
+    }
+    o
 }
 
 fn format_action(a: &crate::store::ActionRecord) -> String {

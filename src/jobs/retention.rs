@@ -1,9 +1,10 @@
-//! Retention: the serving loop's records older than `[retention]` allows, and model artifact
-//! files beyond the newest few per series, are deleted, hourly by the leader and on demand by
-//! `prescale prune`. Without it `published` alone grows by a
-//! horizon's rows per series every hour (576 a day at 24 hours: about 210 million rows a year
-//! for 1,000 series), and the queries that read the latest rows slow down with it; and weekly
-//! retrains write an artifact of 0.2-1.2 MB per series each (about 25 GB a year for 1,000).
+//! Retention: the records older than `[retention]` allows, and model artifact files beyond the
+//! newest few per series, are deleted, hourly by the leader and on demand by `prescale prune`
+//! (and `prescale tick`). Without it `published` alone grows by a horizon's rows per series
+//! every hour (576 a day at 24 hours: about 210 million rows a year for 1,000 series), the
+//! queries that read the latest rows slow down with it, and weekly retrains write an artifact
+//! of 0.2-1.2 MB per series each (about 25 GB a year for 1,000). Observations, weather, events
+//! and holidays are the history itself and are never pruned.
 
 use std::time::Instant;
 
@@ -26,6 +27,8 @@ pub struct PruneReport {
     /// Model artifact files deleted, and their bytes.
     pub model_artifacts: u64,
     pub model_bytes: u64,
+    /// Files that could not be deleted, with why (they are tried again at the next pruning).
+    pub failed: Vec<String>,
     pub seconds: f64,
 }
 
@@ -113,9 +116,9 @@ pub async fn prune(
                         report.model_bytes += meta.len();
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(anyhow::anyhow!("cannot delete {}: {e}", path.display()));
-                    }
+                    Err(e) => report
+                        .failed
+                        .push(format!("cannot delete {}: {e}", path.display())),
                 }
             }
         }

@@ -267,6 +267,9 @@ async fn prune(state: &crate::api::AppState, now: chrono::DateTime<chrono::Utc>)
                 seconds = r.seconds,
                 "pruned"
             );
+            for f in &r.failed {
+                tracing::warn!(error = %f, "pruning a model artifact failed");
+            }
         }
         Err(e) => tracing::error!(error = %format!("{e:#}"), "pruning failed"),
     }

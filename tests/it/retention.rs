@@ -400,6 +400,16 @@ on_each_backend!(
             .unwrap();
         assert_eq!(all.model_artifacts, 0);
         assert!(file(3).exists());
+        // A file that cannot be deleted is reported, and the others still go.
+        std::fs::create_dir_all(file(4).join("x")).unwrap();
+        settings.retention = retention_of(&db, "[retention]\nmodel_artifacts_kept = 2\n");
+        let stuck = retention::prune(store, &settings, at.to_utc())
+            .await
+            .unwrap();
+        assert_eq!(stuck.model_artifacts, 1);
+        assert!(!file(3).exists());
+        assert_eq!(stuck.failed.len(), 1, "{:?}", stuck.failed);
+        assert!(stuck.failed[0].contains("4.json"), "{:?}", stuck.failed);
     }
 );
 

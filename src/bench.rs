@@ -193,6 +193,11 @@ pub async fn publish_bench(
         "models {age} h old need at least 4 weeks of training history before them: {hours} h"
     );
     let store = Store::open(&settings.database_url).await?;
+    anyhow::ensure!(
+        store.list_series().await?.is_empty(),
+        "the benchmark needs a database without series: {} has some",
+        settings.database_url
+    );
     let calendar = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
     let now = Hour::containing(chrono::Utc::now());
     let started = Instant::now();

@@ -305,7 +305,8 @@ pub struct SimulateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Publish one serving cycle for N series with models, in a fresh temporary SQLite store.
+    /// Publish one serving cycle for N series with models, in a fresh temporary SQLite store (or
+    /// --postgres), then prune by the retention settings.
     Publish {
         #[arg(long, default_value_t = 1000)]
         series: usize,
@@ -319,6 +320,9 @@ pub enum BenchCommand {
         /// then recalibrates its model on its own forecasts of those days (four a day).
         #[arg(long, default_value_t = 0)]
         model_age_days: usize,
+        /// A PostgreSQL database to run in instead (it must hold no series; they stay there).
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -461,12 +465,24 @@ pub async fn run(cli: Cli) -> Result<()> {
             days,
             published_days,
             model_age_days,
+            postgres,
             json: as_json,
         }) => {
             let dir = tempfile_dir()?;
             let mut s = settings.clone();
-            s.database_url =
-                DatabaseUrl::parse(&format!("sqlite://{}", dir.join("bench.db").display()))?;
+            s.database_url = match postgres {
+                Some(url) => {
+                    let url = DatabaseUrl::parse(&url)?;
+                    anyhow::ensure!(
+                        url.backend() == crate::store::Backend::Postgres,
+                        "--postgres {url} is not a postgres:// URL"
+                    );
+                    url
+                }
+                None => {
+                    DatabaseUrl::parse(&format!("sqlite://{}", dir.join("bench.db").display()))?
+                }
+            };
             s.models_dir = dir.join("models");
             let r = crate::bench::publish_bench(
                 &s,

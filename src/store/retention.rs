@@ -105,19 +105,26 @@ impl Store {
         Ok(deleted)
     }
 
+    /// Runs one `DELETE` whose only parameter is its cutoff; returns the rows deleted.
+    async fn delete_before(&self, sql: &'static str, before: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(sql)
+            .bind(before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// Deletes the recommendations issued before `before`, except each target's latest issue.
     ///
     /// # Errors
     /// On database failure.
     pub async fn prune_recommendations(&self, before: Hour) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
+        self.delete_before(
             "DELETE FROM recommendations WHERE issued_at < $1 AND issued_at < \
              (SELECT MAX(r.issued_at) FROM recommendations r WHERE r.target = recommendations.target)",
+            before.unix(),
         )
-        .bind(before.unix())
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        .await
     }
 
     /// Deletes the actions recorded before `before_ms` (Unix milliseconds), except each
@@ -127,15 +134,13 @@ impl Store {
     /// # Errors
     /// On database failure.
     pub async fn prune_actions(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
+        self.delete_before(
             "DELETE FROM actions WHERE at_ms < $1 AND id NOT IN \
              (SELECT MAX(a.id) FROM actions a WHERE a.status IN ('applied', 'unchanged', 'dry_run') \
               GROUP BY a.target)",
+            before_ms,
         )
-        .bind(before_ms)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        .await
     }
 
     /// Deletes the jobs that finished before `before` (Unix seconds); running ones stay.
@@ -143,13 +148,12 @@ impl Store {
     /// # Errors
     /// On database failure.
     pub async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "DELETE FROM jobs WHERE status <> 'running' AND finished_at IS NOT NULL AND finished_at < $1",
+        self.delete_before(
+            "DELETE FROM jobs WHERE status <> 'running' AND finished_at IS NOT NULL \
+             AND finished_at < $1",
+            before,
         )
-        .bind(before)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        .await
     }
 
     /// Deletes the records of imports made before `before` (Unix seconds); their data stay.
@@ -157,11 +161,8 @@ impl Store {
     /// # Errors
     /// On database failure.
     pub async fn prune_imports(&self, before: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM imports WHERE imported_at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        self.delete_before("DELETE FROM imports WHERE imported_at < $1", before)
+            .await
     }
 
     /// Deletes the partial-hour readings of hours before `before`.
@@ -169,10 +170,10 @@ impl Store {
     /// # Errors
     /// On database failure.
     pub async fn prune_partial_readings(&self, before: Hour) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM partial_readings WHERE hour < $1")
-            .bind(before.unix())
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        self.delete_before(
+            "DELETE FROM partial_readings WHERE hour < $1",
+            before.unix(),
+        )
+        .await
     }
 }

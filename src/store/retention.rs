@@ -12,6 +12,8 @@ use crate::domain::{Hour, SeriesId, TimeZone};
 
 /// Issue hours deleted per statement.
 const DELETE_CHUNK: usize = 500;
+/// The span of issue times one recommendations delete covers.
+const DAY_SECONDS: i64 = 86_400;
 
 impl Store {
     /// Prunes one series' published forecasts: those issued before `whole_before` keep only the
@@ -114,17 +116,34 @@ impl Store {
             .rows_affected())
     }
 
-    /// Deletes the recommendations issued before `before`, except each target's latest issue.
+    /// Deletes the recommendations issued before `before`, except each target's latest issue;
+    /// a day of issues per statement, oldest first, so that a backlog (the first pruning of a
+    /// store that has run for months) never holds the write lock for long.
     ///
     /// # Errors
-    /// On database failure.
+    /// On database failure; the days already deleted stay deleted.
     pub async fn prune_recommendations(&self, before: Hour) -> Result<u64, StoreError> {
-        self.delete_before(
-            "DELETE FROM recommendations WHERE issued_at < $1 AND issued_at < \
-             (SELECT MAX(r.issued_at) FROM recommendations r WHERE r.target = recommendations.target)",
-            before.unix(),
-        )
-        .await
+        let Some(oldest) = sqlx::query("SELECT MIN(issued_at) AS m FROM recommendations")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get::<Option<i64>, _>("m")?
+        else {
+            return Ok(0);
+        };
+        let mut deleted = 0;
+        let mut upto = oldest;
+        while upto < before.unix() {
+            upto = (upto + DAY_SECONDS).min(before.unix());
+            deleted += self
+                .delete_before(
+                    "DELETE FROM recommendations WHERE issued_at < $1 AND issued_at < \
+                     (SELECT MAX(r.issued_at) FROM recommendations r \
+                      WHERE r.target = recommendations.target)",
+                    upto,
+                )
+                .await?;
+        }
+        Ok(deleted)
     }
 
     /// Deletes the actions recorded before `before_ms` (Unix milliseconds), except each

@@ -147,6 +147,15 @@ on_each_backend!(
                 .await
                 .unwrap();
         }
+        // t3: a cycle a day for ten days, the newest three days ago: a backlog over several
+        // days' deletes, its newest kept.
+        for k in 3..13 {
+            let at = hour.plus(-24 * k);
+            db.store
+                .put_recommendations("t3", at, &[recommendation("t3", at)])
+                .await
+                .unwrap();
+        }
         // Partial readings: the running hour's stay, those of two days ago go.
         for h in [hour, hour.plus(-48)] {
             db.store
@@ -188,11 +197,15 @@ on_each_backend!(
             .collect();
         assert_eq!(
             got,
-            vec![("t1".into(), hour.plus(-90)), ("t2".into(), hour.plus(-1))]
+            vec![
+                ("t1".into(), hour.plus(-90)),
+                ("t2".into(), hour.plus(-1)),
+                ("t3".into(), hour.plus(-72))
+            ]
         );
         assert_eq!(
-            report.recommendations, 2,
-            "t1's older cycle and t2's old one"
+            report.recommendations, 11,
+            "t1's older cycle, t2's old one and t3's nine older ones"
         );
         assert_eq!(report.partial_readings, 1);
         assert_eq!(

@@ -79,11 +79,12 @@ pub async fn prune(
     let r = settings.retention;
     let hour = Hour::containing(now);
     let mut report = PruneReport::default();
+    let series = store.all_series().await?;
     if let Some(whole) = cutoff(hour, r.published_days.days()) {
         let daily = cutoff(hour, r.daily_published_days.days());
-        for s in store.list_series().await? {
+        for s in &series {
             report.published += store
-                .prune_published(&s.series.id, s.series.time_zone, Some(whole), daily)
+                .prune_published(&s.id, s.time_zone, Some(whole), daily)
                 .await?;
         }
     }
@@ -103,8 +104,8 @@ pub async fn prune(
         report.imports = store.prune_imports(before.unix()).await?;
     }
     if r.model_artifacts_kept > 0 {
-        for s in store.list_series().await? {
-            let models = store.models(&s.series.id).await?;
+        for s in &series {
+            let models = store.models(&s.id).await?;
             for m in old_artifacts(&models, r.model_artifacts_kept as usize) {
                 let path = std::path::Path::new(&m.path);
                 let Ok(meta) = std::fs::metadata(path) else {

@@ -351,29 +351,33 @@ pub async fn run_due(
     after: chrono::DateTime<chrono::Utc>,
     upto: chrono::DateTime<chrono::Utc>,
 ) {
-    let all = match state.store.list_series().await {
+    // This runs at every leader check (every few seconds): the series alone, not their
+    // statistics, which read every observation.
+    let series = match state.store.all_series().await {
         Ok(all) => all,
         Err(e) => {
             tracing::warn!(error = %e, "listing series for retraining failed");
             return;
         }
     };
-    let series: Vec<crate::domain::Series> = all.iter().map(|s| s.series.clone()).collect();
-    let mut due: Vec<SeriesId> = due_retrains(&series, &state.settings.retrain, after, upto)
+    let retrain = &state.settings.retrain;
+    let mut due: Vec<SeriesId> = due_retrains(&series, retrain, after, upto)
         .into_iter()
         .cloned()
         .collect();
     if Hour::containing(after) != Hour::containing(upto) {
-        for s in all
-            .iter()
-            .filter(|s| first_model_possible(s, &state.settings.retrain))
-        {
-            let id = &s.series.id;
-            match state.store.champion(id).await {
-                Ok(None) if !due.contains(id) => due.push(id.clone()),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(series = %id, error = %e, "reading a champion failed"),
+        match state.store.series_without_champion().await {
+            Ok(unmodelled) => {
+                for (id, observations) in unmodelled {
+                    if old_enough(observations)
+                        && retrain.schedule_of(&id).cron().is_some()
+                        && !due.contains(&id)
+                    {
+                        due.push(id);
+                    }
+                }
             }
+            Err(e) => tracing::warn!(error = %e, "listing series without a model failed"),
         }
     }
     for id in due {
@@ -386,17 +390,10 @@ pub async fn run_due(
     }
 }
 
-/// Whether a series has the observed hours training needs (`MIN_HISTORY_DAYS`).
-pub fn old_enough(s: &crate::store::SeriesStats) -> bool {
-    s.observations >= 24 * MIN_HISTORY_DAYS as i64
-}
-
-/// Whether a series has the history a first model needs and is retrained automatically at all.
-fn first_model_possible(
-    s: &crate::store::SeriesStats,
-    retrain: &crate::config::RetrainSettings,
-) -> bool {
-    old_enough(s) && retrain.schedule_of(&s.series.id).cron().is_some()
+/// Whether a series with this many observed hours has what training needs
+/// (`MIN_HISTORY_DAYS`).
+pub fn old_enough(observations: i64) -> bool {
+    observations >= 24 * MIN_HISTORY_DAYS as i64
 }
 
 /// Runs one recorded training job to its end: the retrain, its metrics, its log line, and how

@@ -102,6 +102,26 @@ impl Store {
         row.as_ref().map(record).transpose()
     }
 
+    /// The series without a champion, with their observation counts, ordered by id: one query
+    /// (observations are counted only for those), for the readiness probe and the first-model
+    /// rule, which run often.
+    ///
+    /// # Errors
+    /// As [`Store::models`].
+    pub async fn series_without_champion(&self) -> Result<Vec<(SeriesId, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id AS id, (SELECT COUNT(*) FROM observations o WHERE o.series = s.id) AS n \
+             FROM series s WHERE NOT EXISTS \
+             (SELECT 1 FROM models m WHERE m.series = s.id AND m.status = 'champion') \
+             ORDER BY s.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((SeriesId::parse(r.try_get("id")?)?, r.try_get("n")?)))
+            .collect()
+    }
+
     /// The next version number of a series (1 for the first).
     ///
     /// # Errors

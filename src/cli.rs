@@ -1144,10 +1144,10 @@ async fn train_cmd(
     let store = open_store(settings).await?;
     let ids: Vec<SeriesId> = if all {
         store
-            .list_series()
+            .all_series()
             .await?
             .into_iter()
-            .map(|s| s.series.id)
+            .map(|s| s.id)
             .collect()
     } else {
         vec![series.expect("clap requires --series without --all")]

@@ -63,9 +63,10 @@ pub(super) async fn series_get(
     State(state): State<AppState>,
     AppPath(id): AppPath<SeriesId>,
 ) -> Result<Json<SeriesStats>, ApiError> {
-    let all = state.store.list_series().await?;
-    all.into_iter()
-        .find(|s| s.series.id == id)
+    state
+        .store
+        .series_stats(&id)
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("series {id} does not exist")))
 }
@@ -223,13 +224,7 @@ pub(super) async fn accuracy_get(
         .series(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("series {id} does not exist")))?;
-    let stats = state
-        .store
-        .list_series()
-        .await?
-        .into_iter()
-        .find(|s| s.series.id == id);
-    let Some(to) = stats.and_then(|s| s.last_hour) else {
+    let Some(to) = state.store.last_observed_hour(&id).await? else {
         return Err(ApiError::Conflict(format!(
             "series {id} has no observations yet"
         )));

@@ -34,10 +34,10 @@ pub async fn publish_once(
 ) -> Result<PublishReport> {
     let started = Instant::now();
     let ids: Vec<SeriesId> = store
-        .list_series()
+        .all_series()
         .await?
         .into_iter()
-        .map(|s| s.series.id)
+        .map(|s| s.id)
         .collect();
     let mut report = PublishReport {
         at,

@@ -31,7 +31,7 @@ pub fn parse_holidays_csv(path: &Path) -> Result<Vec<Holiday>, ImportFailure> {
         if name.is_empty() {
             return Err(place.fail(line, "name", "empty holiday name").into());
         }
-        if name.contains('\0') {
+        if crate::domain::check_text("name", &name).is_err() {
             return Err(place
                 .fail(line, "name", "contains a NUL character (U+0000)")
                 .into());

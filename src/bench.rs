@@ -194,7 +194,7 @@ pub async fn publish_bench(
     );
     let store = Store::open(&settings.database_url).await?;
     anyhow::ensure!(
-        store.list_series().await?.is_empty(),
+        store.all_series().await?.is_empty(),
         "the benchmark needs a database without series: {} has some",
         settings.database_url
     );

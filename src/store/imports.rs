@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::holidays::upsert_holidays;
-use super::observations::upsert_observations;
+use super::observations::{lock_series, refresh_counts, upsert_observations};
 use super::series::{epoch, insert_series};
 use super::weather::upsert_weather;
 use super::{Store, StoreError};
@@ -54,7 +54,11 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         insert_series(&mut tx, &batch.series).await?;
         let id = &batch.series.id;
+        lock_series(&mut tx, self.backend, id).await?;
         upsert_observations(&mut tx, self.backend, id, &batch.observations).await?;
+        if !batch.observations.is_empty() {
+            refresh_counts(&mut tx, id).await?;
+        }
         upsert_weather(
             &mut tx,
             self.backend,

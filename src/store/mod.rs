@@ -262,6 +262,11 @@ fn migrator(backend: Backend) -> Migrator {
                 "one_champion",
                 include_str!("../../migrations/sqlite/0007_one_champion.sql"),
             ),
+            (
+                8,
+                "series_counts",
+                include_str!("../../migrations/sqlite/0008_series_counts.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -298,6 +303,11 @@ fn migrator(backend: Backend) -> Migrator {
                 7,
                 "one_champion",
                 include_str!("../../migrations/postgres/0007_one_champion.sql"),
+            ),
+            (
+                8,
+                "series_counts",
+                include_str!("../../migrations/postgres/0008_series_counts.sql"),
             ),
         ],
     };

@@ -52,16 +52,16 @@ impl Store {
             .collect()
     }
 
-    /// How many hours of `id` are stored.
+    /// How many hours of `id` are stored (partial ones included), as kept in `series_counts`.
     ///
     /// # Errors
     /// On database failure.
     pub async fn count_observations(&self, id: &SeriesId) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM observations WHERE series = $1")
+        let row = sqlx::query("SELECT observations AS n FROM series_counts WHERE series = $1")
             .bind(id.as_str())
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(row.try_get("n")?)
+        Ok(row.map(|r| r.try_get("n")).transpose()?.unwrap_or(0))
     }
 }
 
@@ -104,6 +104,7 @@ impl Store {
     pub async fn put_partial(&self, id: &SeriesId, rows: &[Observation]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         super::series::ensure_series(&mut tx, id).await?;
+        lock_series(&mut tx, self.backend, id).await?;
         for o in rows {
             sqlx::query(
                 "INSERT INTO observations (series, hour, demand, partial) VALUES ($1, $2, $3, 1) \
@@ -115,8 +116,44 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        refresh_counts(&mut tx, id).await?;
         Ok(tx.commit().await?)
     }
+}
+
+/// Serializes the writers of one series' observations on PostgreSQL until `tx` ends, so that
+/// [`refresh_counts`] sees every committed row (two imports of one series committing together
+/// would otherwise each count without the other's). SQLite has one writer at a time already.
+pub(super) async fn lock_series(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    id: &SeriesId,
+) -> Result<(), StoreError> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT 1 AS one FROM series WHERE id = $1 FOR UPDATE")
+            .bind(id.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Recounts `id`'s observations and span into `series_counts`, inside the transaction that
+/// wrote them (after [`lock_series`]): one pass over the series' own rows, by its index.
+pub(super) async fn refresh_counts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &SeriesId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO series_counts (series, observations, first_hour, last_hour) \
+         SELECT $1, COUNT(*), MIN(hour), MAX(hour) FROM observations WHERE series = $1 \
+         ON CONFLICT (series) DO UPDATE SET observations = excluded.observations, \
+         first_hour = excluded.first_hour, last_hour = excluded.last_hour",
+    )
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Inserts or overwrites observations, many rows per statement.

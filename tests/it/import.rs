@@ -351,3 +351,149 @@ pub(crate) async fn import_recent(db: &TestDb, id: &str, seed: u64, days: usize)
         .await
         .unwrap();
 }
+
+/// Every series' listed count and span against a recount of its stored rows, partial ones
+/// included.
+async fn assert_counts_match_rows(db: &TestDb) {
+    let (from, to) = (
+        Hour::from_unix(0).unwrap(),
+        Hour::from_unix(3600 << 28).unwrap(),
+    );
+    for s in db.store.list_series().await.unwrap() {
+        let rows = db
+            .store
+            .observations_marked(&s.series.id, from, to)
+            .await
+            .unwrap();
+        let id = &s.series.id;
+        assert_eq!(s.observations, rows.len() as i64, "{id}");
+        assert_eq!(s.first_hour, rows.first().map(|(o, _)| o.hour), "{id}");
+        assert_eq!(s.last_hour, rows.last().map(|(o, _)| o.hour), "{id}");
+        assert_eq!(
+            db.store.count_observations(id).await.unwrap(),
+            s.observations
+        );
+    }
+}
+
+on_each_backend!(series_counts_follow_every_write_of_observations, |db| {
+    use prescale::domain::{Demand, Observation};
+    let opts = options("trips");
+    import(
+        &db,
+        &db.write("a.csv", &lima_csv(0..48, |i| i as f64)),
+        &opts,
+    )
+    .await
+    .unwrap();
+    // Overlapping the first, then a gap of ten hours.
+    let b = db.write(
+        "b.csv",
+        &lima_csv((24..60).chain(70..80), |i| 2.0 * i as f64),
+    );
+    import(&db, &b, &opts).await.unwrap();
+    // Partial counts: a new hour, and one whose complete count is stored (not replaced).
+    let first = hour("2026-07-27T00:00:00-05:00");
+    let partial = |i: i64| Observation {
+        hour: first.plus(i),
+        demand: Demand::new(5.0).unwrap(),
+    };
+    db.store
+        .put_partial(&opts.series, &[partial(80), partial(79)])
+        .await
+        .unwrap();
+    // A rejected import changes nothing, counts included.
+    let before = db.snapshot().await;
+    let bad = db.write("bad.csv", "timestamp,y\n2026-07-31T00:00:00-05:00,many\n");
+    assert!(import(&db, &bad, &opts).await.is_err());
+    assert_eq!(db.snapshot().await, before);
+    // A series with no observations yet.
+    let empty = SeriesId::parse("empty").unwrap();
+    db.store
+        .create_series(&prescale::domain::Series {
+            id: empty.clone(),
+            time_zone: TimeZone::LIMA,
+            calendar: CalendarName::Pe,
+            unit: "trips".into(),
+            tolerance: Tolerance::DEFAULT,
+            weather_location: "empty".into(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+
+    assert_counts_match_rows(&db).await;
+    let listed = db.store.list_series().await.unwrap();
+    assert_eq!(listed[0].series.id, empty);
+    assert_eq!((listed[0].observations, listed[0].first_hour), (0, None));
+    let trips = &listed[1];
+    assert_eq!((trips.observations, trips.missing_hours), (71, 10));
+    assert_eq!(trips.last_hour, Some(first.plus(80)));
+    let pending = db.store.series_without_champion().await.unwrap();
+    assert_eq!(pending, [(empty, 0), (opts.series.clone(), 71)]);
+});
+
+on_each_backend!(
+    imports_of_one_series_committing_together_are_all_counted,
+    |db| {
+        let opts = options("trips");
+        let files: Vec<_> = (0..8)
+            .map(|k| {
+                let hours = 24 * k..24 * (k + 1);
+                db.write(&format!("{k}.csv"), &lima_csv(hours, |i| i as f64))
+            })
+            .collect();
+        // The series exists first, so that every import is a write of observations into it.
+        import(
+            &db,
+            &db.write("seed.csv", &lima_csv(500..501, |_| 1.0)),
+            &opts,
+        )
+        .await
+        .unwrap();
+        // Interleaved on one thread (an import's progress callback is not Send), each on its own
+        // connection of the pool.
+        let local = tokio::task::LocalSet::new();
+        let runs: Vec<_> = files
+            .into_iter()
+            .map(|f| {
+                let (store, opts) = (db.store.clone(), opts.clone());
+                local
+                    .spawn_local(async move { import_demand(&store, &f, &opts, &mut |_| {}).await })
+            })
+            .collect();
+        local
+            .run_until(async {
+                for r in runs {
+                    r.await.unwrap().unwrap();
+                }
+            })
+            .await;
+        assert_counts_match_rows(&db).await;
+        assert_eq!(db.store.list_series().await.unwrap()[0].observations, 193);
+    }
+);
+
+on_each_backend!(
+    the_counts_migration_counts_what_was_stored_before_it,
+    |db| {
+        use sqlx::Connection;
+        let opts = options("trips");
+        let file = db.write("a.csv", &lima_csv((0..30).chain(40..50), |i| i as f64));
+        import(&db, &file, &opts).await.unwrap();
+        // Back to the schema before the migration, with the observations stored.
+        let mut conn = sqlx::AnyConnection::connect(db.url.as_str()).await.unwrap();
+        for sql in [
+            "DROP TABLE series_counts",
+            "DELETE FROM _sqlx_migrations WHERE version = 8",
+        ] {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+        conn.close().await.unwrap();
+        db.store.close().await;
+        let store = prescale::store::Store::open(&db.url).await.unwrap();
+        let s = &store.list_series().await.unwrap()[0];
+        assert_eq!((s.observations, s.missing_hours), (40, 10));
+        store.close().await;
+    }
+);

@@ -122,6 +122,9 @@ pub enum Command {
     /// files that the retention settings (retention.* in prescale.toml) no longer keep (the
     /// serving loop's leader does this every hour).
     Prune {
+        /// Count what would be deleted, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[arg(long)]
         json: bool,
     },
@@ -433,9 +436,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             horizon,
             json: as_json,
         } => tick_cmd(&settings, at.as_deref(), horizon, as_json).await?,
-        Command::Prune { json: as_json } => {
+        Command::Prune {
+            dry_run,
+            json: as_json,
+        } => {
             let store = open_store(&settings).await?;
-            let r = crate::jobs::retention::prune(&store, &settings, Utc::now()).await;
+            let r = if dry_run {
+                crate::jobs::retention::dry_run(&store, &settings, Utc::now()).await
+            } else {
+                crate::jobs::retention::prune(&store, &settings, Utc::now()).await
+            };
             store.close().await;
             let r = r?;
             if as_json {
@@ -932,7 +942,8 @@ async fn tick_cmd(
 fn format_pruned(r: &crate::jobs::retention::PruneReport) -> String {
     let tables: Vec<String> = r.tables().iter().map(|(t, n)| format!("{n} {t}")).collect();
     let mut o = format!(
-        "pruned {} rows, {} model artifacts ({:.1} MB) in {:.2} s\n",
+        "{} {} rows, {} model artifacts ({:.1} MB) in {:.2} s\n",
+        if r.dry_run { "would prune" } else { "pruned" },
         tables.join(", "),
         r.model_artifacts,
         r.model_bytes as f64 / 1e6,

@@ -13,11 +13,13 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::domain::Hour;
-use crate::store::{ModelRecord, ModelStatus, Store};
+use crate::store::{ModelRecord, ModelStatus, PruneMode, Store};
 
-/// The rows one pruning deleted, by table.
+/// The rows one pruning deleted (or, in a dry run, would delete), by table.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PruneReport {
+    /// Nothing was deleted: the counts are what a pruning at the same time would delete.
+    pub dry_run: bool,
     pub published: u64,
     pub recommendations: u64,
     pub actions: u64,
@@ -27,7 +29,8 @@ pub struct PruneReport {
     /// Model artifact files deleted, and their bytes.
     pub model_artifacts: u64,
     pub model_bytes: u64,
-    /// Files that could not be deleted, with why (they are tried again at the next pruning).
+    /// Files that could not be deleted, with why (they are tried again at the next pruning;
+    /// a dry run tries none).
     pub failed: Vec<String>,
     pub seconds: f64,
 }
@@ -75,33 +78,57 @@ pub async fn prune(
     settings: &Settings,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PruneReport> {
+    run(store, settings, now, PruneMode::Delete).await
+}
+
+/// What [`prune`] would delete at `now`, deleting nothing: the same conditions, counted.
+///
+/// # Errors
+/// On database failure.
+pub async fn dry_run(
+    store: &Store,
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PruneReport> {
+    run(store, settings, now, PruneMode::Count).await
+}
+
+async fn run(
+    store: &Store,
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+    mode: PruneMode,
+) -> Result<PruneReport> {
     let started = Instant::now();
     let r = settings.retention;
     let hour = Hour::containing(now);
-    let mut report = PruneReport::default();
+    let mut report = PruneReport {
+        dry_run: mode == PruneMode::Count,
+        ..PruneReport::default()
+    };
     let series = store.all_series().await?;
     if let Some(whole) = cutoff(hour, r.published_days.days()) {
         let daily = cutoff(hour, r.daily_published_days.days());
         for s in &series {
             report.published += store
-                .prune_published(&s.id, s.time_zone, Some(whole), daily)
+                .prune_published(&s.id, s.time_zone, Some(whole), daily, mode)
                 .await?;
         }
     }
     if let Some(before) = cutoff(hour, r.recommendations_days.days()) {
-        report.recommendations = store.prune_recommendations(before).await?;
+        report.recommendations = store.prune_recommendations(before, mode).await?;
     }
     if let Some(before) = cutoff(hour, r.actions_days.days()) {
-        report.actions = store.prune_actions(before.unix() * 1000).await?;
+        report.actions = store.prune_actions(before.unix() * 1000, mode).await?;
     }
     if let Some(before) = cutoff(hour, r.partial_readings_days.days()) {
-        report.partial_readings = store.prune_partial_readings(before).await?;
+        report.partial_readings = store.prune_partial_readings(before, mode).await?;
     }
     if let Some(before) = cutoff(hour, r.jobs_days.days()) {
-        report.jobs = store.prune_jobs(before.unix()).await?;
+        report.jobs = store.prune_jobs(before.unix(), mode).await?;
     }
     if let Some(before) = cutoff(hour, r.imports_days.days()) {
-        report.imports = store.prune_imports(before.unix()).await?;
+        report.imports = store.prune_imports(before.unix(), mode).await?;
     }
     if r.model_artifacts_kept > 0 {
         for s in &series {
@@ -111,6 +138,17 @@ pub async fn prune(
                 let Ok(meta) = std::fs::metadata(path) else {
                     continue;
                 };
+                if mode == PruneMode::Count {
+                    if !meta.is_file() {
+                        report
+                            .failed
+                            .push(format!("cannot delete {}: not a file", path.display()));
+                        continue;
+                    }
+                    report.model_artifacts += 1;
+                    report.model_bytes += meta.len();
+                    continue;
+                }
                 match std::fs::remove_file(path) {
                     Ok(()) => {
                         report.model_artifacts += 1;

@@ -31,6 +31,7 @@ pub use jobs::JobRecord;
 pub use leader::Leadership;
 pub use models::{ModelRecord, ModelStatus};
 pub use published::PublishedPoint;
+pub use retention::PruneMode;
 pub use scaling::{ActionRecord, NewAction, Penalty, RecommendationRecord};
 pub use series::SeriesStats;
 pub use weather::merge_weather;

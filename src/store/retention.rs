@@ -1,7 +1,8 @@
 //! Pruning the serving loop's records by age (`[retention]`): published forecasts, scaling
 //! recommendations, the actions audit trail and partial-hour readings. Each delete keeps what
 //! the loop still reads: a series' latest published forecast, a target's latest
-//! recommendations and its last applied value.
+//! recommendations and its last applied value. Each can also only count what it would delete
+//! ([`PruneMode::Count`], for `prescale prune --dry-run`), with the same conditions.
 
 use std::collections::HashSet;
 
@@ -15,10 +16,28 @@ const DELETE_CHUNK: usize = 500;
 /// The span of issue times one recommendations delete covers.
 const DAY_SECONDS: i64 = 86_400;
 
+/// Whether a pruning deletes, or counts the rows it would delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PruneMode {
+    Delete,
+    Count,
+}
+
+impl PruneMode {
+    /// The statement's head before `FROM table WHERE ...`.
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Delete => "DELETE",
+            Self::Count => "SELECT COUNT(*) AS n",
+        }
+    }
+}
+
 impl Store {
     /// Prunes one series' published forecasts: those issued before `whole_before` keep only the
     /// first forecast of each local day (in `tz`), and those issued before `daily_before` go
-    /// whole. The series' latest forecast always stays. Returns the rows deleted.
+    /// whole. The series' latest forecast always stays. Returns the rows deleted (or that would
+    /// be).
     ///
     /// # Errors
     /// On database failure; each statement deletes whole forecasts (every hour of an issue), so
@@ -29,7 +48,11 @@ impl Store {
         tz: TimeZone,
         whole_before: Option<Hour>,
         daily_before: Option<Hour>,
+        mode: PruneMode,
     ) -> Result<u64, StoreError> {
+        let Some(bound) = whole_before.max(daily_before) else {
+            return Ok(0);
+        };
         let Some(latest) =
             sqlx::query("SELECT MAX(issued_at) AS m FROM published WHERE series = $1")
                 .bind(id.as_str())
@@ -39,60 +62,35 @@ impl Store {
         else {
             return Ok(0);
         };
-        let mut deleted = 0;
-        // Thinned first, then cut: a day that straddles the daily cutoff keeps its first
-        // forecast until that goes too, instead of the next one becoming its first.
-        if let Some(before) = whole_before {
-            deleted += self.thin_published(id, tz, before, latest).await?;
-        }
-        if let Some(before) = daily_before {
-            deleted += sqlx::query(
-                "DELETE FROM published WHERE series = $1 AND issued_at < $2 AND issued_at < $3",
-            )
-            .bind(id.as_str())
-            .bind(before.unix())
-            .bind(latest)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        }
-        Ok(deleted)
-    }
-
-    /// Deletes the forecasts issued before `before` that are not the first of their local day,
-    /// nor the latest.
-    async fn thin_published(
-        &self,
-        id: &SeriesId,
-        tz: TimeZone,
-        before: Hour,
-        latest: i64,
-    ) -> Result<u64, StoreError> {
-        let mut deleted = 0;
-        let issued: Vec<i64> = sqlx::query(
-            "SELECT DISTINCT issued_at FROM published WHERE series = $1 AND issued_at < $2 \
-             ORDER BY issued_at",
+        let issues = sqlx::query(
+            "SELECT issued_at, COUNT(*) AS n FROM published WHERE series = $1 AND issued_at < $2 \
+             GROUP BY issued_at ORDER BY issued_at",
         )
         .bind(id.as_str())
-        .bind(before.unix())
+        .bind(bound.unix())
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("issued_at"))
-        .collect::<Result<_, _>>()?;
-        let mut days = HashSet::new();
-        let mut thinned = Vec::new();
-        for at in issued {
+        .await?;
+        let (mut days, mut doomed, mut rows) = (HashSet::new(), Vec::new(), 0);
+        for r in &issues {
+            let at: i64 = r.try_get("issued_at")?;
             let day = Hour::from_unix(at)?
                 .to_utc()
                 .with_timezone(&tz.tz())
                 .date_naive();
-            // The first of its local day stays (hours come in order).
-            if !days.insert(day) && at != latest {
-                thinned.push(at);
+            // Issues come in order: the first of its local day is the one a thinned day keeps,
+            // whether or not an earlier pruning already thinned it.
+            let first = days.insert(day);
+            let before = |cut: Option<Hour>| cut.is_some_and(|c| at < c.unix());
+            if at != latest && (before(daily_before) || (before(whole_before) && !first)) {
+                doomed.push(at);
+                rows += u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0);
             }
         }
-        for chunk in thinned.chunks(DELETE_CHUNK) {
+        if mode == PruneMode::Count {
+            return Ok(rows);
+        }
+        let mut deleted = 0;
+        for chunk in doomed.chunks(DELETE_CHUNK) {
             let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "DELETE FROM published WHERE series = $1 AND issued_at IN ({})",
@@ -107,13 +105,22 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Runs one `DELETE` whose only parameter is its cutoff; returns the rows deleted.
-    async fn delete_before(&self, sql: &'static str, before: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query(sql)
-            .bind(before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+    /// Runs `mode`'s statement on `from_where` ("FROM table WHERE ...", its only parameter the
+    /// cutoff): the rows deleted, or counted.
+    async fn prune_where(
+        &self,
+        mode: PruneMode,
+        from_where: &'static str,
+        before: i64,
+    ) -> Result<u64, StoreError> {
+        let sql = format!("{} {from_where}", mode.verb());
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before);
+        Ok(match mode {
+            PruneMode::Delete => q.execute(&self.pool).await?.rows_affected(),
+            PruneMode::Count => {
+                u64::try_from(q.fetch_one(&self.pool).await?.try_get::<i64, _>("n")?).unwrap_or(0)
+            }
+        })
     }
 
     /// Deletes the recommendations issued before `before`, except each target's latest issue;
@@ -122,7 +129,17 @@ impl Store {
     ///
     /// # Errors
     /// On database failure; the days already deleted stay deleted.
-    pub async fn prune_recommendations(&self, before: Hour) -> Result<u64, StoreError> {
+    pub async fn prune_recommendations(
+        &self,
+        before: Hour,
+        mode: PruneMode,
+    ) -> Result<u64, StoreError> {
+        const FROM_WHERE: &str = "FROM recommendations WHERE issued_at < $1 AND issued_at < \
+             (SELECT MAX(r.issued_at) FROM recommendations r \
+              WHERE r.target = recommendations.target)";
+        if mode == PruneMode::Count {
+            return self.prune_where(mode, FROM_WHERE, before.unix()).await;
+        }
         let Some(oldest) = sqlx::query("SELECT MIN(issued_at) AS m FROM recommendations")
             .fetch_one(&self.pool)
             .await?
@@ -134,14 +151,7 @@ impl Store {
         let mut upto = oldest;
         while upto < before.unix() {
             upto = (upto + DAY_SECONDS).min(before.unix());
-            deleted += self
-                .delete_before(
-                    "DELETE FROM recommendations WHERE issued_at < $1 AND issued_at < \
-                     (SELECT MAX(r.issued_at) FROM recommendations r \
-                      WHERE r.target = recommendations.target)",
-                    upto,
-                )
-                .await?;
+            deleted += self.prune_where(mode, FROM_WHERE, upto).await?;
         }
         Ok(deleted)
     }
@@ -152,9 +162,10 @@ impl Store {
     ///
     /// # Errors
     /// On database failure.
-    pub async fn prune_actions(&self, before_ms: i64) -> Result<u64, StoreError> {
-        self.delete_before(
-            "DELETE FROM actions WHERE at_ms < $1 AND id NOT IN \
+    pub async fn prune_actions(&self, before_ms: i64, mode: PruneMode) -> Result<u64, StoreError> {
+        self.prune_where(
+            mode,
+            "FROM actions WHERE at_ms < $1 AND id NOT IN \
              (SELECT MAX(a.id) FROM actions a WHERE a.status IN ('applied', 'unchanged', 'dry_run') \
               GROUP BY a.target)",
             before_ms,
@@ -166,9 +177,10 @@ impl Store {
     ///
     /// # Errors
     /// On database failure.
-    pub async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError> {
-        self.delete_before(
-            "DELETE FROM jobs WHERE status <> 'running' AND finished_at IS NOT NULL \
+    pub async fn prune_jobs(&self, before: i64, mode: PruneMode) -> Result<u64, StoreError> {
+        self.prune_where(
+            mode,
+            "FROM jobs WHERE status <> 'running' AND finished_at IS NOT NULL \
              AND finished_at < $1",
             before,
         )
@@ -179,8 +191,8 @@ impl Store {
     ///
     /// # Errors
     /// On database failure.
-    pub async fn prune_imports(&self, before: i64) -> Result<u64, StoreError> {
-        self.delete_before("DELETE FROM imports WHERE imported_at < $1", before)
+    pub async fn prune_imports(&self, before: i64, mode: PruneMode) -> Result<u64, StoreError> {
+        self.prune_where(mode, "FROM imports WHERE imported_at < $1", before)
             .await
     }
 
@@ -188,11 +200,12 @@ impl Store {
     ///
     /// # Errors
     /// On database failure.
-    pub async fn prune_partial_readings(&self, before: Hour) -> Result<u64, StoreError> {
-        self.delete_before(
-            "DELETE FROM partial_readings WHERE hour < $1",
-            before.unix(),
-        )
-        .await
+    pub async fn prune_partial_readings(
+        &self,
+        before: Hour,
+        mode: PruneMode,
+    ) -> Result<u64, StoreError> {
+        self.prune_where(mode, "FROM partial_readings WHERE hour < $1", before.unix())
+            .await
     }
 }

@@ -164,7 +164,38 @@ on_each_backend!(
                 .unwrap();
         }
 
+        // A dry run counts what goes, and deletes nothing.
+        let published = async |id: &SeriesId| {
+            let all = db.store.published_between(id, first.plus(-1000), hour);
+            all.await.unwrap().len()
+        };
+        let stored = (
+            published(&lima).await,
+            published(&quiet).await,
+            db.store
+                .partial_readings(&lima, hour.plus(-48))
+                .await
+                .unwrap(),
+        );
+        let dry = retention::dry_run(&db.store, &settings, now).await.unwrap();
+        assert!(dry.dry_run);
+        assert_eq!(
+            (
+                published(&lima).await,
+                published(&quiet).await,
+                db.store
+                    .partial_readings(&lima, hour.plus(-48))
+                    .await
+                    .unwrap()
+            ),
+            stored
+        );
+
         let report = retention::prune(&db.store, &settings, now).await.unwrap();
+        assert!(!report.dry_run);
+        // Had the dry run deleted anything, the pruning would have found less to delete.
+        assert_eq!(dry.tables(), report.tables());
+        assert!(report.published > 0 && report.recommendations > 0);
 
         let whole = hour.plus(-29 * 24);
         let daily = hour.plus(-31 * 24);
@@ -275,13 +306,17 @@ on_each_backend!(
             (0, 0, 0),
             "younger than 3 days"
         );
-        let later = retention::prune(
-            &db.store,
-            &actions_only,
-            Utc::now() + chrono::Duration::days(4),
-        )
-        .await
-        .unwrap();
+        let in_four_days = Utc::now() + chrono::Duration::days(4);
+        let dry = retention::dry_run(&db.store, &actions_only, in_four_days)
+            .await
+            .unwrap();
+        assert_eq!(db.store.actions(None, 100).await.unwrap().len(), 4);
+        assert!(db.store.job(done).await.unwrap().is_some());
+        assert_eq!(db.store.imports(&lima).await.unwrap().len(), 1);
+        let later = retention::prune(&db.store, &actions_only, in_four_days)
+            .await
+            .unwrap();
+        assert_eq!(dry.tables(), later.tables());
         assert_eq!((later.actions, later.jobs, later.imports), (3, 1, 1));
         assert!(db.store.imports(&lima).await.unwrap().is_empty());
         let kept = db
@@ -388,6 +423,14 @@ on_each_backend!(
             .unwrap();
 
         let mut settings = settings_of(&db, "[retention]\nmodel_artifacts_kept = 2\n");
+        let dry = retention::dry_run(store, &settings, at.to_utc())
+            .await
+            .unwrap();
+        assert_eq!((dry.model_artifacts, dry.model_bytes), (4, 4 * 14));
+        assert!(
+            (1..=6).all(|v| file(v).exists()),
+            "a dry run deletes no file"
+        );
         let r = retention::prune(store, &settings, at.to_utc())
             .await
             .unwrap();
@@ -416,6 +459,11 @@ on_each_backend!(
         // A file that cannot be deleted is reported, and the others still go.
         std::fs::create_dir_all(file(4).join("x")).unwrap();
         settings.retention = retention_of(&db, "[retention]\nmodel_artifacts_kept = 2\n");
+        let dry = retention::dry_run(store, &settings, at.to_utc())
+            .await
+            .unwrap();
+        assert_eq!((dry.model_artifacts, dry.failed.len()), (1, 1), "{dry:?}");
+        assert!(file(3).exists());
         let stuck = retention::prune(store, &settings, at.to_utc())
             .await
             .unwrap();
@@ -464,6 +512,46 @@ on_each_backend!(prune_and_tick_prune_by_the_real_clock_at_the_latest, |db| {
             .len()
     };
     assert_eq!(count().await, 240 * 3);
+    // Three forecasts of one Lima day 40 days ago: thinned to its first.
+    let noon = Hour::containing(
+        (Utc::now() - chrono::Duration::days(40))
+            .with_timezone(&chrono_tz::America::Lima)
+            .date_naive()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_local_timezone(chrono_tz::America::Lima)
+            .unwrap()
+            .to_utc(),
+    );
+    for k in 0..3 {
+        db.store
+            .publish(&lima, &forecast(noon.plus(k)))
+            .await
+            .unwrap();
+    }
+    let old = async || issues(&db, &lima, noon, noon.plus(2)).await.len();
+    assert_eq!(old().await, 3);
+    let out = cli(&db, &["prune", "--dry-run", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["dry_run"].as_bool(), v["published"].as_u64()),
+        (Some(true), Some(6)),
+        "{v}"
+    );
+    assert!(
+        cli(&db, &["prune", "--dry-run"])
+            .await
+            .starts_with("would prune 6 published, 0 recommendations, ")
+    );
+    assert_eq!(old().await, 3, "a dry run deletes nothing");
+    let out = cli(&db, &["prune", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["dry_run"].as_bool(), v["published"].as_u64()),
+        (Some(false), Some(6)),
+        "{v}"
+    );
+    assert_eq!(old().await, 1);
     // A tick for an hour three years ahead (no series has a model: it publishes nothing)
     // prunes as of now, not as of then.
     let ahead = (hour.plus(24 * 365 * 3)).to_utc().to_rfc3339();

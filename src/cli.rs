@@ -263,6 +263,10 @@ pub struct ReportArgs {
     pub series: Option<String>,
     #[arg(long, default_value_t = 28)]
     pub days: i64,
+    /// With --series: score every published forecast, or each local day's first (default: all
+    /// while retention.published_days keeps every forecast of the window, else daily).
+    #[arg(long, value_enum, requires = "series")]
+    pub issues: Option<crate::store::Issues>,
     /// Where to write (default: print Markdown).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -680,7 +684,13 @@ async fn report_cmd(settings: &Settings, args: &ReportArgs) -> Result<String> {
         (None, None, Some(id)) => {
             let id = SeriesId::parse(id)?;
             let store = open_store(settings).await?;
-            let r = from_store(&store, &id, args.days).await;
+            let issues = args.issues.unwrap_or_else(|| {
+                crate::store::Issues::default_for(
+                    args.days,
+                    settings.retention.published_days.days(),
+                )
+            });
+            let r = from_store(&store, &id, args.days, issues).await;
             store.close().await;
             r?
         }

@@ -145,7 +145,12 @@ fn file_name(p: &Path) -> String {
 ///
 /// # Errors
 /// When the series does not exist or has nothing published in the window.
-pub async fn from_store(store: &Store, id: &SeriesId, days: i64) -> Result<Report> {
+pub async fn from_store(
+    store: &Store,
+    id: &SeriesId,
+    days: i64,
+    issues: crate::store::Issues,
+) -> Result<Report> {
     anyhow::ensure!(
         (1..=366).contains(&days),
         "--days {days} is outside 1..=366"
@@ -159,7 +164,9 @@ pub async fn from_store(store: &Store, id: &SeriesId, days: i64) -> Result<Repor
         .await?
         .with_context(|| format!("series {id} has no observations"))?;
     let from = last.plus(-24 * days + 1);
-    let published = store.published_between(id, from, last).await?;
+    let published = store
+        .published_scored(id, series.time_zone, from, last, issues)
+        .await?;
     anyhow::ensure!(
         !published.is_empty(),
         "series {id}: nothing was published for {from} .. {last}"
@@ -268,8 +275,12 @@ pub async fn from_store(store: &Store, id: &SeriesId, days: i64) -> Result<Repor
             reason: m.reason,
         })
         .collect();
+    let which = match issues {
+        crate::store::Issues::All => "Every forecast published",
+        crate::store::Issues::Daily => "The first forecast published each local day",
+    };
     let source = format!(
-        "Forecasts published for series {id} ({}) from {from} to {last}, scored against the observations that arrived.",
+        "{which} for series {id} ({}) from {from} to {last}, scored against the observations that arrived.",
         series.time_zone
     );
     Ok(build(

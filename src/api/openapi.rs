@@ -133,10 +133,13 @@ pub(super) const ROUTES: &[Route] = &[
         )
     },
     Route {
-        query: &[opt("days", Kind::Int(1, 366))],
+        query: &[
+            opt("days", Kind::Int(1, 366)),
+            opt("issues", Kind::OneOf(&["all", "daily"])),
+        ],
         ..read(
             "/v1/series/{id}/accuracy",
-            "Live accuracy of published forecasts: MAE, MAPE, MASE, bias, coverage, by lead and hour",
+            "Live accuracy of published forecasts (every one, or each local day's first: issues=all|daily; default all within retention.published_days, else daily): MAE, MAPE, MASE, bias, coverage, by lead and hour",
         )
     },
     Route {

@@ -196,6 +196,8 @@ pub(super) async fn forecast_get(
 #[derive(Debug, Deserialize)]
 pub(super) struct AccuracyQuery {
     days: Option<i64>,
+    /// `all` or `daily` (default: all while retention keeps every forecast of the window).
+    issues: Option<crate::store::Issues>,
 }
 
 #[derive(Debug, Serialize)]
@@ -203,6 +205,8 @@ pub(super) struct AccuracyBody {
     series: SeriesId,
     from: crate::domain::Hour,
     to: crate::domain::Hour,
+    /// Which published forecasts were scored.
+    issues: crate::store::Issues,
     #[serde(flatten)]
     accuracy: crate::forecast::live::LiveAccuracy,
 }
@@ -249,7 +253,13 @@ pub(super) async fn accuracy_get(
         .filter_map(|(h, y)| before.get(&h.plus(-168)).map(|b| (y - b).abs()))
         .collect();
     let scale = (!diffs.is_empty()).then(|| diffs.iter().sum::<f64>() / diffs.len() as f64);
-    let published = state.store.published_between(&id, from, to).await?;
+    let issues = q.issues.unwrap_or_else(|| {
+        crate::store::Issues::default_for(days, state.settings.retention.published_days.days())
+    });
+    let published = state
+        .store
+        .published_scored(&id, series.time_zone, from, to, issues)
+        .await?;
     let calendar = state.store.calendar(&series).await?;
     let accuracy = crate::forecast::live::live_accuracy(
         &published,
@@ -262,6 +272,7 @@ pub(super) async fn accuracy_get(
         series: id,
         from,
         to,
+        issues,
         accuracy,
     }))
 }

@@ -30,7 +30,7 @@ pub use imports::{ImportBatch, ImportRecord};
 pub use jobs::JobRecord;
 pub use leader::Leadership;
 pub use models::{ModelRecord, ModelStatus};
-pub use published::PublishedPoint;
+pub use published::{Issues, PublishedPoint};
 pub use retention::PruneMode;
 pub use scaling::{ActionRecord, NewAction, Penalty, RecommendationRecord};
 pub use series::SeriesStats;

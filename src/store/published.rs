@@ -1,10 +1,12 @@
 //! The `published` table: forecasts as the serving loop published them.
 
-use serde::Serialize;
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::{BATCH_ROWS, Store, StoreError, values_placeholders};
-use crate::domain::{Hour, SeriesId};
+use crate::domain::{Hour, SeriesId, TimeZone};
 use crate::forecast::ForecastPoint;
 use crate::forecast::confidence::Outcome;
 
@@ -16,6 +18,30 @@ pub struct PublishedPoint {
     pub lead: i64,
     #[serde(flatten)]
     pub point: ForecastPoint,
+}
+
+/// Which published forecasts an accuracy report scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Issues {
+    /// Every forecast published: 24 a day when published hourly, so every lead from 1 up.
+    All,
+    /// The first forecast issued on each local day of the series: normally the midnight one,
+    /// the backtest's origins (leads 1-24 are the day's hours). Retention keeps these past
+    /// `published_days`.
+    Daily,
+}
+
+impl Issues {
+    /// For a window of `days` days: every forecast while retention keeps them all
+    /// (`published_days` `None` keeps everything), else the daily ones over the whole window, so
+    /// that its older days do not weigh 24 times less than its recent ones.
+    pub fn default_for(days: i64, published_days: Option<u32>) -> Self {
+        match published_days {
+            Some(p) if days >= i64::from(p) => Self::Daily,
+            _ => Self::All,
+        }
+    }
 }
 
 const COLUMNS: &str = "issued_at, model_version, hour, lead, expected, lower80, upper80, lower95, upper95, confidence";
@@ -136,6 +162,48 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(point).collect()
+    }
+
+    /// The published points whose target hour is in `[from, to]` that `issues` scores. A
+    /// forecast is its local day's first (in `tz`) among every issue stored, not only those
+    /// that reach into the window.
+    ///
+    /// # Errors
+    /// As [`Store::latest_published`].
+    pub async fn published_scored(
+        &self,
+        id: &SeriesId,
+        tz: TimeZone,
+        from: Hour,
+        to: Hour,
+        issues: Issues,
+    ) -> Result<Vec<PublishedPoint>, StoreError> {
+        let mut points = self.published_between(id, from, to).await?;
+        if issues == Issues::All {
+            return Ok(points);
+        }
+        let Some(oldest) = points.iter().map(|p| p.issued_at).min() else {
+            return Ok(points);
+        };
+        // A day's first issue is at most 23 hours before any other of that day.
+        let rows = sqlx::query(
+            "SELECT DISTINCT issued_at FROM published WHERE series = $1 AND issued_at >= $2 \
+             AND issued_at <= $3 ORDER BY issued_at",
+        )
+        .bind(id.as_str())
+        .bind(oldest.plus(-24).unix())
+        .bind(to.unix())
+        .fetch_all(&self.pool)
+        .await?;
+        let (mut days, mut first) = (HashSet::new(), HashSet::new());
+        for r in &rows {
+            let at = Hour::from_unix(r.try_get("issued_at")?)?;
+            if days.insert(at.to_utc().with_timezone(&tz.tz()).date_naive()) {
+                first.insert(at);
+            }
+        }
+        points.retain(|p| first.contains(&p.issued_at));
+        Ok(points)
     }
 
     /// How the forecasts published for each observed target hour in `[from, to]` fared against

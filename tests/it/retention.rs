@@ -579,3 +579,40 @@ on_each_backend!(prune_and_tick_prune_by_the_real_clock_at_the_latest, |db| {
     );
     assert_eq!(count().await, 240 * 3);
 });
+
+on_each_backend!(
+    accuracy_scores_every_forecast_or_each_local_days_first,
+    |db| {
+        use prescale::store::Issues;
+        let lima = series(&db, "lima").await;
+        // Hourly 3-hour forecasts for two Lima days from midnight (05:00 UTC).
+        let midnight = Hour::containing(utc("2026-03-02T05:00:00Z"));
+        for k in 0..48 {
+            db.store
+                .publish(&lima, &forecast(midnight.plus(k)))
+                .await
+                .unwrap();
+        }
+        let scored = async |from: Hour, to: Hour, issues| {
+            let tz = TimeZone::LIMA;
+            let p = db.store.published_scored(&lima, tz, from, to, issues);
+            let mut at: Vec<Hour> = p.await.unwrap().iter().map(|p| p.issued_at).collect();
+            at.sort();
+            at.dedup();
+            at
+        };
+        let (from, to) = (midnight, midnight.plus(50));
+        assert_eq!(scored(from, to, Issues::All).await.len(), 48);
+        assert_eq!(
+            scored(from, to, Issues::Daily).await,
+            [midnight, midnight.plus(24)]
+        );
+        // A window that starts after a day's first forecast has ended: that day's later
+        // forecasts are not its first, so only the next midnight's is scored.
+        let late = scored(midnight.plus(10), to, Issues::Daily).await;
+        assert_eq!(late, [midnight.plus(24)]);
+        assert_eq!(Issues::default_for(34, Some(35)), Issues::All);
+        assert_eq!(Issues::default_for(35, Some(35)), Issues::Daily);
+        assert_eq!(Issues::default_for(366, None), Issues::All);
+    }
+);

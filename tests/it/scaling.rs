@@ -612,9 +612,20 @@ on_each_backend!(
                 .await
                 .unwrap();
         }
-        let r = prescale::analysis::report_cmd::from_store(&db.store, &id, 5)
+        use prescale::store::Issues;
+        let r = prescale::analysis::report_cmd::from_store(&db.store, &id, 5, Issues::All)
             .await
             .unwrap();
+        // One forecast a day: each is its day's first, so daily scores the same points.
+        let daily = prescale::analysis::report_cmd::from_store(&db.store, &id, 5, Issues::Daily)
+            .await
+            .unwrap();
+        assert_eq!(daily.metrics.n_points, r.metrics.n_points);
+        assert!(
+            daily
+                .source
+                .starts_with("The first forecast published each local day")
+        );
         let published = db
             .store
             .published_between(&id, end.plus(-120), end)
@@ -656,7 +667,7 @@ on_each_backend!(
         prescale::jobs::serving::publish_once(&db.store, &settings, dc_end.plus(-47), 24, 2)
             .await
             .unwrap();
-        let r = prescale::analysis::report_cmd::from_store(&db.store, &dc, 3)
+        let r = prescale::analysis::report_cmd::from_store(&db.store, &dc, 3, Issues::All)
             .await
             .unwrap();
         assert!(!r.worst_days.is_empty());
@@ -677,6 +688,7 @@ on_each_backend!(
             &db.store,
             &SeriesId::parse("other").unwrap(),
             28,
+            Issues::Daily,
         )
         .await
         .unwrap_err();

@@ -127,6 +127,21 @@ on_each_backend!(
             "{v}"
         );
         assert_eq!(app.get("/v1/series/nasa/accuracy?days=0").await.status, 400);
+        // Within retention.published_days (35) every forecast is scored, beyond it each local
+        // day's first; either on request. The one issue here is its day's first.
+        assert_eq!(v["issues"], "all", "{v}");
+        let long = app.get("/v1/series/nasa/accuracy?days=35").await.json();
+        assert_eq!(
+            (&long["issues"], &long["overall"]["n"]),
+            (&"daily".into(), &24.into())
+        );
+        let daily = app
+            .get("/v1/series/nasa/accuracy?days=10&issues=daily")
+            .await;
+        assert_eq!(daily.json()["overall"], v["overall"]);
+        let bad = app.get("/v1/series/nasa/accuracy?issues=weekly").await;
+        assert_eq!(bad.status, 400);
+        assert!(bad.body.contains("weekly"), "{}", bad.body);
         app.stop().await;
     }
 );

@@ -123,14 +123,16 @@ impl Store {
 
 /// Serializes the writers of one series' observations on PostgreSQL until `tx` ends, so that
 /// [`refresh_counts`] sees every committed row (two imports of one series committing together
-/// would otherwise each count without the other's). SQLite has one writer at a time already.
+/// would otherwise each count without the other's). `FOR NO KEY UPDATE`, not `FOR UPDATE`: rows
+/// that only reference the series (a publication, a model) take a key-share lock on it, which
+/// this one does not block. SQLite has one writer at a time already.
 pub(super) async fn lock_series(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
     id: &SeriesId,
 ) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
-        sqlx::query("SELECT 1 AS one FROM series WHERE id = $1 FOR UPDATE")
+        sqlx::query("SELECT 1 AS one FROM series WHERE id = $1 FOR NO KEY UPDATE")
             .bind(id.as_str())
             .fetch_optional(&mut **tx)
             .await?;

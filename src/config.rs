@@ -167,6 +167,10 @@ impl<const MIN: u32> From<KeepDays<MIN>> for u32 {
 /// last 28 days (`RECALIBRATION_DAYS`) of forecasts issued up to a day before.
 pub const MIN_PUBLISHED_DAYS: u32 = 29;
 
+/// Days of observations and weather kept at least, when they are pruned at all: training reads
+/// the last two years ([`TRAINING_HOURS`](crate::jobs::retrain::TRAINING_HOURS)).
+pub const MIN_HISTORY_DAYS_KEPT: u32 = 731;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRetention {
@@ -177,6 +181,7 @@ struct RawRetention {
     partial_readings_days: Option<KeepDays<1>>,
     jobs_days: Option<KeepDays<1>>,
     imports_days: Option<KeepDays<1>>,
+    history_days: Option<KeepDays<MIN_HISTORY_DAYS_KEPT>>,
     model_artifacts_kept: Option<u32>,
 }
 
@@ -199,6 +204,8 @@ pub struct RetentionSettings {
     pub jobs_days: KeepDays<1>,
     /// The record of each import and observations post (source, rows, hours); the data stay.
     pub imports_days: KeepDays<1>,
+    /// Observations and weather, by the hour they are of (0, the default: for ever).
+    pub history_days: KeepDays<MIN_HISTORY_DAYS_KEPT>,
     /// Artifact files kept per series besides the champion's, newest first (0: all). Their
     /// rows in the models table stay, with status and reason.
     pub model_artifacts_kept: u32,
@@ -426,6 +433,7 @@ impl Settings {
                     r.partial_readings_days.or(retention.partial_readings_days);
                 retention.jobs_days = r.jobs_days.or(retention.jobs_days);
                 retention.imports_days = r.imports_days.or(retention.imports_days);
+                retention.history_days = r.history_days.or(retention.history_days);
                 retention.model_artifacts_kept =
                     r.model_artifacts_kept.or(retention.model_artifacts_kept);
             }
@@ -490,6 +498,7 @@ impl Settings {
             partial_readings_days: retention.partial_readings_days.expect(missing),
             jobs_days: retention.jobs_days.expect(missing),
             imports_days: retention.imports_days.expect(missing),
+            history_days: retention.history_days.expect(missing),
             model_artifacts_kept: retention.model_artifacts_kept.expect(missing),
         };
         if let (Some(whole), Some(daily)) = (
@@ -898,6 +907,20 @@ mod tests {
         assert_eq!(s.retention.published_days.days(), None);
         assert_eq!(s.retention.actions_days.days(), None);
         assert_eq!(s.retention.daily_published_days.days(), Some(400));
+        // Observations and weather: kept for ever unless set, and never under two years.
+        assert_eq!(s.retention.history_days.days(), None);
+        let path = write(&dir, "[retention]\nhistory_days = 365\n");
+        let e = Settings::load(Some(&path), env(&[]), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("retention.history_days")
+                && e.contains("365 days: expected 0 (keep for ever) or 731..=36600"),
+            "{e}"
+        );
+        let path = write(&dir, "[retention]\nhistory_days = 1100\n");
+        let s = Settings::load(Some(&path), env(&[]), Overrides::default()).unwrap();
+        assert_eq!(s.retention.history_days.days(), Some(1100));
     }
 
     #[test]

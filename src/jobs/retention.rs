@@ -3,8 +3,9 @@
 //! (and `prescale tick`). Without it `published` alone grows by a horizon's rows per series
 //! every hour (576 a day at 24 hours: about 210 million rows a year for 1,000 series), the
 //! queries that read the latest rows slow down with it, and weekly retrains write an artifact
-//! of 0.2-1.2 MB per series each (about 25 GB a year for 1,000). Observations, weather, events
-//! and holidays are the history itself and are never pruned.
+//! of 0.2-1.2 MB per series each (about 25 GB a year for 1,000). Observations and weather, the
+//! history itself, are kept for ever unless `history_days` is set (at least the two years
+//! training reads); events and holidays always.
 
 use std::time::Instant;
 
@@ -26,6 +27,8 @@ pub struct PruneReport {
     pub partial_readings: u64,
     pub jobs: u64,
     pub imports: u64,
+    pub observations: u64,
+    pub weather: u64,
     /// Model artifact files deleted, and their bytes.
     pub model_artifacts: u64,
     pub model_bytes: u64,
@@ -37,7 +40,7 @@ pub struct PruneReport {
 
 impl PruneReport {
     /// (table, rows deleted) pairs, for metrics and printing.
-    pub fn tables(&self) -> [(&'static str, u64); 6] {
+    pub fn tables(&self) -> [(&'static str, u64); 8] {
         [
             ("published", self.published),
             ("recommendations", self.recommendations),
@@ -45,6 +48,8 @@ impl PruneReport {
             ("partial_readings", self.partial_readings),
             ("jobs", self.jobs),
             ("imports", self.imports),
+            ("observations", self.observations),
+            ("weather", self.weather),
         ]
     }
 }
@@ -129,6 +134,12 @@ async fn run(
     }
     if let Some(before) = cutoff(hour, r.imports_days.days()) {
         report.imports = store.prune_imports(before.unix(), mode).await?;
+    }
+    if let Some(before) = cutoff(hour, r.history_days.days()) {
+        for s in &series {
+            report.observations += store.prune_observations(&s.id, before, mode).await?;
+        }
+        report.weather = store.prune_weather(before, mode).await?;
     }
     if r.model_artifacts_kept > 0 {
         for s in &series {

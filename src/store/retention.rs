@@ -1,5 +1,6 @@
 //! Pruning the serving loop's records by age (`[retention]`): published forecasts, scaling
-//! recommendations, the actions audit trail and partial-hour readings. Each delete keeps what
+//! recommendations, the actions audit trail and partial-hour readings; and, when set, the
+//! history itself (observations and weather). Each delete keeps what
 //! the loop still reads: a series' latest published forecast, a target's latest
 //! recommendations and its last applied value. Each can also only count what it would delete
 //! ([`PruneMode::Count`], for `prescale prune --dry-run`), with the same conditions.
@@ -193,6 +194,45 @@ impl Store {
     /// On database failure.
     pub async fn prune_imports(&self, before: i64, mode: PruneMode) -> Result<u64, StoreError> {
         self.prune_where(mode, "FROM imports WHERE imported_at < $1", before)
+            .await
+    }
+
+    /// Deletes `id`'s observations of hours before `before`, and recounts the series (one
+    /// transaction, as an import). Returns the rows deleted (or that would be).
+    ///
+    /// # Errors
+    /// On database failure; nothing of the series is deleted then.
+    pub async fn prune_observations(
+        &self,
+        id: &SeriesId,
+        before: Hour,
+        mode: PruneMode,
+    ) -> Result<u64, StoreError> {
+        let from_where = "FROM observations WHERE series = $1 AND hour < $2";
+        let sql = format!("{} {from_where}", mode.verb());
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(before.unix());
+        if mode == PruneMode::Count {
+            let n: i64 = q.fetch_one(&self.pool).await?.try_get("n")?;
+            return Ok(u64::try_from(n).unwrap_or(0));
+        }
+        let mut tx = self.pool.begin().await?;
+        super::observations::lock_series(&mut tx, self.backend, id).await?;
+        let deleted = q.execute(&mut *tx).await?.rows_affected();
+        if deleted > 0 {
+            super::observations::refresh_counts(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Deletes the weather (observed and forecast) of hours before `before`, every location.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub async fn prune_weather(&self, before: Hour, mode: PruneMode) -> Result<u64, StoreError> {
+        self.prune_where(mode, "FROM weather WHERE hour < $1", before.unix())
             .await
     }
 

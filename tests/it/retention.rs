@@ -616,3 +616,59 @@ on_each_backend!(
         assert_eq!(Issues::default_for(366, None), Issues::All);
     }
 );
+
+on_each_backend!(
+    history_is_pruned_only_when_set_and_the_counts_follow,
+    |db| {
+        use prescale::domain::WeatherKind;
+        let now = Utc::now();
+        let at = |days: i64, h: i64| Hour::containing(now - chrono::Duration::days(days)).plus(h);
+        // Two hours each 900, 800 and 10 days ago, with observed temperature.
+        let mut csv = String::from("timestamp,y,temp_c\n");
+        for days in [900, 800, 10] {
+            for h in 0..2 {
+                csv.push_str(&format!(
+                    "{},{},18.5\n",
+                    at(days, h).to_utc().to_rfc3339(),
+                    10 + h
+                ));
+            }
+        }
+        let file = db.write("history.csv", &csv);
+        crate::import::import(&db, &file, &crate::import::options("lima"))
+            .await
+            .unwrap();
+        let lima = SeriesId::parse("lima").unwrap();
+        let weather = async || {
+            let (from, to) = (at(1000, 0), at(0, 0));
+            let w = db.store.weather("lima", from, to, WeatherKind::Observed);
+            w.await.unwrap().len()
+        };
+        assert_eq!(weather().await, 6);
+
+        // The default keeps the history for ever.
+        let kept = retention::prune(&db.store, &settings_of(&db, ""), now)
+            .await
+            .unwrap();
+        assert_eq!((kept.observations, kept.weather), (0, 0));
+        assert_eq!(db.store.count_observations(&lima).await.unwrap(), 6);
+
+        // Two years and a day: the hours of 800 and 900 days ago go, the counts follow.
+        let settings = settings_of(&db, "[retention]\nhistory_days = 731\n");
+        let dry = retention::dry_run(&db.store, &settings, now).await.unwrap();
+        assert_eq!((dry.observations, dry.weather), (4, 4));
+        assert_eq!(db.store.count_observations(&lima).await.unwrap(), 6);
+        let r = retention::prune(&db.store, &settings, now).await.unwrap();
+        assert_eq!(dry.tables(), r.tables());
+        let s = &db.store.list_series().await.unwrap()[0];
+        assert_eq!((s.observations, s.first_hour), (2, Some(at(10, 0))));
+        let left = db.store.all_observations(&lima).await.unwrap();
+        assert_eq!(
+            left.iter().map(|o| o.hour).collect::<Vec<_>>(),
+            [at(10, 0), at(10, 1)]
+        );
+        assert_eq!(weather().await, 2);
+        let again = retention::prune(&db.store, &settings, now).await.unwrap();
+        assert_eq!((again.observations, again.weather), (0, 0));
+    }
+);

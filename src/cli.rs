@@ -596,8 +596,20 @@ fn json(value: &impl Serialize) -> Result<String> {
     Ok(serde_json::to_string_pretty(value)? + "\n")
 }
 
+/// The log filter of setting `log`: PostgreSQL's notices (at every start: "relation
+/// \"_sqlx_migrations\" already exists, skipping") are not news at info, unless the setting asks
+/// for sqlx's logs itself.
+fn log_filter(filter: &str) -> String {
+    if filter.contains("sqlx") {
+        filter.to_owned()
+    } else {
+        format!("{filter},sqlx::postgres::notice=warn")
+    }
+}
+
 fn init_tracing(filter: &str, format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(filter))
+        .unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -1930,4 +1942,19 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn postgres_notices_are_quiet_unless_the_filter_names_sqlx() {
+        for setting in ["info", "debug", "warn,prescale=debug"] {
+            let f = log_filter(setting);
+            assert!(f.starts_with(setting) && f.ends_with(",sqlx::postgres::notice=warn"));
+            assert!(tracing_subscriber::EnvFilter::try_new(&f).is_ok(), "{f}");
+        }
+        assert_eq!(log_filter("info,sqlx=debug"), "info,sqlx=debug");
+    }
 }

@@ -34,6 +34,29 @@ impl PruneMode {
     }
 }
 
+/// Which of a series' issues (their hours, ascending) a pruning of published forecasts deletes:
+/// those before `daily_before`, and those before `whole_before` that are not the first of their
+/// local day (in `tz`); never `latest`, the series' newest. The first of a day is the first
+/// stored, whether or not an earlier pruning already thinned the day, so a second pruning
+/// deletes nothing more.
+fn doomed(
+    issues: &[Hour],
+    latest: Hour,
+    tz: TimeZone,
+    whole_before: Option<Hour>,
+    daily_before: Option<Hour>,
+) -> Vec<bool> {
+    let mut days = HashSet::new();
+    issues
+        .iter()
+        .map(|&at| {
+            let first = days.insert(at.to_utc().with_timezone(&tz.tz()).date_naive());
+            let before = |cut: Option<Hour>| cut.is_some_and(|c| at < c);
+            at != latest && (before(daily_before) || (before(whole_before) && !first))
+        })
+        .collect()
+}
+
 impl Store {
     /// Prunes one series' published forecasts: those issued before `whole_before` keep only the
     /// first forecast of each local day (in `tz`), and those issued before `daily_before` go
@@ -71,22 +94,25 @@ impl Store {
         .bind(bound.unix())
         .fetch_all(&self.pool)
         .await?;
-        let (mut days, mut doomed, mut rows) = (HashSet::new(), Vec::new(), 0);
+        let (mut hours, mut counts) = (Vec::with_capacity(issues.len()), Vec::new());
         for r in &issues {
-            let at: i64 = r.try_get("issued_at")?;
-            let day = Hour::from_unix(at)?
-                .to_utc()
-                .with_timezone(&tz.tz())
-                .date_naive();
-            // Issues come in order: the first of its local day is the one a thinned day keeps,
-            // whether or not an earlier pruning already thinned it.
-            let first = days.insert(day);
-            let before = |cut: Option<Hour>| cut.is_some_and(|c| at < c.unix());
-            if at != latest && (before(daily_before) || (before(whole_before) && !first)) {
-                doomed.push(at);
-                rows += u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0);
-            }
+            hours.push(Hour::from_unix(r.try_get("issued_at")?)?);
+            counts.push(u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0));
         }
+        let latest = Hour::from_unix(latest)?;
+        let goes = doomed(&hours, latest, tz, whole_before, daily_before);
+        let rows = counts
+            .iter()
+            .zip(&goes)
+            .filter(|(_, g)| **g)
+            .map(|(n, _)| n)
+            .sum();
+        let doomed: Vec<i64> = hours
+            .iter()
+            .zip(&goes)
+            .filter(|(_, g)| **g)
+            .map(|(h, _)| h.unix())
+            .collect();
         if mode == PruneMode::Count {
             return Ok(rows);
         }
@@ -247,5 +273,52 @@ impl Store {
     ) -> Result<u64, StoreError> {
         self.prune_where(mode, "FROM partial_readings WHERE hour < $1", before.unix())
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Over any issue hours and cutoffs: the latest stays; everything before the daily cutoff
+        /// goes; between the cutoffs each local day that had a forecast keeps exactly one, its
+        /// first; after the whole cutoff nothing goes; and pruning what is left deletes nothing.
+        #[test]
+        fn published_pruning_thins_to_one_per_local_day_and_is_idempotent(
+            offsets in proptest::collection::btree_set(0i64..24 * 60, 1..200),
+            whole in 0i64..24 * 60,
+            daily_back in 0i64..24 * 30,
+            no_daily in any::<bool>(),
+        ) {
+            let start = Hour::from_unix(1_767_225_600).unwrap(); // 2026-01-01T00:00Z
+            let tz = TimeZone::LIMA;
+            let issues: Vec<Hour> = offsets.iter().map(|&o| start.plus(o)).collect();
+            let latest = *issues.last().unwrap();
+            let whole_before = Some(start.plus(whole));
+            let daily_before = (!no_daily).then(|| start.plus(whole - daily_back));
+            let goes = doomed(&issues, latest, tz, whole_before, daily_before);
+            let day = |h: Hour| h.to_utc().with_timezone(&tz.tz()).date_naive();
+            let kept: Vec<Hour> = issues.iter().zip(&goes).filter(|(_, g)| !**g).map(|(h, _)| *h).collect();
+            prop_assert!(kept.contains(&latest));
+            for (&h, &g) in issues.iter().zip(&goes) {
+                if h == latest {
+                    continue;
+                }
+                if daily_before.is_some_and(|d| h < d) {
+                    prop_assert!(g, "{h} is before the daily cutoff");
+                } else if whole_before.is_some_and(|w| h >= w) {
+                    prop_assert!(!g, "{h} is after the whole cutoff");
+                } else {
+                    let first = issues.iter().find(|&&o| day(o) == day(h)).copied();
+                    prop_assert_eq!(g, first != Some(h), "{}", h);
+                }
+            }
+            let again = doomed(&kept, latest, tz, whole_before, daily_before);
+            prop_assert!(again.iter().all(|g| !g), "a second pruning deletes nothing");
+        }
     }
 }

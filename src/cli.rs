@@ -577,9 +577,38 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => forecast_cmd(&settings, &series, horizon, at.as_deref(), as_json).await?,
         Command::Demo { datasets } => demo(&settings, &datasets).await?,
         Command::Config { json: true } => serde_json::to_string_pretty(&settings)? + "\n",
-        Command::Config { json: false } => format!("{settings:#?}\n"),
+        Command::Config { json: false } => settings_lines(&serde_json::to_value(&settings)?),
     };
     emit(&text)
+}
+
+/// The settings as one `key = value` line each, keys as configuration errors and the
+/// `PRESCALE_` variables name them (`retention.published_days = 35`), values as in TOML; a
+/// list of tables numbers its items (`targets[0].name`), and a key without a value is a comment.
+fn settings_lines(v: &serde_json::Value) -> String {
+    fn walk(key: &str, v: &serde_json::Value, out: &mut String) {
+        use serde_json::Value;
+        let join = |k: &str| {
+            if key.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{key}.{k}")
+            }
+        };
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, v)| walk(&join(k), v, out)),
+            Value::Array(items) if items.iter().any(Value::is_object) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(&format!("{key}[{i}]"), item, out);
+                }
+            }
+            Value::Null => out.push_str(&format!("# {key} is not set\n")),
+            _ => out.push_str(&format!("{key} = {v}\n")),
+        }
+    }
+    let mut out = String::new();
+    walk("", v, &mut out);
+    out
 }
 
 /// Writes a command's output; a reader that went away (`| head`) is not an error.
@@ -1956,5 +1985,22 @@ mod tests {
             assert!(tracing_subscriber::EnvFilter::try_new(&f).is_ok(), "{f}");
         }
         assert_eq!(log_filter("info,sqlx=debug"), "info,sqlx=debug");
+    }
+
+    #[test]
+    fn settings_print_one_line_per_key_as_errors_name_them() {
+        let v = serde_json::json!({
+            "log": "info",
+            "retention": { "published_days": 35, "history_days": 0 },
+            "retrain": { "series": ["a", "b"] },
+            "targets": [{ "name": "hot", "max": 50 }],
+            "google": { "access_token": null },
+        });
+        assert_eq!(
+            super::settings_lines(&v),
+            "# google.access_token is not set\nlog = \"info\"\nretention.history_days = 0\n\
+             retention.published_days = 35\nretrain.series = [\"a\",\"b\"]\n\
+             targets[0].max = 50\ntargets[0].name = \"hot\"\n"
+        );
     }
 }

@@ -206,6 +206,19 @@ fn the_example_config_in_the_repository_is_valid() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["series_defaults"]["time_zone"], "America/Lima");
+    // Without --json: a line per key, named as errors name them.
+    let out = prescale(
+        dir.path(),
+        &["--config", example.to_str().unwrap(), "config"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "series_defaults.time_zone = \"America/Lima\"",
+        "retention.published_days = 35",
+        &format!("retrain.schedule = {}", v["retrain"]["schedule"]),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
 }
 
 #[test]

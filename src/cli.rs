@@ -118,8 +118,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete the published forecasts, recommendations, actions, partial readings and model
-    /// files that the retention settings (retention.* in prescale.toml) no longer keep (the
+    /// Delete the published forecasts, recommendations, actions, partial readings, job and
+    /// import records, model files and (with retention.history_days set) observations and
+    /// weather that the retention settings (retention.* in prescale.toml) no longer keep (the
     /// serving loop's leader does this every hour).
     Prune {
         /// Count what would be deleted, and delete nothing.

@@ -1087,33 +1087,49 @@ async fn recommendations_cmd(
 ) -> Result<String> {
     let series = series.map(SeriesId::parse).transpose()?;
     let store = open_store(settings).await?;
-    let recs = store
-        .latest_recommendations(series.as_ref(), target)
-        .await?;
+    let recs = store.latest_recommendations(series.as_ref(), target).await;
+    let zones = store.all_series().await;
     store.close().await;
+    let recs = recs?;
     if as_json {
         return json(&recs);
     }
     if recs.is_empty() {
         return Ok("no recommendations published yet (run `prescale tick`)\n".into());
     }
-    let mut o = format!(
-        "{:<16} {:<22} {:>8} {:>8} {:>6}  {:<6} reason\n",
-        "target", "hour", "needed", "value", "conf", "decision"
-    );
-    for r in &recs {
-        o.push_str(&format!(
-            "{:<16} {:<22} {:>8} {:>8} {:>6.2}  {:<6} {}\n",
-            r.target,
-            r.hour.to_string(),
-            r.needed,
-            r.value,
-            r.confidence,
-            r.decision,
-            r.reason
-        ));
-    }
-    Ok(o)
+    // Hours in their series' local time, as `prescale forecast` shows them.
+    let zones: std::collections::HashMap<String, crate::domain::TimeZone> = zones?
+        .into_iter()
+        .map(|s| (s.id.to_string(), s.time_zone))
+        .collect();
+    let rows: Vec<Vec<String>> = recs
+        .iter()
+        .map(|r| {
+            vec![
+                r.target.clone(),
+                zones
+                    .get(&r.series)
+                    .map_or_else(|| r.hour.to_string(), |tz| local_iso(r.hour, *tz)),
+                r.needed.to_string(),
+                r.value.to_string(),
+                format!("{:.2}", r.confidence),
+                r.decision.clone(),
+                r.reason.clone(),
+            ]
+        })
+        .collect();
+    Ok(table(
+        &[
+            "TARGET",
+            "HOUR",
+            "NEEDED",
+            "VALUE",
+            "CONFIDENCE",
+            "DECISION",
+            "REASON",
+        ],
+        &rows,
+    ))
 }
 
 /// One line per target: what was decided for which hour, and what happened.

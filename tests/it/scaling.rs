@@ -198,6 +198,27 @@ on_each_backend!(
         let expected = (rec.needed as f64).max(floor).clamp(2.0, 500.0);
         assert_eq!(rec.value as f64, expected);
         assert_eq!(hot["value"].as_f64(), Some(expected));
+        // The command shows it at the series' local hour, with its decision.
+        let tz = db.store.series(&id).await.unwrap().unwrap().time_zone;
+        let local = at
+            .plus(1)
+            .to_utc()
+            .with_timezone(&tz.tz())
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string();
+        let out = prescale(&dir, &db, &["recommendations", "--target", "hot"]).await;
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("TARGET"), "{text}");
+        let line = text
+            .lines()
+            .find(|l| l.contains(&local))
+            .unwrap_or_else(|| panic!("{local} in\n{text}"));
+        assert!(
+            line.starts_with("hot ")
+                && line.contains(&format!(" {expected} "))
+                && line.contains("apply"),
+            "{line}"
+        );
         assert_eq!(hot["hour"], serde_json::json!(at.plus(1)));
         assert_eq!(
             (cold["decision"].as_str(), cold["status"].as_str()),

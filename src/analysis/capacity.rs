@@ -3,7 +3,13 @@
 //! whole number of weeks apart (so the weekly cycle cancels and one odd day cannot tilt it).
 //! The peak is the busiest weekday-hour of the last four weeks; projections grow it (and the
 //! whole weekly profile) by the rate, with the 10th-90th percentile range of the pairwise
-//! slopes and of the peak hour's weekly values as the interval. Pure: the caller reads the store.
+//! slopes and of the peak hour's weekly values as the interval.
+//!
+//! A month's rate compounded over a quarter or a year turns a season into a trend (a bike-share
+//! series in December, falling 3% a day, projected a year ahead at 0). With a year of history
+//! the quarter and the year are projected from the same weeks a year before them (52 weeks, so
+//! weekdays line up) grown by the year-over-year change, measured on the last four weeks'
+//! days against the same weekdays 364 days earlier. Pure: the caller reads the store.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use serde::Serialize;
@@ -77,6 +83,48 @@ pub fn growth(daily: &[(NaiveDate, f64, bool)]) -> Option<Growth> {
     })
 }
 
+/// The change of daily demand over a year, with its interval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct YearOverYear {
+    /// Median over the compared days of (day ÷ the same weekday 364 days before) - 1.
+    pub change: f64,
+    pub change_lo: f64,
+    pub change_hi: f64,
+    /// Days compared (the last 28, holidays and event days on either side left out).
+    pub days_compared: usize,
+}
+
+/// Days of the last four weeks a year-over-year change needs to compare.
+const MIN_YEARLY_DAYS: usize = 14;
+
+/// The year-over-year change from daily totals `(date, total, special)`: each of the last 28
+/// days against the same weekday 364 days before, both ordinary days; `None` with fewer than
+/// `MIN_YEARLY_DAYS` such pairs.
+pub fn yearly(daily: &[(NaiveDate, f64, bool)]) -> Option<YearOverYear> {
+    let last = daily.iter().map(|d| d.0).max()?;
+    let by_date: std::collections::HashMap<NaiveDate, (f64, bool)> =
+        daily.iter().map(|d| (d.0, (d.1, d.2))).collect();
+    let ok = |d: NaiveDate| by_date.get(&d).filter(|(v, special)| !special && *v > 0.0);
+    let mut logs: Vec<f64> = (0..28)
+        .filter_map(|k| {
+            let d = last - chrono::Duration::days(k);
+            let (now, _) = ok(d)?;
+            let (then, _) = ok(d - chrono::Duration::days(364))?;
+            Some((now / then).ln())
+        })
+        .collect();
+    if logs.len() < MIN_YEARLY_DAYS {
+        return None;
+    }
+    logs.sort_by(f64::total_cmp);
+    Some(YearOverYear {
+        change: quantile(&logs, 0.5).exp() - 1.0,
+        change_lo: quantile(&logs, 0.1).exp() - 1.0,
+        change_hi: quantile(&logs, 0.9).exp() - 1.0,
+        days_compared: logs.len(),
+    })
+}
+
 /// The busiest weekday-hour and the weekly profile it sits in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Peak {
@@ -133,6 +181,10 @@ pub struct Projection {
     pub peak_hi: f64,
     /// Mean demand per hour over a week of the profile, grown.
     pub mean_hour: f64,
+    /// What it is projected from: `recent growth` (the last four weeks grown by the 30-day
+    /// rate) or `a year before` (the same weeks a year earlier, grown by the year-over-year
+    /// change).
+    pub basis: String,
     pub targets: Vec<TargetNeed>,
 }
 
@@ -203,59 +255,100 @@ pub fn phase(users: Option<u64>, daily_trips: Option<f64>, basis: &str) -> Optio
     })
 }
 
-/// Projects the peak and each target's needs for next week, month, quarter and year.
+/// The horizons projected, in days.
+pub const HORIZONS: [(&str, i64); 4] = [
+    ("next week", 7),
+    ("next month", 30),
+    ("next quarter", 91),
+    ("next year", 365),
+];
+
+/// Projects the peak and each target's needs for next week, month, quarter and year from the
+/// last four weeks' `profile` and `peak`, grown by the 30-day rate.
 pub fn project(g: &Growth, profile: &[f64], peak: &Peak, targets: &[Target]) -> Vec<Projection> {
-    let rate = (1.0 + g.daily_rate).ln();
-    let (rlo, rhi) = ((1.0 + g.daily_rate_lo).ln(), (1.0 + g.daily_rate_hi).ln());
-    [
-        ("next week", 7),
-        ("next month", 30),
-        ("next quarter", 91),
-        ("next year", 365),
-    ]
-    .into_iter()
-    .map(|(name, days)| {
-        let d = days as f64;
-        let f = (rate * d).exp();
-        let (p, plo, phi) = (
-            peak.mean * f,
-            peak.lo * (rlo * d).exp(),
-            peak.hi * (rhi * d).exp(),
-        );
-        let needs = targets
-            .iter()
-            .map(|t| {
-                let cap = t.capacity();
-                let hours: f64 = profile
-                    .iter()
-                    .map(|c| f64::from(instances_for(c * f, &cap).clamp(t.min, u32::MAX)))
-                    .sum::<f64>()
-                    * 730.0
-                    / 168.0;
-                let peak_n = instances_for(p, &cap).max(t.min);
-                TargetNeed {
-                    target: t.name.clone(),
-                    unit: t.kind.unit().to_owned(),
-                    peak: peak_n,
-                    peak_hi: instances_for(phi.max(p), &cap).max(t.min),
-                    monthly_instance_hours: hours,
-                    monthly_cost: t.price_per_instance_hour.map(|price| hours * price),
-                    within_max: peak_n <= t.max,
-                }
-            })
-            .collect();
-        Projection {
-            horizon: name.to_owned(),
-            days,
-            peak_hour: peak.when.clone(),
-            peak: p,
-            peak_lo: plo.min(p),
-            peak_hi: phi.max(p),
-            mean_hour: profile.iter().sum::<f64>() / 168.0 * f,
-            targets: needs,
-        }
-    })
-    .collect()
+    HORIZONS
+        .into_iter()
+        .map(|(name, days)| recent(name, days, g, profile, peak, targets))
+        .collect()
+}
+
+/// One horizon from the recent weeks and the 30-day rate.
+fn recent(
+    name: &str,
+    days: i64,
+    g: &Growth,
+    profile: &[f64],
+    peak: &Peak,
+    targets: &[Target],
+) -> Projection {
+    let d = days as f64;
+    let grow = |rate: f64| ((1.0 + rate).ln() * d).exp();
+    let factors = (
+        grow(g.daily_rate),
+        grow(g.daily_rate_lo),
+        grow(g.daily_rate_hi),
+    );
+    grown(name, days, "recent growth", profile, peak, factors, targets)
+}
+
+/// One horizon from the weeks a year before it (`profile`, `peak`), grown by `y`.
+pub fn a_year_before(
+    name: &str,
+    days: i64,
+    y: &YearOverYear,
+    profile: &[f64],
+    peak: &Peak,
+    targets: &[Target],
+) -> Projection {
+    let factors = (1.0 + y.change, 1.0 + y.change_lo, 1.0 + y.change_hi);
+    grown(name, days, "a year before", profile, peak, factors, targets)
+}
+
+/// A projection: `profile` and `peak` times the factors (expected, low, high), and what each
+/// target needs for it.
+fn grown(
+    name: &str,
+    days: i64,
+    basis: &str,
+    profile: &[f64],
+    peak: &Peak,
+    (f, flo, fhi): (f64, f64, f64),
+    targets: &[Target],
+) -> Projection {
+    let (p, plo, phi) = (peak.mean * f, peak.lo * flo, peak.hi * fhi);
+    let needs = targets
+        .iter()
+        .map(|t| {
+            let cap = t.capacity();
+            let hours: f64 = profile
+                .iter()
+                .map(|c| f64::from(instances_for(c * f, &cap).clamp(t.min, u32::MAX)))
+                .sum::<f64>()
+                * 730.0
+                / 168.0;
+            let peak_n = instances_for(p, &cap).max(t.min);
+            TargetNeed {
+                target: t.name.clone(),
+                unit: t.kind.unit().to_owned(),
+                peak: peak_n,
+                peak_hi: instances_for(phi.max(p), &cap).max(t.min),
+                monthly_instance_hours: hours,
+                monthly_cost: t.price_per_instance_hour.map(|price| hours * price),
+                within_max: peak_n <= t.max,
+            }
+        })
+        .collect();
+    Projection {
+        horizon: name.to_owned(),
+        days,
+        peak_hour: peak.when.clone(),
+        peak: p,
+        peak_lo: plo.min(p),
+        peak_hi: phi.max(p),
+        mean_hour: profile.iter().sum::<f64>() / 168.0 * f,
+        basis: basis.to_owned(),
+        targets: needs,
+    }
 }
 
 /// Each target's utilization, headroom and time to its max at the current peak and growth.
@@ -331,6 +424,31 @@ mod tests {
     }
 
     #[test]
+    fn the_year_over_year_change_compares_the_same_weekdays_and_skips_special_days() {
+        // 10% a year, weekends at half; in the last four weeks a holiday at ten times, and a
+        // day whose counterpart a year before was an event.
+        let n = 400;
+        let special = [n - 5, n - 9 - 364];
+        let g = yearly(&days(
+            n,
+            |i| {
+                let weekly = if i % 7 >= 5 { 0.5 } else { 1.0 };
+                let v = 1000.0 * 1.1f64.powf(i as f64 / 364.0) * weekly;
+                if i == n - 5 { v * 10.0 } else { v }
+            },
+            &special,
+        ))
+        .unwrap();
+        assert!((g.change - 0.1).abs() < 1e-9, "{g:?}");
+        assert!(g.change_lo <= g.change && g.change <= g.change_hi);
+        assert_eq!(g.days_compared, 26);
+        assert!(
+            yearly(&days(364 + 13, |_| 1.0, &[])).is_none(),
+            "13 days with a counterpart are not enough"
+        );
+    }
+
+    #[test]
     fn phases_follow_the_seed() {
         assert_eq!(phase(Some(500), None, "config").unwrap().phase, "MVP");
         assert_eq!(
@@ -394,6 +512,7 @@ pub struct Plan {
     pub time_zone: String,
     pub as_of: String,
     pub growth: Option<Growth>,
+    pub yearly: Option<YearOverYear>,
     pub peak: Option<Peak>,
     pub projections: Vec<Projection>,
     pub headroom: Vec<Headroom>,
@@ -419,8 +538,10 @@ pub async fn plan(
         .await?
         .with_context(|| format!("series {id} has no observations yet"))?;
     let tz = series.time_zone.tz();
+    // The last 30 days for the growth, and 400 for the year-over-year change (the last 28 days
+    // against 364 before) and the weeks a year before a quarter ahead.
     let obs = store
-        .observations(id, last.plus(-24 * 35 + 1), last)
+        .observations(id, last.plus(-24 * 400 + 1), last)
         .await?;
     let calendar = crate::domain::Calendar::new(
         series.time_zone,
@@ -466,10 +587,30 @@ pub async fn plan(
         .filter(|t| &t.series == id)
         .cloned()
         .collect();
-    let (projections, head) = match (&g, &peak) {
+    let y = yearly(&daily);
+    let now = last.to_utc().with_timezone(&tz).naive_local();
+    let (mut projections, head) = match (&g, &peak) {
         (Some(g), Some(p)) => (project(g, &prof, p, &targets), headroom(g, p, &targets)),
         _ => (Vec::new(), Vec::new()),
     };
+    // A quarter or a year ahead: the four weeks up to the same date a year before (for the
+    // year, the last four weeks), when three weeks of them are ordinary observed hours.
+    if let Some(y) = &y {
+        for pr in projections.iter_mut().filter(|pr| pr.days >= 91) {
+            let end = (now + chrono::Duration::days(pr.days - 364)).min(now);
+            let from = end - chrono::Duration::days(28);
+            let window: Vec<(NaiveDateTime, f64)> = local
+                .iter()
+                .copied()
+                .filter(|(t, _)| *t > from && *t <= end && !special(t.date()))
+                .collect();
+            if window.len() >= 24 * 21
+                && let (prof_y, Some(peak_y)) = profile(&window)
+            {
+                *pr = a_year_before(&pr.horizon, pr.days, y, &prof_y, &peak_y, &targets);
+            }
+        }
+    }
     let pl = &settings.planning;
     let mut basis = "configuration ([planning])".to_owned();
     let mut trips = pl.daily_trips;
@@ -493,6 +634,7 @@ pub async fn plan(
         time_zone: series.time_zone.to_string(),
         as_of: last.to_string(),
         growth: g,
+        yearly: y,
         peak,
         projections,
         headroom: head,
@@ -522,6 +664,16 @@ pub fn text(p: &Plan) -> String {
         }
         None => o.push_str("growth: not enough whole days (needs two weeks of the last 30)\n"),
     }
+    if let Some(y) = &p.yearly {
+        let _ = writeln!(
+            o,
+            "year over year: {:+.1}% ({:+.1}% .. {:+.1}%), {} days of the last four weeks against 364 days before",
+            y.change * 100.0,
+            y.change_lo * 100.0,
+            y.change_hi * 100.0,
+            y.days_compared
+        );
+    }
     if let Some(pk) = &p.peak {
         let _ = writeln!(
             o,
@@ -532,8 +684,8 @@ pub fn text(p: &Plan) -> String {
     for pr in &p.projections {
         let _ = writeln!(
             o,
-            "{:<13} peak {:.0} ({:.0} .. {:.0}) at {}, mean hour {:.0}",
-            pr.horizon, pr.peak, pr.peak_lo, pr.peak_hi, pr.peak_hour, pr.mean_hour
+            "{:<13} peak {:.0} ({:.0} .. {:.0}) at {}, mean hour {:.0} (from {})",
+            pr.horizon, pr.peak, pr.peak_lo, pr.peak_hi, pr.peak_hour, pr.mean_hour, pr.basis
         );
         for t in &pr.targets {
             let cost = t
@@ -550,6 +702,15 @@ pub fn text(p: &Plan) -> String {
                 if t.within_max { "" } else { "  ABOVE MAX" }
             );
         }
+    }
+    if p.projections
+        .iter()
+        .any(|pr| pr.days >= 91 && pr.basis == "recent growth")
+    {
+        o.push_str(
+            "  (a quarter or a year of the 30-day rate compounded: with a year of history they \
+             are projected from the same weeks a year before)\n",
+        );
     }
     for h in &p.headroom {
         let days = h.days_to_max.map_or_else(

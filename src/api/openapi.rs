@@ -194,7 +194,7 @@ pub(super) const ROUTES: &[Route] = &[
     },
     read(
         "/v1/series/{id}/capacity",
-        "Capacity planning: growth over the last 30 days, projected peaks (week, month, quarter, year) per target with cost, headroom, growth phase",
+        "Capacity planning: growth over the last 30 days and year over year, projected peaks (week, month, quarter, year; the last two from the same weeks a year before when there is a year of history) per target with cost, headroom, growth phase",
     ),
     Route {
         query: &[

@@ -541,6 +541,42 @@ on_each_backend!(
             100 - i64::from((best / 180.0).ceil() as u32)
         );
         assert_eq!(p.phase.as_ref().unwrap().phase, "scale-up", "25,000 users");
+        // Two months of history: no year-over-year change, every horizon from recent growth.
+        assert!(p.yearly.is_none());
+        assert!(p.projections.iter().all(|x| x.basis == "recent growth"));
+
+        // Two years (the bike-share series, ending in December): a quarter and a year ahead
+        // come from the same weeks a year before, grown year over year, not from December's
+        // decline compounded.
+        let mut dc = options("dc");
+        dc.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        import(&db, &repo_file("datasets/dc_bikeshare_hourly.csv"), &dc)
+            .await
+            .unwrap();
+        let p = prescale::analysis::capacity::plan(&db.store, &settings, &dc.series)
+            .await
+            .unwrap();
+        let y = p.yearly.clone().expect("a year of history");
+        assert!(y.days_compared >= 14 && y.change_lo <= y.change && y.change <= y.change_hi);
+        let bases: Vec<&str> = p.projections.iter().map(|x| x.basis.as_str()).collect();
+        assert_eq!(
+            bases,
+            [
+                "recent growth",
+                "recent growth",
+                "a year before",
+                "a year before"
+            ]
+        );
+        // A year ahead is the same season: the last four weeks' peak, grown by the change.
+        let now = p.peak.clone().unwrap();
+        assert!((p.projections[3].peak - now.mean * (1.0 + y.change)).abs() < 1e-6);
+        assert!(p.growth.unwrap().daily_rate < 0.0, "December falls");
+        assert!(
+            p.projections[2].peak > 0.5 * now.mean,
+            "{:?}",
+            p.projections[2]
+        );
 
         // The same over HTTP.
         let app = crate::api::spawn_app(&db).await;

@@ -1102,14 +1102,24 @@ async fn recommendations_cmd(
         .into_iter()
         .map(|s| (s.id.to_string(), s.time_zone))
         .collect();
+    Ok(recommendations_table(&recs, |r| {
+        zones
+            .get(&r.series)
+            .map_or_else(|| r.hour.to_string(), |tz| local_iso(r.hour, *tz))
+    }))
+}
+
+/// Recommendations as a table, each hour as `hour` shows it.
+fn recommendations_table(
+    recs: &[crate::store::RecommendationRecord],
+    hour: impl Fn(&crate::store::RecommendationRecord) -> String,
+) -> String {
     let rows: Vec<Vec<String>> = recs
         .iter()
         .map(|r| {
             vec![
                 r.target.clone(),
-                zones
-                    .get(&r.series)
-                    .map_or_else(|| r.hour.to_string(), |tz| local_iso(r.hour, *tz)),
+                hour(r),
                 r.needed.to_string(),
                 r.value.to_string(),
                 format!("{:.2}", r.confidence),
@@ -1118,7 +1128,7 @@ async fn recommendations_cmd(
             ]
         })
         .collect();
-    Ok(table(
+    table(
         &[
             "TARGET",
             "HOUR",
@@ -1129,7 +1139,7 @@ async fn recommendations_cmd(
             "REASON",
         ],
         &rows,
-    ))
+    )
 }
 
 /// One line per target: what was decided for which hour, and what happened.
@@ -1682,35 +1692,10 @@ async fn demo_recommendations(
     )
     .await?;
     let recs = store.latest_recommendations(Some(id), None).await?;
-    let rows: Vec<Vec<String>> = recs
-        .iter()
-        .take(12)
-        .map(|r| {
-            vec![
-                r.target.clone(),
-                local_iso(r.hour, tz),
-                r.needed.to_string(),
-                r.value.to_string(),
-                format!("{:.2}", r.confidence),
-                r.decision.clone(),
-                r.reason.clone(),
-            ]
-        })
-        .collect();
+    let first = &recs[..recs.len().min(12)];
     let mut o = format!(
         "scaling recommendations (Cloud Run min instances, dry run: apply = false), the first 12 hours:\n{}",
-        table(
-            &[
-                "TARGET",
-                "HOUR",
-                "NEEDED",
-                "VALUE",
-                "CONFIDENCE",
-                "DECISION",
-                "REASON"
-            ],
-            &rows
-        )
+        recommendations_table(first, |r| local_iso(r.hour, tz))
     );
     for x in outcomes {
         o.push_str(&format!(

@@ -645,9 +645,20 @@ pub async fn plan(
 /// The plan for a terminal.
 pub fn text(p: &Plan) -> String {
     use std::fmt::Write;
+    // The last observed hour in the series' local time, as the other commands show hours.
+    let as_of = match (
+        crate::domain::TimeZone::parse(&p.time_zone),
+        chrono::DateTime::parse_from_rfc3339(&p.as_of),
+    ) {
+        (Ok(tz), Ok(t)) => t
+            .with_timezone(&tz.tz())
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+        _ => p.as_of.clone(),
+    };
     let mut o = format!(
-        "capacity plan for {} ({}), data to {}\n",
-        p.series, p.time_zone, p.as_of
+        "capacity plan for {} ({}), data to {as_of}\n",
+        p.series, p.time_zone
     );
     match &p.growth {
         Some(g) => {

@@ -571,12 +571,20 @@ on_each_backend!(
         // A year ahead is the same season: the last four weeks' peak, grown by the change.
         let now = p.peak.clone().unwrap();
         assert!((p.projections[3].peak - now.mean * (1.0 + y.change)).abs() < 1e-6);
-        assert!(p.growth.unwrap().daily_rate < 0.0, "December falls");
+        assert!(p.growth.as_ref().unwrap().daily_rate < 0.0, "December falls");
         assert!(
             p.projections[2].peak > 0.5 * now.mean,
             "{:?}",
             p.projections[2]
         );
+        let text = prescale::analysis::capacity::text(&p);
+        assert!(
+            text.starts_with(
+                "capacity plan for dc (America/New_York), data to 2012-12-31T23:00:00-05:00\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("year over year: "), "{text}");
 
         // The same over HTTP.
         let app = crate::api::spawn_app(&db).await;

@@ -571,7 +571,10 @@ on_each_backend!(
         // A year ahead is the same season: the last four weeks' peak, grown by the change.
         let now = p.peak.clone().unwrap();
         assert!((p.projections[3].peak - now.mean * (1.0 + y.change)).abs() < 1e-6);
-        assert!(p.growth.as_ref().unwrap().daily_rate < 0.0, "December falls");
+        assert!(
+            p.growth.as_ref().unwrap().daily_rate < 0.0,
+            "December falls"
+        );
         assert!(
             p.projections[2].peak > 0.5 * now.mean,
             "{:?}",

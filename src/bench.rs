@@ -26,11 +26,19 @@ pub struct TrainBench {
     pub chosen: Vec<(String, usize)>,
 }
 
-fn uniform(state: &mut u64) -> f64 {
+/// A uniform draw in (0, 1) from a 64-bit linear congruential generator (Knuth's MMIX
+/// constants): reproducible synthetic data without a random-number crate.
+pub fn uniform(state: &mut u64) -> f64 {
     *state = state
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
     ((*state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+}
+
+/// A standard normal draw (Box–Muller) from the same generator, for simulations in tests.
+pub fn normal(state: &mut u64) -> f64 {
+    let (a, b) = (uniform(state), uniform(state));
+    (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
 }
 
 /// One synthetic series: a level, a daily and weekly shape in Lima time, holidays, noise.

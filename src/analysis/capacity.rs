@@ -452,16 +452,7 @@ mod tests {
     fn the_growth_interval_covers_the_true_rate_about_as_often_as_it_says() {
         // 400 series of 30 days: 0.5% a day, a weekly cycle, independent noise of 10% a day.
         let mut s = 11u64;
-        let mut normal = || {
-            let mut u = || {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-            };
-            let (a, b) = (u(), u());
-            (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
-        };
+        let mut normal = || crate::bench::normal(&mut s);
         let (mut covered, mut width, mut spread) = (0, 0.0, 0.0);
         for _ in 0..400 {
             let noise: Vec<f64> = (0..30).map(|_| 0.1 * normal()).collect();

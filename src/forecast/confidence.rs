@@ -538,16 +538,7 @@ mod tests {
     fn intervals_from_gaussian_errors_cover_their_nominal_share() {
         // Simulated series with known noise: errors N(0, 10) at level 100, forecast 100.
         let mut s = 7u64;
-        let mut normal = || {
-            let mut u = || {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-            };
-            let (a, b) = (u(), u());
-            (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
-        };
+        let mut normal = || crate::bench::normal(&mut s);
         let sc = scale(100.0, 100.0);
         let cal = Calibration::from_lead_errors(
             (0..2000).map(|i| (1 + i % 24, 10.0 * normal(), sc)),

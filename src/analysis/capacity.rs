@@ -239,6 +239,9 @@ pub struct Headroom {
     /// Days until the peak needs more than max at the measured growth (None: not growing, or
     /// already past).
     pub days_to_max: Option<f64>,
+    /// The growth it assumes: `year over year` when there is a year of history (a trend
+    /// without the season), else `recent growth` (the 30-day rate).
+    pub growth_basis: String,
 }
 
 /// The seed's growth phases.
@@ -376,9 +379,19 @@ fn grown(
     }
 }
 
-/// Each target's utilization, headroom and time to its max at the current peak and growth.
-pub fn headroom(g: &Growth, peak: &Peak, targets: &[Target]) -> Vec<Headroom> {
-    let rate = (1.0 + g.daily_rate).ln();
+/// Each target's utilization, headroom and time to its max at the current peak and growth: the
+/// year-over-year change spread over 364 days when `yearly` is known (a December decline is the
+/// season, not the trend), else the 30-day rate.
+pub fn headroom(
+    g: &Growth,
+    yearly: Option<&YearOverYear>,
+    peak: &Peak,
+    targets: &[Target],
+) -> Vec<Headroom> {
+    let (rate, basis) = match yearly {
+        Some(y) => ((1.0 + y.change).ln() / 364.0, "year over year"),
+        None => ((1.0 + g.daily_rate).ln(), "recent growth"),
+    };
     targets
         .iter()
         .map(|t| {
@@ -397,6 +410,7 @@ pub fn headroom(g: &Growth, peak: &Peak, targets: &[Target]) -> Vec<Headroom> {
                 },
                 headroom: i64::from(t.max) - i64::from(need),
                 days_to_max: days,
+                growth_basis: basis.to_owned(),
             }
         })
         .collect()
@@ -569,10 +583,30 @@ mod tests {
             !p[3].targets[0].within_max,
             "a year of 1% a day passes max 20"
         );
-        let h = headroom(&g, &peak, std::slice::from_ref(&t));
+        let h = headroom(&g, None, &peak, std::slice::from_ref(&t));
         // Need 10 of 20 now; 20 serve 72,000 an hour, reached after ln(2)/ln(1.01) days.
         assert_eq!((h[0].headroom, h[0].utilization), (10, 0.5));
         assert!((h[0].days_to_max.unwrap() - 2f64.ln() / 1.01f64.ln()).abs() < 1e-9);
+        assert_eq!(h[0].growth_basis, "recent growth");
+        // With a year of history, the year-over-year change sets the pace, whatever the month.
+        let y = YearOverYear {
+            change: 0.5,
+            change_lo: 0.4,
+            change_hi: 0.6,
+            days_compared: 28,
+        };
+        let falling = Growth {
+            daily_rate: -0.03,
+            ..g
+        };
+        let h = headroom(&falling, Some(&y), &peak, std::slice::from_ref(&t));
+        assert_eq!(h[0].growth_basis, "year over year");
+        assert!((h[0].days_to_max.unwrap() - 2f64.ln() / (1.5f64.ln() / 364.0)).abs() < 1e-9);
+        assert!(
+            headroom(&falling, None, &peak, std::slice::from_ref(&t))[0]
+                .days_to_max
+                .is_none()
+        );
     }
 }
 
@@ -661,7 +695,10 @@ pub async fn plan(
     let y = yearly(&daily);
     let now = last.to_utc().with_timezone(&tz).naive_local();
     let (mut projections, head) = match (&g, &peak) {
-        (Some(g), Some(p)) => (project(g, &prof, p, &targets), headroom(g, p, &targets)),
+        (Some(g), Some(p)) => (
+            project(g, &prof, p, &targets),
+            headroom(g, y.as_ref(), p, &targets),
+        ),
         _ => (Vec::new(), Vec::new()),
     };
     // A quarter or a year ahead: the four weeks up to the same date a year before (for the
@@ -796,8 +833,8 @@ pub fn text(p: &Plan) -> String {
     }
     for h in &p.headroom {
         let days = h.days_to_max.map_or_else(
-            || "not at this growth".to_owned(),
-            |d| format!("in {d:.0} days"),
+            || format!("not at this growth ({})", h.growth_basis),
+            |d| format!("in {d:.0} days ({})", h.growth_basis),
         );
         let _ = writeln!(
             o,

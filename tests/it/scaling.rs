@@ -541,6 +541,7 @@ on_each_backend!(
             100 - i64::from((best / 180.0).ceil() as u32)
         );
         assert_eq!(p.phase.as_ref().unwrap().phase, "scale-up", "25,000 users");
+        assert_eq!(p.headroom[0].growth_basis, "recent growth");
         // Two months of history: no year-over-year change, every horizon from recent growth.
         assert!(p.yearly.is_none());
         assert!(p.projections.iter().all(|x| x.basis == "recent growth"));

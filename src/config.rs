@@ -167,9 +167,9 @@ impl<const MIN: u32> From<KeepDays<MIN>> for u32 {
 /// last 28 days (`RECALIBRATION_DAYS`) of forecasts issued up to a day before.
 pub const MIN_PUBLISHED_DAYS: u32 = 29;
 
-/// Days of observations and weather kept at least, when they are pruned at all: training reads
-/// the last two years ([`TRAINING_HOURS`](crate::jobs::retrain::TRAINING_HOURS)).
-pub const MIN_HISTORY_DAYS_KEPT: u32 = 731;
+/// Days of observations and weather kept at least, when they are pruned at all: what training
+/// reads ([`TRAINING_HOURS`](crate::jobs::retrain::TRAINING_HOURS), two years).
+pub const MIN_HISTORY_DAYS_KEPT: u32 = crate::jobs::retrain::TRAINING_HOURS.div_ceil(24) as u32;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

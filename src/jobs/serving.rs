@@ -264,6 +264,8 @@ async fn prune(state: &crate::api::AppState, now: chrono::DateTime<chrono::Utc>)
                 partial_readings = r.partial_readings,
                 jobs = r.jobs,
                 imports = r.imports,
+                observations = r.observations,
+                weather = r.weather,
                 seconds = r.seconds,
                 "pruned"
             );

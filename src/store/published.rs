@@ -44,6 +44,16 @@ impl Issues {
     }
 }
 
+/// For issue hours in ascending order, whether each is the first of its local day in `tz`: the
+/// forecast that accuracy reports score daily and that retention keeps one of per day.
+pub(super) fn first_of_local_day(issues: &[Hour], tz: TimeZone) -> Vec<bool> {
+    let mut days = HashSet::new();
+    issues
+        .iter()
+        .map(|at| days.insert(at.to_utc().with_timezone(&tz.tz()).date_naive()))
+        .collect()
+}
+
 const COLUMNS: &str = "issued_at, model_version, hour, lead, expected, lower80, upper80, lower95, upper95, confidence";
 
 fn point(r: &sqlx::any::AnyRow) -> Result<PublishedPoint, StoreError> {
@@ -195,13 +205,15 @@ impl Store {
         .bind(to.unix())
         .fetch_all(&self.pool)
         .await?;
-        let (mut days, mut first) = (HashSet::new(), HashSet::new());
-        for r in &rows {
-            let at = Hour::from_unix(r.try_get("issued_at")?)?;
-            if days.insert(at.to_utc().with_timezone(&tz.tz()).date_naive()) {
-                first.insert(at);
-            }
-        }
+        let issued = rows
+            .iter()
+            .map(|r| Ok(Hour::from_unix(r.try_get("issued_at")?)?))
+            .collect::<Result<Vec<Hour>, StoreError>>()?;
+        let first: HashSet<Hour> = issued
+            .iter()
+            .zip(first_of_local_day(&issued, tz))
+            .filter_map(|(at, first)| first.then_some(*at))
+            .collect();
         points.retain(|p| first.contains(&p.issued_at));
         Ok(points)
     }

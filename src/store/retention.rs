@@ -5,8 +5,6 @@
 //! recommendations and its last applied value. Each can also only count what it would delete
 //! ([`PruneMode::Count`], for `prescale prune --dry-run`), with the same conditions.
 
-use std::collections::HashSet;
-
 use sqlx::Row;
 
 use super::{Store, StoreError};
@@ -46,11 +44,10 @@ fn doomed(
     whole_before: Option<Hour>,
     daily_before: Option<Hour>,
 ) -> Vec<bool> {
-    let mut days = HashSet::new();
     issues
         .iter()
-        .map(|&at| {
-            let first = days.insert(at.to_utc().with_timezone(&tz.tz()).date_naive());
+        .zip(super::published::first_of_local_day(issues, tz))
+        .map(|(&at, first)| {
             let before = |cut: Option<Hour>| cut.is_some_and(|c| at < c);
             at != latest && (before(daily_before) || (before(whole_before) && !first))
         })

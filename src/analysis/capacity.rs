@@ -32,6 +32,16 @@ pub struct Growth {
     pub days_excluded: usize,
 }
 
+/// z of a two-sided 80% interval.
+const Z80: f64 = 1.2816;
+
+/// The value of rank `r` in `sorted` (counted from 1; a fractional rank interpolates, and a rank
+/// outside the values takes the nearest end): the bounds of an order-statistic interval.
+fn at_rank(sorted: &[f64], r: f64) -> f64 {
+    let last = (sorted.len().max(2) - 1) as f64;
+    quantile(sorted, ((r - 1.0) / last).clamp(0.0, 1.0))
+}
+
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -86,12 +96,11 @@ pub fn growth(daily: &[(NaiveDate, f64, bool)]) -> Option<Growth> {
         })
         .sum();
     let n = slopes.len() as f64;
-    let c = 1.2816 * var.sqrt();
-    let at_rank = |r: f64| quantile(&slopes, ((r - 1.0) / (n - 1.0)).clamp(0.0, 1.0));
+    let c = Z80 * var.sqrt();
     let (m, lo, hi) = (
         quantile(&slopes, 0.5),
-        at_rank((n - c) / 2.0),
-        at_rank((n + c) / 2.0 + 1.0),
+        at_rank(&slopes, (n - c) / 2.0),
+        at_rank(&slopes, (n + c) / 2.0 + 1.0),
     );
     Some(Growth {
         daily_rate: m.exp() - 1.0,
@@ -140,12 +149,11 @@ pub fn yearly(daily: &[(NaiveDate, f64, bool)]) -> Option<YearOverYear> {
     // The median's 80% confidence interval: the order statistics of ranks (m + 1) / 2 -/+
     // z sqrt(m) / 2 (the binomial's normal approximation), counted from 1.
     let m = logs.len() as f64;
-    let at_rank = |r: f64| quantile(&logs, ((r - 1.0) / (m - 1.0)).clamp(0.0, 1.0));
-    let half = 1.2816 * m.sqrt() / 2.0;
+    let half = Z80 * m.sqrt() / 2.0;
     Some(YearOverYear {
         change: quantile(&logs, 0.5).exp() - 1.0,
-        change_lo: at_rank((m + 1.0) / 2.0 - half).exp() - 1.0,
-        change_hi: at_rank((m + 1.0) / 2.0 + half).exp() - 1.0,
+        change_lo: at_rank(&logs, (m + 1.0) / 2.0 - half).exp() - 1.0,
+        change_hi: at_rank(&logs, (m + 1.0) / 2.0 + half).exp() - 1.0,
         days_compared: logs.len(),
     })
 }
@@ -483,7 +491,7 @@ mod tests {
             covered += usize::from(lo <= 0.005 && 0.005 <= hi);
             width += hi - lo;
             // The 10th-90th percentiles of single slopes, for comparison.
-            spread += 2.0 * 1.2816 * 0.1 * 2f64.sqrt() / 7.0;
+            spread += 2.0 * Z80 * 0.1 * 2f64.sqrt() / 7.0;
         }
         let coverage = covered as f64 / 400.0;
         assert!((0.72..=0.90).contains(&coverage), "coverage {coverage}");

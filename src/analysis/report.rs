@@ -362,6 +362,15 @@ fn pct(v: f64) -> String {
     }
 }
 
+/// The confidence's Brier score, its skill and decomposition, in one line.
+fn brier_text(m: &Metrics) -> String {
+    let b = m.brier;
+    format!(
+        "{:.4} (skill {:.3}; reliability {:.4}, resolution {:.4}, uncertainty {:.4})",
+        b.score, b.skill, b.reliability, b.resolution, b.uncertainty
+    )
+}
+
 /// How the observed calibration error compares with a calibrated confidence's on the same
 /// points, in words.
 fn floor_text(m: &Metrics) -> String {
@@ -425,6 +434,7 @@ pub fn markdown(r: &Report) -> String {
         ),
         ("calibration error (ECE)", num(m.calibration_error)),
         ("ECE of a calibrated confidence here", floor_text(m)),
+        ("confidence Brier score (skill)", brier_text(m)),
     ] {
         let _ = writeln!(o, "| {k} | {v} |");
     }
@@ -861,6 +871,11 @@ pub fn html(r: &Report, sim: Option<&serde_json::Value>) -> String {
         "<p>Calibration error {}: {}. The hits of one origin share its surprises, so one window's error is noisy: an error near what a calibrated confidence shows is no sign of miscalibration, a small p is.</p>",
         num(m.calibration_error),
         floor_text(m)
+    );
+    let _ = writeln!(
+        o,
+        "<p>Brier score of the confidence {}. Lower is better; skill 0 is always stating the overall hit rate. Unlike the calibration error it also rewards a confidence that tells good hours from bad ones (resolution), so it is the score to compare two confidences by.</p>",
+        brier_text(m)
     );
     o.push_str(&table(
         &m.reliability

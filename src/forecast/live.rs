@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::metrics::{ReliabilityBin, reliability_of};
+use super::metrics::{Brier, ReliabilityBin, brier_of, reliability_of};
 use crate::domain::{Calendar, Hour};
 use crate::store::PublishedPoint;
 
@@ -33,6 +33,8 @@ pub struct LiveAccuracy {
     /// hit is demand within the series' tolerance of the expected value.
     pub calibration_error: f64,
     pub reliability: Vec<ReliabilityBin>,
+    /// The Brier score of the published confidence, with its decomposition.
+    pub brier: Brier,
 }
 
 fn score<'a>(pairs: impl Iterator<Item = (&'a PublishedPoint, f64)>) -> Score {
@@ -124,10 +126,13 @@ pub fn live_accuracy(
     let mase = scale
         .filter(|s| *s > 0.0 && overall.n > 0)
         .map(|s| overall.mae / s);
-    let (reliability, calibration_error) = reliability_of(scored.iter().map(|(p, y)| {
-        let e = p.point.expected;
-        (p.point.confidence, (y - e).abs() <= tolerance * e.abs())
-    }));
+    let hits = || {
+        scored.iter().map(|(p, y)| {
+            let e = p.point.expected;
+            (p.point.confidence, (y - e).abs() <= tolerance * e.abs())
+        })
+    };
+    let (reliability, calibration_error) = reliability_of(hits());
     LiveAccuracy {
         overall,
         mase,
@@ -135,6 +140,7 @@ pub fn live_accuracy(
         by_hour_of_day,
         calibration_error,
         reliability,
+        brier: brier_of(hits()),
     }
 }
 
@@ -191,5 +197,6 @@ mod tests {
         assert_eq!((a.reliability[0].n, a.reliability[0].lo), (3, 0.5));
         assert!((a.reliability[0].hit_rate - 1.0 / 3.0).abs() < 1e-12);
         assert!((a.calibration_error - (0.5 - 1.0 / 3.0)).abs() < 1e-12);
+        assert!((a.brier.score - (0.25 + 0.25 + 0.25) / 3.0).abs() < 1e-12);
     }
 }

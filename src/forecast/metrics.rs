@@ -44,6 +44,45 @@ pub struct Metrics {
     /// What calibration error a perfectly calibrated confidence would show on these points.
     pub calibration_error_floor: Option<CalibrationFloor>,
     pub reliability: Vec<ReliabilityBin>,
+    /// The Brier score of the confidence, with its decomposition.
+    pub brier: Brier,
+}
+
+/// The Brier score of a confidence (the mean of (confidence - hit)², a proper score: lower is
+/// better, and only a confidence that is both calibrated and sharp gets it low) with Murphy's
+/// (1973) decomposition over the reliability table's ten bins: `reliability` (how far each
+/// bin's mean confidence is from its hit rate, squared; 0 when calibrated) minus `resolution`
+/// (how far the bins' hit rates are from the overall one: what the confidence tells apart) plus
+/// `uncertainty` (that of the overall hit rate, the score of always stating it). The three add
+/// up to the score up to the spread of confidences within a bin. `skill` is 1 - score /
+/// uncertainty: 0 for always stating the overall hit rate, 1 for knowing every hit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Brier {
+    pub score: f64,
+    pub reliability: f64,
+    pub resolution: f64,
+    pub uncertainty: f64,
+    pub skill: f64,
+}
+
+/// The [`Brier`] score of (confidence, hit) pairs; NaN without any.
+pub fn brier_of(pairs: impl Iterator<Item = (f64, bool)>) -> Brier {
+    let pairs: Vec<(f64, f64)> = pairs.map(|(c, h)| (c, f64::from(u8::from(h)))).collect();
+    let n = pairs.len() as f64;
+    let score = mean(pairs.iter().map(|(c, h)| (c - h).powi(2)));
+    let base = mean(pairs.iter().map(|p| p.1));
+    let (bins, _) = reliability_of(pairs.iter().map(|&(c, h)| (c, h > 0.5)));
+    let weighted = |f: &dyn Fn(&ReliabilityBin) -> f64| {
+        bins.iter().map(|b| b.n as f64 / n * f(b)).sum::<f64>()
+    };
+    let uncertainty = base * (1.0 - base);
+    Brier {
+        score,
+        reliability: weighted(&|b| (b.mean_confidence - b.hit_rate).powi(2)),
+        resolution: weighted(&|b| (b.hit_rate - base).powi(2)),
+        uncertainty,
+        skill: 1.0 - score / uncertainty,
+    }
 }
 
 /// The expected calibration error of a confidence that is calibrated by construction, on the
@@ -314,6 +353,7 @@ pub fn metrics(points: &[Scored], scale: f64, horizon: usize) -> Metrics {
         calibration_error,
         calibration_error_floor: calibration_floor(points, calibration_error),
         reliability,
+        brier: brier_of(points.iter().map(|p| (p.confidence, p.hit))),
     }
 }
 
@@ -352,6 +392,34 @@ mod tests {
         );
         assert!((m.smape_pct - 100.0 * (2.0 / 21.0 + 2.0 + 6.0 / 5.0) / 3.0).abs() < 1e-9);
         assert_eq!(m.mae_by_lead_bucket[0].1, 1.0);
+    }
+
+    #[test]
+    fn the_brier_score_and_its_decomposition_match_a_hand_computation() {
+        // Bin 0.2: confidences 0.2 and 0.2, one hit; bin 0.9: 0.9, 0.9, 0.9, 0.9, three hits.
+        let pairs = [
+            (0.2, true),
+            (0.2, false),
+            (0.9, true),
+            (0.9, true),
+            (0.9, true),
+            (0.9, false),
+        ];
+        let b = brier_of(pairs.into_iter());
+        let score = (0.64 + 0.04 + 3.0 * 0.01 + 0.81) / 6.0;
+        assert!((b.score - score).abs() < 1e-12, "{b:?}");
+        let base: f64 = 4.0 / 6.0;
+        let rel = (2.0 * 0.3f64.powi(2) + 4.0 * 0.15f64.powi(2)) / 6.0;
+        let res = (2.0 * (0.5 - base).powi(2) + 4.0 * (0.75 - base).powi(2)) / 6.0;
+        assert!((b.reliability - rel).abs() < 1e-12);
+        assert!((b.resolution - res).abs() < 1e-12);
+        assert!((b.uncertainty - base * (1.0 - base)).abs() < 1e-12);
+        // Confidences constant within their bins: the decomposition is exact.
+        assert!((b.reliability - b.resolution + b.uncertainty - b.score).abs() < 1e-12);
+        assert!((b.skill - (1.0 - score / b.uncertainty)).abs() < 1e-12);
+        // Always stating the overall hit rate: no skill, no resolution.
+        let flat = brier_of(pairs.iter().map(|&(_, h)| (base, h)));
+        assert!(flat.skill.abs() < 1e-12 && flat.resolution.abs() < 1e-12);
     }
 
     #[test]

@@ -57,6 +57,21 @@ fn the_backtest_metrics_are_recomputed_from_its_forecasts() {
     assert!((m.mae - mae).abs() < 1e-9, "{} vs {mae}", m.mae);
     assert!((m.mase - mae / scale).abs() < 1e-9);
     assert!((m.coverage80 - cov80).abs() < 1e-12 && (m.coverage95 - cov95).abs() < 1e-12);
+    // The confidence's Brier score: hits within the 20% tolerance.
+    let brier = scored
+        .iter()
+        .map(|r| {
+            let hit = (r.y.unwrap() - r.yhat).abs() <= 0.2 * r.yhat.abs();
+            (r.confidence - f64::from(u8::from(hit))).powi(2)
+        })
+        .sum::<f64>()
+        / n;
+    assert!((m.brier.score - brier).abs() < 1e-12, "{:?}", m.brier);
+    assert!(
+        m.brier.skill > 0.0,
+        "no better than stating the hit rate: {:?}",
+        m.brier
+    );
     // And it beats the yardstick it is scaled by on this series.
     assert!(m.mase < 1.0, "MASE {}", m.mase);
     // One shock per origin for the calibration floor: one origin a day.

@@ -456,6 +456,16 @@ fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
         );
     }
     assert_eq!(rm["reliability"], bm["reliability"]);
+    for k in ["score", "reliability", "resolution", "uncertainty", "skill"] {
+        let (a, b) = (
+            rm["brier"][k].as_f64().unwrap(),
+            bm["brier"][k].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= 1e-9,
+            "brier {k}: report {a} vs backtest {b}"
+        );
+    }
     // The calibrated confidence's error on the same points: from F.csv as from the backtest.
     assert!(bm["calibration_error_floor"]["median"].as_f64().unwrap() > 0.0);
     assert_eq!(rm["calibration_error_floor"], bm["calibration_error_floor"]);

@@ -126,6 +126,19 @@ on_each_backend!(
             (v["calibration_error"].as_f64().unwrap() - ece).abs() < 1e-9,
             "{v}"
         );
+        let brier = published
+            .iter()
+            .zip(&obs)
+            .map(|(p, o)| {
+                let hit = (o.demand.get() - p.point.expected).abs() <= 0.2 * p.point.expected;
+                (p.point.confidence - f64::from(u8::from(hit))).powi(2)
+            })
+            .sum::<f64>()
+            / 24.0;
+        assert!(
+            (v["brier"]["score"].as_f64().unwrap() - brier).abs() < 1e-9,
+            "{v}"
+        );
         assert_eq!(app.get("/v1/series/nasa/accuracy?days=0").await.status, 400);
         // Within retention.published_days (35) every forecast is scored, beyond it each local
         // day's first; either on request. The one issue here is its day's first.

@@ -139,8 +139,8 @@ pub fn live_accuracy(
         by_lead_bucket,
         by_hour_of_day,
         calibration_error,
+        brier: brier_of(hits(), &reliability),
         reliability,
-        brier: brier_of(hits()),
     }
 }
 

@@ -65,13 +65,18 @@ pub struct Brier {
     pub skill: f64,
 }
 
-/// The [`Brier`] score of (confidence, hit) pairs; NaN without any.
-pub fn brier_of(pairs: impl Iterator<Item = (f64, bool)>) -> Brier {
-    let pairs: Vec<(f64, f64)> = pairs.map(|(c, h)| (c, f64::from(u8::from(h)))).collect();
-    let n = pairs.len() as f64;
-    let score = mean(pairs.iter().map(|(c, h)| (c - h).powi(2)));
-    let base = mean(pairs.iter().map(|p| p.1));
-    let (bins, _) = reliability_of(pairs.iter().map(|&(c, h)| (c, h > 0.5)));
+/// The [`Brier`] score of (confidence, hit) pairs whose reliability table is `bins` (from
+/// [`reliability_of`] of the same pairs); NaN without any.
+pub fn brier_of(pairs: impl Iterator<Item = (f64, bool)>, bins: &[ReliabilityBin]) -> Brier {
+    let (mut n, mut squares, mut hits) = (0usize, 0.0, 0.0);
+    for (c, hit) in pairs {
+        let h = f64::from(u8::from(hit));
+        n += 1;
+        squares += (c - h).powi(2);
+        hits += h;
+    }
+    let n = n as f64;
+    let (score, base) = (squares / n, hits / n);
     let weighted = |f: &dyn Fn(&ReliabilityBin) -> f64| {
         bins.iter().map(|b| b.n as f64 / n * f(b)).sum::<f64>()
     };
@@ -352,8 +357,8 @@ pub fn metrics(points: &[Scored], scale: f64, horizon: usize) -> Metrics {
         mae_by_lead: (1..=horizon).map(|h| bucket(h, h)).collect(),
         calibration_error,
         calibration_error_floor: calibration_floor(points, calibration_error),
+        brier: brier_of(points.iter().map(|p| (p.confidence, p.hit)), &reliability),
         reliability,
-        brier: brier_of(points.iter().map(|p| (p.confidence, p.hit))),
     }
 }
 
@@ -405,7 +410,7 @@ mod tests {
             (0.9, true),
             (0.9, false),
         ];
-        let b = brier_of(pairs.into_iter());
+        let b = brier_of(pairs.into_iter(), &reliability_of(pairs.into_iter()).0);
         let score = (0.64 + 0.04 + 3.0 * 0.01 + 0.81) / 6.0;
         assert!((b.score - score).abs() < 1e-12, "{b:?}");
         let base: f64 = 4.0 / 6.0;
@@ -418,7 +423,8 @@ mod tests {
         assert!((b.reliability - b.resolution + b.uncertainty - b.score).abs() < 1e-12);
         assert!((b.skill - (1.0 - score / b.uncertainty)).abs() < 1e-12);
         // Always stating the overall hit rate: no skill, no resolution.
-        let flat = brier_of(pairs.iter().map(|&(_, h)| (base, h)));
+        let flat_pairs = || pairs.iter().map(|&(_, h)| (base, h));
+        let flat = brier_of(flat_pairs(), &reliability_of(flat_pairs()).0);
         assert!(flat.skill.abs() < 1e-12 && flat.resolution.abs() < 1e-12);
     }
 

@@ -909,12 +909,7 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
             f.median, f.p90, f.p_value, f.within_origin_correlation
         );
     }
-    let b = m.brier;
-    let _ = writeln!(
-        o,
-        "confidence Brier score {:.4} (skill {:.3}: reliability {:.4}, resolution {:.4}, uncertainty {:.4})",
-        b.score, b.skill, b.reliability, b.resolution, b.uncertainty
-    );
+    let _ = writeln!(o, "confidence Brier score {}", m.brier);
     for r in &result.refits {
         let _ = writeln!(o, "refit {}: {} ({})", r.origin, r.chosen, r.reason);
     }

@@ -362,15 +362,6 @@ fn pct(v: f64) -> String {
     }
 }
 
-/// The confidence's Brier score, its skill and decomposition, in one line.
-fn brier_text(m: &Metrics) -> String {
-    let b = m.brier;
-    format!(
-        "{:.4} (skill {:.3}; reliability {:.4}, resolution {:.4}, uncertainty {:.4})",
-        b.score, b.skill, b.reliability, b.resolution, b.uncertainty
-    )
-}
-
 /// How the observed calibration error compares with a calibrated confidence's on the same
 /// points, in words.
 fn floor_text(m: &Metrics) -> String {
@@ -434,7 +425,7 @@ pub fn markdown(r: &Report) -> String {
         ),
         ("calibration error (ECE)", num(m.calibration_error)),
         ("ECE of a calibrated confidence here", floor_text(m)),
-        ("confidence Brier score (skill)", brier_text(m)),
+        ("confidence Brier score", m.brier.to_string()),
     ] {
         let _ = writeln!(o, "| {k} | {v} |");
     }
@@ -875,7 +866,7 @@ pub fn html(r: &Report, sim: Option<&serde_json::Value>) -> String {
     let _ = writeln!(
         o,
         "<p>Brier score of the confidence {}. Lower is better; skill 0 is always stating the overall hit rate. Unlike the calibration error it also rewards a confidence that tells good hours from bad ones (resolution), so it is the score to compare two confidences by.</p>",
-        brier_text(m)
+        m.brier
     );
     o.push_str(&table(
         &m.reliability

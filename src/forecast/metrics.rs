@@ -65,6 +65,17 @@ pub struct Brier {
     pub skill: f64,
 }
 
+/// The score, its skill and decomposition, in one line.
+impl std::fmt::Display for Brier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.4} (skill {:.3}; reliability {:.4}, resolution {:.4}, uncertainty {:.4})",
+            self.score, self.skill, self.reliability, self.resolution, self.uncertainty
+        )
+    }
+}
+
 /// The [`Brier`] score of (confidence, hit) pairs whose reliability table is `bins` (from
 /// [`reliability_of`] of the same pairs); NaN without any.
 pub fn brier_of(pairs: impl Iterator<Item = (f64, bool)>, bins: &[ReliabilityBin]) -> Brier {

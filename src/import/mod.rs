@@ -308,3 +308,177 @@ mod tests {
         assert_eq!(GapReport::of([h(0), h(1)]), GapReport::default());
     }
 }
+
+/// Tables of plausible and hostile cells under plausible and hostile headers: every parser either
+/// reads them or refuses them with an error that names the file (or request body); none panics.
+#[cfg(test)]
+mod hostile_input {
+    use super::*;
+    use crate::domain::TimeZone;
+    use proptest::prelude::*;
+
+    /// Cells no column accepts, or only some: out-of-range and malformed timestamps, numbers
+    /// that are not finite, quoted commas, a byte-order mark, printable noise.
+    fn hostile() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("+262143-12-31T23:59:59Z".to_owned()),
+            Just("9999-12-31T23:00:00+14:00".to_owned()),
+            Just("0000-01-01T00:00:00-12:00".to_owned()),
+            Just("1e308".to_owned()),
+            Just("-5".to_owned()),
+            Just("NaN".to_owned()),
+            Just("inf".to_owned()),
+            Just("\"a,b\"".to_owned()),
+            Just("a;b c".to_owned()),
+            Just("\u{feff}".to_owned()),
+            "[ -~]{0,12}",
+        ]
+    }
+
+    /// A timestamp at a minute step within `minutes` after 2026-01-01: with an offset, in UTC,
+    /// or naive when `naive` (then read in the zone, across its DST gaps and overlaps).
+    fn timestamp(minutes: std::ops::Range<i64>, naive: bool) -> impl Strategy<Value = String> {
+        const SHAPES: [&str; 3] = [
+            "%Y-%m-%dT%H:%M:%S%:z",
+            "%Y-%m-%d %H:%MZ",
+            "%Y-%m-%dT%H:%M:%S",
+        ];
+        let shapes = &SHAPES[..if naive { 3 } else { 2 }];
+        (minutes, prop::sample::select(shapes)).prop_map(|(m, shape)| {
+            chrono::DateTime::from_timestamp(1_767_225_600 + m * 60, 0)
+                .unwrap()
+                .format(shape)
+                .to_string()
+        })
+    }
+
+    /// A cell that `column` accepts.
+    fn valid(column: &str) -> BoxedStrategy<String> {
+        match column {
+            "timestamp" => timestamp(0..600_000, true).boxed(),
+            // Most events end after they start; about one in twelve does not.
+            "starts_at" => timestamp(0..300_000, false).boxed(),
+            "ends_at" => timestamp(150_000..600_000, false).boxed(),
+            "date" => (0u64..3000)
+                .prop_map(|d| {
+                    (chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + chrono::Days::new(d))
+                        .to_string()
+                })
+                .boxed(),
+            "holiday" => prop::sample::select(&["0", "1"][..])
+                .prop_map(str::to_owned)
+                .boxed(),
+            "expected_attendance" => (0u32..100_000).prop_map(|v| v.to_string()).boxed(),
+            "latitude" | "longitude" => (-900i32..900)
+                .prop_map(|v| f64::from(v) / 10.0)
+                .prop_map(|v| v.to_string())
+                .boxed(),
+            "event_id" | "name" | "venue" | "series" => "[a-z][a-z0-9-]{0,8}".boxed(),
+            _ => (0u32..100_000)
+                .prop_map(|v| (f64::from(v) / 10.0).to_string())
+                .boxed(),
+        }
+    }
+
+    /// A CSV text. Usually its header has the `required` columns with some of `optional`,
+    /// shuffled; sometimes any of them, repeats allowed. Half the tables are clean: every cell
+    /// valid for its column. In the others a cell is hostile one time in ten, and a row may be
+    /// a cell short or long.
+    fn table(
+        required: &'static [&'static str],
+        optional: &'static [&'static str],
+    ) -> impl Strategy<Value = String> {
+        let all: Vec<&'static str> = required.iter().chain(optional).copied().collect();
+        let usual = prop::sample::subsequence(optional, 0..=optional.len())
+            .prop_map(move |o| required.iter().copied().chain(o).collect::<Vec<_>>())
+            .prop_shuffle();
+        let odd = prop::collection::vec(prop::sample::select(all), 0..required.len() + 3);
+        (prop_oneof![9 => usual, 1 => odd], any::<bool>())
+            .prop_flat_map(|(header, clean)| {
+                let hostility = if clean { 0 } else { 1 };
+                let row = header
+                    .iter()
+                    .map(|c| prop_oneof![10 => valid(c), hostility => hostile()])
+                    .collect::<Vec<_>>();
+                let ragged = (0..if clean { 1usize } else { 20 }, hostile());
+                (Just(header), prop::collection::vec((row, ragged), 0..30))
+            })
+            .prop_map(|(header, rows)| {
+                let mut text = header.join(",") + "\n";
+                for (mut cells, (ragged, extra)) in rows {
+                    match ragged {
+                        1 => {
+                            cells.pop();
+                        }
+                        2 => cells.push(extra),
+                        _ => {}
+                    }
+                    text.push_str(&cells.join(","));
+                    text.push('\n');
+                }
+                text
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn a_demand_table_is_read_or_refused_by_place(
+            text in table(&["timestamp", "y"],
+                &["holiday", "temperature_c", "rain_mm", "humidity", "wind_kmh", "foo"]),
+            zone in prop::sample::select(&["America/Lima", "America/New_York",
+                "Australia/Lord_Howe", "Asia/Kathmandu"][..]),
+            naive in any::<bool>(),
+            sum in any::<bool>(),
+        ) {
+            let zone = TimeZone::parse(zone).unwrap();
+            let resample = if sum { Resample::Sum } else { Resample::Mean };
+            let bytes = text.clone().into_bytes();
+            match parse_demand_bytes("body", bytes, zone, naive, resample) {
+                Ok(d) => prop_assert!(
+                    d.hours.values().all(|v| v.is_finite() && *v >= 0.0),
+                    "a demand that is not a finite count was read from\n{text}"
+                ),
+                Err(e) => {
+                    let m = e.to_string();
+                    prop_assert!(m.starts_with("body:"), "{m}\n{text}");
+                }
+            }
+        }
+
+        #[test]
+        fn an_events_file_is_read_or_refused_by_place(
+            text in table(&["event_id", "name", "starts_at", "ends_at", "expected_attendance"],
+                &["venue", "series", "latitude", "longitude"]),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("events.csv");
+            std::fs::write(&path, &text).unwrap();
+            match parse_events_csv(&path, &[]) {
+                Ok(events) => prop_assert!(
+                    events.iter().all(|e| e.ends_at > e.starts_at),
+                    "an event that ends before it starts was read from\n{text}"
+                ),
+                Err(e) => {
+                    let m = e.to_string();
+                    prop_assert!(m.contains("events.csv"), "{m}\n{text}");
+                }
+            }
+        }
+
+        #[test]
+        fn a_holidays_file_is_read_or_refused_by_place(
+            text in table(&["date", "name"], &["venue"]),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("holidays.csv");
+            std::fs::write(&path, &text).unwrap();
+            if let Err(e) = parse_holidays_csv(&path) {
+                let m = e.to_string();
+                prop_assert!(m.contains("holidays.csv"), "{m}\n{text}");
+            }
+        }
+    }
+}

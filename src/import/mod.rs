@@ -421,6 +421,26 @@ mod hostile_input {
             })
     }
 
+    /// `text` written to a file `name` and parsed: what was read, or `None` once the refusal is
+    /// seen to name the file.
+    fn read_as_file<T>(
+        name: &str,
+        text: &str,
+        parse: impl Fn(&Path) -> Result<T, ImportFailure>,
+    ) -> Result<Option<T>, TestCaseError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        match parse(&path) {
+            Ok(read) => Ok(Some(read)),
+            Err(e) => {
+                let m = e.to_string();
+                prop_assert!(m.contains(name), "{m}\n{text}");
+                Ok(None)
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1000))]
 
@@ -453,18 +473,11 @@ mod hostile_input {
             text in table(&["event_id", "name", "starts_at", "ends_at", "expected_attendance"],
                 &["venue", "series", "latitude", "longitude"]),
         ) {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("events.csv");
-            std::fs::write(&path, &text).unwrap();
-            match parse_events_csv(&path, &[]) {
-                Ok(events) => prop_assert!(
+            if let Some(events) = read_as_file("events.csv", &text, |p| parse_events_csv(p, &[]))? {
+                prop_assert!(
                     events.iter().all(|e| e.ends_at > e.starts_at),
                     "an event that ends before it starts was read from\n{text}"
-                ),
-                Err(e) => {
-                    let m = e.to_string();
-                    prop_assert!(m.contains("events.csv"), "{m}\n{text}");
-                }
+                );
             }
         }
 
@@ -472,12 +485,12 @@ mod hostile_input {
         fn a_holidays_file_is_read_or_refused_by_place(
             text in table(&["date", "name"], &["venue"]),
         ) {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("holidays.csv");
-            std::fs::write(&path, &text).unwrap();
-            if let Err(e) = parse_holidays_csv(&path) {
-                let m = e.to_string();
-                prop_assert!(m.contains("holidays.csv"), "{m}\n{text}");
+            if let Some(holidays) = read_as_file("holidays.csv", &text, parse_holidays_csv)? {
+                let dates: std::collections::BTreeSet<_> = holidays.iter().map(|h| h.date).collect();
+                prop_assert!(
+                    dates.len() == holidays.len() && holidays.iter().all(|h| !h.name.is_empty()),
+                    "a repeated date or an empty name was read from\n{text}"
+                );
             }
         }
     }

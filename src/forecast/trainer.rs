@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::confidence::{Calibration, scale};
 use super::features::{Windows, level};
 use super::frame::Frame;
-use super::models::{Holdout, Model, ModelSpec};
+use super::models::{Corrected, Holdout, LastHour, Model, ModelSpec};
 
 /// The combination of the best three is chosen unless the best single model's validation MAE
 /// is lower by more than this factor: combinations are the safer bet when validation is short
@@ -422,6 +422,23 @@ pub fn choose(
         let mut all = points[best].clone();
         all.extend(more(best));
         (fit(best), specs[best].name(), reason, all, maes[best])
+    };
+    // The last hour's correction, when the chosen model's validation forecasts from every
+    // recalibration origin say its surprises persist: it then serves, calibrates and is compared
+    // with its correction.
+    let (model, chosen, reason, chosen_points) = match LastHour::fit(frame, w, &chosen_points) {
+        Some((correction, before, after)) => {
+            let points = correction.apply_to(frame, w, &chosen_points);
+            let m = Model::Corrected(Corrected {
+                inner: Box::new(model),
+                correction,
+            });
+            let reason = format!(
+                "{reason}; the last hour's correction lowers the MAE of its forecasts from every recalibration origin from {before:.2} to {after:.2}"
+            );
+            (m.clone(), m.name(), reason, points)
+        }
+        None => (model, chosen, reason, chosen_points),
     };
     let calibration = calibrate(frame, w, &chosen_points);
     Trained {

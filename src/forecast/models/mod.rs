@@ -8,6 +8,7 @@ mod gbm;
 mod linear;
 mod mstl;
 mod naive;
+mod nowcast;
 mod profile;
 mod stl;
 
@@ -17,6 +18,7 @@ pub use ets::Ets;
 pub use gbm::{Gbm, GbmParams, HeldOut};
 pub use linear::Linear;
 pub use mstl::Mstl;
+pub use nowcast::{Corrected, LastHour};
 pub use profile::Profile;
 
 use serde::{Deserialize, Serialize};
@@ -24,10 +26,11 @@ use serde::{Deserialize, Serialize};
 use super::features::Windows;
 use super::frame::Frame;
 
-/// Hours of demand before an origin that any candidate's forecast reads (the decomposition
-/// model's eight weeks; the smoothing model reads six): a forecast from this much history is the
-/// forecast from all of it.
-pub const LOOKBACK_HOURS: usize = 24 * 7 * 8;
+/// Hours of demand before an origin that any model's forecast reads (the decomposition model's
+/// eight weeks, the smoothing model reads six, and a day more for the last hour's correction,
+/// which forecasts from a day back): a forecast from this much history is the forecast from all
+/// of it.
+pub const LOOKBACK_HOURS: usize = 24 * 7 * 8 + 24;
 
 /// What to fit: written in configuration and stored in each artifact's header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,6 +195,8 @@ pub enum Model {
     Combination {
         members: Vec<(f64, Model)>,
     },
+    /// A model with the last hour's correction (see `nowcast`).
+    Corrected(Corrected),
 }
 
 impl Model {
@@ -217,6 +222,7 @@ impl Model {
                 }
                 out
             }
+            Self::Corrected(m) => m.forecast(frame, windows, p, horizon),
         }
     }
 
@@ -236,6 +242,12 @@ impl Model {
                     .collect();
                 format!("combination({})", parts.join("+"))
             }
+            Self::Corrected(m) => format!(
+                "{} with the last hour's correction (weight {:.1}, decay {:.2})",
+                m.inner.name(),
+                m.correction.weight,
+                m.correction.decay
+            ),
         }
     }
 }
@@ -480,13 +492,26 @@ mod tests {
             &[],
         );
         let ws = Windows::new(&short.y);
-        for spec in ModelSpec::candidates() {
-            let model = spec.fit(&f, &w, p - 24 * 7);
+        let corrected = |spec: ModelSpec| {
+            Model::Corrected(Corrected {
+                inner: Box::new(spec.fit(&f, &w, p - 24 * 7)),
+                correction: LastHour {
+                    weight: 0.6,
+                    decay: 0.9,
+                },
+            })
+        };
+        let mstl = corrected(ModelSpec::Mstl { weeks: 8 });
+        let models = ModelSpec::candidates()
+            .into_iter()
+            .map(|spec| spec.fit(&f, &w, p - 24 * 7))
+            .chain([mstl]);
+        for model in models {
             assert_eq!(
                 model.forecast(&f, &w, p, 24),
                 model.forecast(&short, &ws, p - cut, 24),
                 "{}",
-                spec.name()
+                model.name()
             );
         }
     }

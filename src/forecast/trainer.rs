@@ -720,6 +720,46 @@ mod tests {
     }
 
     #[test]
+    fn a_series_whose_surprises_persist_is_served_with_the_last_hours_correction() {
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+        let mut f = crate::bench::synthetic(4, 24 * 120, &cal);
+        // Demand times a level that wanders hour by hour (AR(1) shocks that last for days).
+        let (mut s, mut shock) = (11u64, 0.0);
+        for v in &mut f.y {
+            shock = 0.98 * shock + 0.06 * crate::bench::normal(&mut s);
+            *v = (*v * f64::exp(shock)).round();
+        }
+        let w = Windows::new(&f.y);
+        let t = train(
+            &f,
+            &w,
+            f.len(),
+            &ModelSpec::candidates(),
+            &TrainOptions::default(),
+        );
+        let Model::Corrected(c) = &t.model else {
+            panic!("{}: {}", t.chosen, t.reason)
+        };
+        assert!(c.correction.weight > 0.0, "{:?}", c.correction);
+        assert!(t.chosen.ends_with(&format!(
+            "with the last hour's correction (weight {:.1}, decay {:.2})",
+            c.correction.weight, c.correction.decay
+        )));
+        assert!(
+            t.reason
+                .contains("the last hour's correction lowers the MAE")
+        );
+        // It calibrates on its corrected validation forecasts, every one of them.
+        assert_eq!(t.calibration.n, t.points.len());
+        // Its forecast at lead 1 follows the last hour: raising that hour raises it.
+        let p = f.len() - 24;
+        let mut up = f.clone();
+        up.y[p - 1] *= 1.5;
+        let wu = Windows::new(&up.y);
+        assert!(t.model.forecast(&up, &wu, p, 1)[0] > t.model.forecast(&f, &w, p, 1)[0]);
+    }
+
+    #[test]
     fn a_served_model_is_recalibrated_on_its_own_forecasts_since_training() {
         // A weekly pattern, calm up to week 8, then off by 30% either way hour by hour.
         let y: Vec<f64> = (0..10 * 168)

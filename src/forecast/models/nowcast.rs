@@ -70,7 +70,10 @@ fn ratio(y_last: f64, reference: f64, level: f64) -> Option<f64> {
 impl LastHour {
     /// The exponent of the ratio at `lead`.
     pub fn at(&self, lead: usize) -> f64 {
-        self.weight * self.decay.powi(i32::try_from(lead.max(1) - 1).unwrap_or(i32::MAX))
+        self.weight
+            * self
+                .decay
+                .powi(i32::try_from(lead.max(1) - 1).unwrap_or(i32::MAX))
     }
 
     /// Chooses weight and decay on validation `points` of one model (from origins 24 hours
@@ -173,7 +176,10 @@ mod tests {
         assert_eq!(ratio(10_000.0, 10.0, 100.0), Some(MAX_RATIO));
         assert_eq!(ratio(0.0, 10_000.0, 100.0), Some(1.0 / MAX_RATIO));
         // A quiet hour's surprise counts for less than a busy hour's of the same proportion.
-        let (quiet, busy) = (ratio(10.0, 5.0, 100.0).unwrap(), ratio(200.0, 100.0, 100.0).unwrap());
+        let (quiet, busy) = (
+            ratio(10.0, 5.0, 100.0).unwrap(),
+            ratio(200.0, 100.0, 100.0).unwrap(),
+        );
         assert!(1.0 < quiet && quiet < busy);
         assert_eq!(ratio(f64::NAN, 100.0, 100.0), None);
         assert_eq!(ratio(100.0, -1.0, 100.0), None);
@@ -204,7 +210,8 @@ mod tests {
                     * shock.exp()
             })
             .collect();
-        let pattern = |t: usize| 100.0 + 50.0 * ((t % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
+        let pattern =
+            |t: usize| 100.0 + 50.0 * ((t % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
         let points = (24 * 20..n - 24)
             .step_by(6)
             .flat_map(|q| (1..=24).map(move |lead| (q, lead, 0.0, pattern(q + lead - 1))))
@@ -278,10 +285,9 @@ mod tests {
         // The hour before the origin is read: doubling it raises every lead, the first most.
         let (base, up) = (fc(&a), fc(&c));
         assert!(up[0] / base[0] > up[23] / base[23] && up[23] / base[23] > 1.0);
-        let back: Model = serde_json::from_str(
-            &serde_json::to_string(&Model::Corrected(model.clone())).unwrap(),
-        )
-        .unwrap();
+        let back: Model =
+            serde_json::from_str(&serde_json::to_string(&Model::Corrected(model.clone())).unwrap())
+                .unwrap();
         assert_eq!(back.forecast(&a, &Windows::new(&a.y), p, 24), fc(&a));
     }
 }

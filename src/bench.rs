@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
 use crate::forecast::features::Windows;
 use crate::forecast::frame::Frame;
-use crate::forecast::models::ModelSpec;
+use crate::forecast::models::{Model, ModelSpec};
 use crate::forecast::trainer::{TrainOptions, train};
 
 /// What the benchmark measured.
@@ -68,6 +68,15 @@ pub fn synthetic(seed: u64, hours: usize, calendar: &Calendar) -> Frame {
     Frame { y, ..frame0 }
 }
 
+/// What the tally of [`train_bench`] counts a model as: its kind (`combination`, `direct`, ...),
+/// and whether it serves with the last hour's correction.
+fn family(m: &Model) -> String {
+    match m {
+        Model::Corrected(c) => format!("{} + last hour's correction", family(&c.inner)),
+        other => other.name().split('(').next().unwrap_or("").to_owned(),
+    }
+}
+
 /// The peak resident memory of this process, from /proc (Linux).
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -107,7 +116,7 @@ pub fn train_bench(
                         let frame = synthetic(i as u64 + 1, hours, &calendar);
                         let w = Windows::new(&frame.y);
                         let t = train(&frame, &w, frame.len(), &specs, &opts);
-                        names.push(t.chosen.split('(').next().unwrap_or("").to_owned());
+                        names.push(family(&t.model));
                         on_done(done.fetch_add(1, Ordering::Relaxed) + 1);
                     }
                 })

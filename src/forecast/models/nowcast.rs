@@ -80,6 +80,12 @@ impl LastHour {
     /// apart among others, so that an origin's reference forecast is among them), or `None`
     /// when too few origins have a ratio or no correction lowers their MAE. Returns it with the
     /// MAE over those origins' points before and after.
+    ///
+    /// The best of 60 on one window flatters itself, but where surprises do not persist the
+    /// corrections it picks do little: `prescale bench train`'s synthetic series have
+    /// independent noise, and 65% of 1,000 get one; on twelve such series, backtests with and
+    /// without a 1% margin on the improvement differ by at most 0.3% in MASE, at daily and at
+    /// hourly origins.
     pub fn fit(frame: &Frame, w: &Windows, points: &[Point]) -> Option<(Self, f64, f64)> {
         let ratios = origin_ratios(frame, w, points);
         let with: Vec<(f64, usize, f64, f64)> = points

@@ -13,10 +13,10 @@
 //! `p-1` from `p-24` (lead 24, so the error is the one the model makes a day ahead) and `L` the
 //! origin's level (the mean of the last 24 hours): a quiet night hour's ratio is mostly noise, so
 //! it moves `r` less than a busy hour's; `r` is clamped to [1/4, 4]. The forecast at lead `h` is
-//! multiplied by `r^(weight * decay^(h-1))`. Weight and decay are chosen
-//! on the chosen model's own validation forecasts from every recalibration origin (local 00, 06,
-//! 12 and 18 h), by MAE, among a small grid that includes no correction: a series whose
-//! surprises do not persist keeps its forecasts as they are.
+//! multiplied by `r^(weight * decay^(h-1))`. Weight and decay are chosen on the chosen model's
+//! own validation forecasts from every recalibration origin (local 00, 06, 12 and 18 h), by MAE,
+//! on a small grid against no correction at all: a series whose surprises do not persist keeps
+//! its forecasts as they are.
 //!
 //! Leakage: the correction reads `y[p-1]` and the model's forecast from `p-24`, which reads
 //! demand before `p-24`: nothing at or after the origin.
@@ -35,7 +35,8 @@ const MIN_ORIGINS: usize = 12;
 /// The ratio's bounds: an outage hour or a burst corrects by at most this factor.
 const MAX_RATIO: f64 = 4.0;
 
-/// The grid weight and decay are chosen on (weight 0: no correction).
+/// The grid weight and decay are chosen on; no correction competes with it (see
+/// [`LastHour::fit`]).
 const WEIGHTS: [f64; 10] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 const DECAYS: [f64; 6] = [0.5, 0.7, 0.8, 0.9, 0.95, 1.0];
 

@@ -425,7 +425,7 @@ pub fn choose(
     };
     // The last hour's correction, when the chosen model's validation forecasts from every
     // recalibration origin say its surprises persist: it then serves, calibrates and is compared
-    // with its correction.
+    // with its correction; its validation MAE is then that of its corrected forecasts.
     let (model, chosen, reason, chosen_points) = match LastHour::fit(frame, w, &chosen_points) {
         Some((correction, before, after)) => {
             let points = correction.apply_to(frame, w, &chosen_points);
@@ -439,6 +439,11 @@ pub fn choose(
             (m.clone(), m.name(), reason, points)
         }
         None => (model, chosen, reason, chosen_points),
+    };
+    let validation_mae = if matches!(model, Model::Corrected(_)) {
+        choosing(&chosen_points).0
+    } else {
+        validation_mae
     };
     let calibration = calibrate(frame, w, &chosen_points);
     Trained {

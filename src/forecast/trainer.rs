@@ -754,8 +754,16 @@ mod tests {
             t.reason
                 .contains("the last hour's correction lowers the MAE")
         );
-        // It calibrates on its corrected validation forecasts, every one of them.
+        // It calibrates on its corrected validation forecasts, every one of them, and its
+        // validation MAE is that of the corrected ones from midnight, as it serves.
         assert_eq!(t.calibration.n, t.points.len());
+        let midnight: Points = t
+            .points
+            .iter()
+            .copied()
+            .filter(|p| chooses(&f, p.0))
+            .collect();
+        assert!((t.validation_mae - mae(&midnight)).abs() < 1e-9 * t.validation_mae);
         // Its forecast at lead 1 follows the last hour: raising that hour raises it.
         let p = f.len() - 24;
         let mut up = f.clone();

@@ -113,13 +113,20 @@ async fn only_the_leader_publishes_and_another_takes_over_when_it_dies() {
         (0.0, 0.0),
         "the follower neither leads nor publishes"
     );
-    // The leader pruned after its first cycle (nothing is old enough to go).
-    let metrics = request(procs[leader].0, "GET", "/metrics", None, "", b"")
-        .await
-        .body;
+    // The leader prunes after its first cycle's publishing and scaling (nothing is old enough
+    // to go). It counts what it published before it scales and prunes, so wait for it.
+    let pruned = "prescale_pruned_rows_total{table=\"published\"} 0";
+    let leader_addr = procs[leader].0;
+    let metrics = until(Duration::from_secs(30), async || {
+        let body = request(leader_addr, "GET", "/metrics", None, "", b"")
+            .await
+            .body;
+        body.contains(pruned).then_some(body)
+    })
+    .await;
     assert!(
-        metrics.contains("prescale_pruned_rows_total{table=\"published\"} 0"),
-        "{metrics}"
+        metrics.is_some(),
+        "the leader did not prune after its first cycle"
     );
     let settled = state(procs[follower].0).await.unwrap();
     assert_eq!(settled.1, 0.0, "the follower still has not published");

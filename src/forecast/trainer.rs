@@ -111,8 +111,11 @@ pub fn validate(
     horizon: usize,
 ) -> Vec<(usize, usize, f64, f64)> {
     let mut out = Vec::new();
-    for &q in origins {
-        for (k, f) in model.forecast(frame, w, q, horizon).into_iter().enumerate() {
+    for (&q, forecast) in origins
+        .iter()
+        .zip(model.forecast_each(frame, w, origins, horizon))
+    {
+        for (k, f) in forecast.into_iter().enumerate() {
             let t = q + k;
             if t < end && !frame.y[t].is_nan() {
                 out.push((q, k + 1, frame.y[t], f.max(0.0)));

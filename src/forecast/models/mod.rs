@@ -226,6 +226,24 @@ impl Model {
         }
     }
 
+    /// [`Model::forecast`] from each of `origins`. A corrected model shares its inner forecasts
+    /// between origins a day apart; the others forecast from each in turn.
+    pub fn forecast_each(
+        &self,
+        frame: &Frame,
+        windows: &Windows,
+        origins: &[usize],
+        horizon: usize,
+    ) -> Vec<Vec<f64>> {
+        match self {
+            Self::Corrected(m) => m.forecast_each(frame, windows, origins, horizon),
+            _ => origins
+                .iter()
+                .map(|&q| self.forecast(frame, windows, q, horizon))
+                .collect(),
+        }
+    }
+
     pub fn name(&self) -> String {
         match self {
             Self::SeasonalNaive { period } => format!("snaive{period}"),

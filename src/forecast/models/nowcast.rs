@@ -154,16 +154,66 @@ fn origin_ratios(frame: &Frame, w: &Windows, points: &[Point]) -> HashMap<usize,
 impl Corrected {
     /// Point forecasts for positions `p .. min(p + horizon, frame.len())`.
     pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, horizon: usize) -> Vec<f64> {
-        let mut out = self.inner.forecast(frame, w, p, horizon);
-        let Some(back) = p.checked_sub(24) else {
-            return out;
-        };
-        let reference = self
-            .inner
-            .forecast(frame, w, back, 24)
-            .get(23)
+        let out = self.inner.forecast(frame, w, p, horizon);
+        let reference = p
+            .checked_sub(24)
+            .map(|back| self.inner.forecast(frame, w, back, 24));
+        self.corrected(frame, w, p, out, reference.as_deref())
+    }
+
+    /// The forecasts from each of `origins`, as [`Corrected::forecast`] gives them, with each
+    /// inner forecast made once: from origins 6 hours apart (recalibration's), the forecast from
+    /// `q` is also the reference of the origin a day later, so this halves the inner forecasts.
+    pub fn forecast_each(
+        &self,
+        frame: &Frame,
+        w: &Windows,
+        origins: &[usize],
+        horizon: usize,
+    ) -> Vec<Vec<f64>> {
+        let mut inner: HashMap<usize, Vec<f64>> = HashMap::new();
+        for (q, h) in origins.iter().map(|&q| (q, horizon)).chain(
+            origins
+                .iter()
+                .filter_map(|q| Some((q.checked_sub(24)?, 24))),
+        ) {
+            let known = inner.get(&q).map_or(0, Vec::len);
+            if known < h.min(frame.len().saturating_sub(q)) {
+                inner.insert(q, self.inner.forecast(frame, w, q, h.max(known)));
+            }
+        }
+        origins
+            .iter()
+            .map(|&q| {
+                let out = inner
+                    .get(&q)
+                    .map(|v| v[..horizon.min(v.len())].to_vec())
+                    .unwrap_or_default();
+                let reference = q
+                    .checked_sub(24)
+                    .and_then(|back| inner.get(&back))
+                    .map(Vec::as_slice);
+                self.corrected(frame, w, q, out, reference)
+            })
+            .collect()
+    }
+
+    /// `out`, the inner forecasts from `p`, corrected by the last hour against `reference`, the
+    /// inner forecasts from a day before `p` (at least 24 hours of them).
+    fn corrected(
+        &self,
+        frame: &Frame,
+        w: &Windows,
+        p: usize,
+        mut out: Vec<f64>,
+        reference: Option<&[f64]>,
+    ) -> Vec<f64> {
+        let reference = reference
+            .and_then(|r| r.get(23))
             .map_or(f64::NAN, |f| f.max(0.0));
-        if let Some(r) = ratio(frame.y[p - 1], reference, level(w, p)) {
+        if p > 0
+            && let Some(r) = ratio(frame.y[p - 1], reference, level(w, p))
+        {
             for (i, v) in out.iter_mut().enumerate() {
                 *v *= r.powf(self.correction.at(i + 1));
             }
@@ -262,6 +312,47 @@ mod tests {
                 c.weight <= 0.2 && after > 0.98 * before,
                 "{c:?}: {before} -> {after}"
             ),
+        }
+    }
+
+    #[test]
+    fn forecasts_from_many_origins_are_those_from_each_bit_for_bit() {
+        use crate::domain::{Calendar, CalendarName, TimeZone};
+        use crate::forecast::models::ModelSpec;
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+        let f = crate::bench::synthetic(9, 24 * 100, &cal);
+        let w = Windows::new(&f.y);
+        let end = f.len() - 24 * 14;
+        let specs = ModelSpec::candidates();
+        let every = Model::Combination {
+            members: specs
+                .iter()
+                .map(|s| (1.0 / specs.len() as f64, s.fit(&f, &w, end)))
+                .collect(),
+        };
+        let model = Corrected {
+            inner: Box::new(every),
+            correction: LastHour {
+                weight: 0.6,
+                decay: 0.9,
+            },
+        };
+        // Origins 6 hours apart (each a day after another), a lone one, and the frame's last
+        // hours, whose forecasts are cut short.
+        let origins: Vec<usize> = (end..f.len())
+            .step_by(6)
+            .chain([end - 100, f.len() - 3])
+            .collect();
+        for horizon in [6, 24, 30] {
+            let each = model.forecast_each(&f, &w, &origins, horizon);
+            for (q, fc) in origins.iter().zip(&each) {
+                let one = model.forecast(&f, &w, *q, horizon);
+                assert_eq!(fc.len(), one.len());
+                assert!(
+                    fc.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "origin {q}, horizon {horizon}"
+                );
+            }
         }
     }
 

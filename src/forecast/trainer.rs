@@ -695,6 +695,20 @@ mod tests {
         assert!(tuned_any, "{:?}", t.specs);
     }
 
+    /// Checks that every validation point of `t` calibrated it and that its validation MAE is
+    /// that of the points from midnight (those that choose); returns those.
+    fn calibrated_on_all_and_scored_on_midnight(f: &Frame, t: &Trained) -> Points {
+        assert_eq!(t.calibration.n, t.points.len());
+        let midnight: Points = t
+            .points
+            .iter()
+            .copied()
+            .filter(|p| chooses(f, p.0))
+            .collect();
+        assert!((t.validation_mae - mae(&midnight)).abs() < 1e-9 * t.validation_mae);
+        midnight
+    }
+
     #[test]
     fn validation_forecasts_from_every_recalibration_origin_calibrate_and_midnight_ones_choose() {
         let cal = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
@@ -712,15 +726,8 @@ mod tests {
         assert_eq!(hours, [0, 6, 12, 18]);
         assert!(t.points.iter().all(|&(q, lead, ..)| q + lead - 1 < end));
         // Every point calibrates; only the midnight ones chose.
-        assert_eq!(t.calibration.n, t.points.len());
-        let midnight: Points = t
-            .points
-            .iter()
-            .copied()
-            .filter(|p| chooses(&f, p.0))
-            .collect();
+        let midnight = calibrated_on_all_and_scored_on_midnight(&f, &t);
         assert!(midnight.len() * 3 < t.points.len());
-        assert!((t.validation_mae - mae(&midnight)).abs() < 1e-9 * t.validation_mae);
         // The backtest's path (every candidate validated from every origin) calibrates alike.
         let (all, _) = train_all(&f, &w, end, &specs, &TrainOptions::default());
         assert_eq!(all.chosen, t.chosen);
@@ -759,14 +766,7 @@ mod tests {
         );
         // It calibrates on its corrected validation forecasts, every one of them, and its
         // validation MAE is that of the corrected ones from midnight, as it serves.
-        assert_eq!(t.calibration.n, t.points.len());
-        let midnight: Points = t
-            .points
-            .iter()
-            .copied()
-            .filter(|p| chooses(&f, p.0))
-            .collect();
-        assert!((t.validation_mae - mae(&midnight)).abs() < 1e-9 * t.validation_mae);
+        calibrated_on_all_and_scored_on_midnight(&f, &t);
         // Its forecast at lead 1 follows the last hour: raising that hour raises it.
         let p = f.len() - 24;
         let mut up = f.clone();

@@ -430,14 +430,24 @@ pub fn choose(
     // recalibration origin say its surprises persist: it then serves, calibrates and is compared
     // with its correction; its validation MAE is then that of its corrected forecasts.
     let (model, chosen, reason, chosen_points) = match LastHour::fit(frame, w, &chosen_points) {
-        Some((correction, before, after)) => {
+        Some((correction, [before, ratioed, after])) => {
             let points = correction.apply_to(frame, w, &chosen_points);
+            let mut steps = Vec::new();
+            if correction.weight > 0.0 {
+                steps.push(format!("to {ratioed:.2} by the ratio to its own forecast"));
+            }
+            if correction.blend > 0.0 {
+                steps.push(format!(
+                    "to {after:.2} by last week's hours from the last hour"
+                ));
+            }
             let m = Model::Corrected(Corrected {
                 inner: Box::new(model),
                 correction,
             });
             let reason = format!(
-                "{reason}; the last hour's correction lowers the MAE of its forecasts from every recalibration origin from {before:.2} to {after:.2}"
+                "{reason}; the last hour's correction lowers the MAE of its forecasts from every recalibration origin from {before:.2} {}",
+                steps.join(", then ")
             );
             (m.clone(), m.name(), reason, points)
         }
@@ -756,8 +766,8 @@ mod tests {
             panic!("{}: {}", t.chosen, t.reason)
         };
         assert!(c.correction.weight > 0.0, "{:?}", c.correction);
-        assert!(t.chosen.ends_with(&format!(
-            "with the last hour's correction (weight {:.1}, decay {:.2})",
+        assert!(t.chosen.contains(&format!(
+            "with the last hour's correction (weight {:.1}, decay {:.2}",
             c.correction.weight, c.correction.decay
         )));
         assert!(

@@ -260,12 +260,23 @@ impl Model {
                     .collect();
                 format!("combination({})", parts.join("+"))
             }
-            Self::Corrected(m) => format!(
-                "{} with the last hour's correction (weight {:.1}, decay {:.2})",
-                m.inner.name(),
-                m.correction.weight,
-                m.correction.decay
-            ),
+            Self::Corrected(m) => {
+                let c = &m.correction;
+                let blend = if c.blend > 0.0 {
+                    format!(
+                        "; last week's hours from the last hour {:.1}, decay {:.2}",
+                        c.blend, c.blend_decay
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} with the last hour's correction (weight {:.1}, decay {:.2}{blend})",
+                    m.inner.name(),
+                    c.weight,
+                    c.decay
+                )
+            }
         }
     }
 }
@@ -516,6 +527,8 @@ mod tests {
                 correction: LastHour {
                     weight: 0.6,
                     decay: 0.9,
+                    blend: 0.5,
+                    blend_decay: 0.8,
                 },
             })
         };

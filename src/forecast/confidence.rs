@@ -20,6 +20,15 @@
 //! mean (both with validation from four origins a day). The last weeks' hour-of-day pattern is
 //! only half a guide to the next week's.
 //!
+//! The hour's block holds each error divided by the mean absolute error of its lead's bucket, and
+//! answers at the size of the point's lead; lead 1 has a bucket of its own. Every block holds
+//! errors of several leads, and the last hour's correction makes lead 1 far more accurate than
+//! the next: a block of raw errors pulled lead 1's band towards every lead's. Measured at hourly
+//! origins over the 45 windows of `scripts/rolling`, at lead 1: mean confidence minus hit rate
+//! -0.058 -> -0.004 (its mean absolute value 0.058 -> 0.020), 80% coverage 0.879 -> 0.815, median
+//! width 0.51 -> 0.46 of the forecast. The other lead buckets' mean absolute gaps grew by at most
+//! 0.003; over all leads, the calibration error went 0.0371 -> 0.0372 and Brier stayed 0.1621.
+//!
 //! Conditions that make a forecast less trustworthy than the validation period widen the scale:
 //! a holiday or event hour, missing recent observations, a short history, and a last day whose
 //! errors were larger than usual (errors come in spells: a storm's first day warns of its
@@ -31,8 +40,10 @@ use super::features::{Windows, level};
 use super::frame::Frame;
 use super::models::Model;
 
-/// Lead buckets: 1-3, 4-6, 7-12, 13-24, 25+ hours.
-const BUCKETS: &[(usize, usize)] = &[(1, 3), (4, 6), (7, 12), (13, 24), (25, usize::MAX)];
+/// Lead buckets: 1, 2-3, 4-6, 7-12, 13-24, 25+ hours. Lead 1 has its own: the last hour's
+/// correction makes it the most accurate by far. Artifacts written before it was split have
+/// leads 1-3 in one bucket; they read as that bucket twice (see [`Stored`]).
+const BUCKETS: &[(usize, usize)] = &[(1, 1), (2, 3), (4, 6), (7, 12), (13, 24), (25, usize::MAX)];
 
 fn bucket(lead: usize) -> usize {
     BUCKETS
@@ -156,15 +167,59 @@ const MIN_BUCKET_ERRORS: usize = 30;
 /// Sorted normalized validation errors per lead bucket, and per local hour-of-day block of
 /// their targets.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Stored")]
 pub struct Calibration {
     errors: Vec<Vec<f64>>,
-    /// The same errors by the target's hour-of-day block (empty in artifacts written before
-    /// they were kept: their bands then come from lead buckets alone).
+    /// The same errors by the target's hour-of-day block, each divided by the mean absolute
+    /// error of its lead's bucket: the hour's share of the error, whatever the lead. Artifacts
+    /// written before hold errors of every size here; they are not read (see [`Stored`]), so
+    /// their bands come from lead buckets alone until recalibration adds new ones.
     #[serde(default)]
     by_hour: Vec<Vec<f64>>,
+    /// Whether `by_hour` holds errors relative to their lead's (always, once read).
+    #[serde(default)]
+    relative: bool,
     /// Whether validation held holidays or events (then they are in the error distribution).
     pub special_seen: bool,
     pub n: usize,
+}
+
+/// A calibration as artifacts hold it, in the bucket layout they were written with.
+#[derive(Deserialize)]
+struct Stored {
+    errors: Vec<Vec<f64>>,
+    #[serde(default)]
+    by_hour: Vec<Vec<f64>>,
+    #[serde(default)]
+    relative: bool,
+    special_seen: bool,
+    n: usize,
+}
+
+impl From<Stored> for Calibration {
+    /// Five buckets are the layout before lead 1 had its own: leads 1-3's errors answer for
+    /// lead 1 and for leads 2-3, as they did.
+    fn from(s: Stored) -> Self {
+        let mut errors = s.errors;
+        if errors.len() == BUCKETS.len() - 1 {
+            errors.insert(1, errors[0].clone());
+        }
+        Self {
+            errors,
+            by_hour: if s.relative { s.by_hour } else { Vec::new() },
+            relative: true,
+            special_seen: s.special_seen,
+            n: s.n,
+        }
+    }
+}
+
+/// The mean absolute value of `z` (0 when empty).
+fn mean_abs<'a>(z: impl IntoIterator<Item = &'a f64>) -> f64 {
+    let (sum, n) = z
+        .into_iter()
+        .fold((0.0, 0usize), |(s, n), v| (s + v.abs(), n + 1));
+    if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
 /// A point's interval bounds and confidence.
@@ -223,17 +278,32 @@ impl Calibration {
         if c.errors.len() != BUCKETS.len() {
             c.errors = vec![Vec::new(); BUCKETS.len()];
         }
-        if c.by_hour.len() != HOUR_BLOCKS {
+        if c.by_hour.len() != HOUR_BLOCKS || !c.relative {
             c.by_hour = vec![Vec::new(); HOUR_BLOCKS];
+            c.relative = true;
         }
-        for (lead, hour, e, s) in errors {
-            if e.is_finite() && s > 0.0 {
-                c.errors[bucket(lead)].push(e / s);
-                c.by_hour[hour_block(hour)].push(e / s);
-                c.n += 1;
+        let new: Vec<(usize, u8, f64)> = errors
+            .into_iter()
+            .filter(|&(_, _, e, s)| e.is_finite() && s > 0.0)
+            .map(|(lead, hour, e, s)| (lead, hour, e / s))
+            .collect();
+        for &(lead, _, z) in &new {
+            c.errors[bucket(lead)].push(z);
+            c.n += 1;
+        }
+        for v in &mut c.errors {
+            v.sort_by(f64::total_cmp);
+        }
+        let size: Vec<f64> = (0..BUCKETS.len())
+            .map(|b| mean_abs(c.bucket_errors(b)))
+            .collect();
+        for (lead, hour, z) in new {
+            let m = size[bucket(lead)];
+            if m > 0.0 {
+                c.by_hour[hour_block(hour)].push(z / m);
             }
         }
-        for v in c.errors.iter_mut().chain(&mut c.by_hour) {
+        for v in &mut c.by_hour {
             v.sort_by(f64::total_cmp);
         }
         c.special_seen |= special_seen;
@@ -343,9 +413,12 @@ impl Calibration {
             };
         }
         let by_lead = conformal(z, yhat, s, tolerance, adapt);
+        // The hour's block holds errors relative to their lead's: at this lead's size.
+        let size = mean_abs(z);
         let Some(by_hour) = self
             .hour_errors(hour)
-            .map(|z| conformal(z, yhat, s, tolerance, adapt))
+            .filter(|_| size > 0.0)
+            .map(|h| conformal(h, yhat, s * size, tolerance, adapt))
         else {
             return by_lead;
         };
@@ -609,38 +682,97 @@ mod tests {
         assert!(wide.confidence < plain.confidence);
     }
 
-    #[test]
-    fn a_band_answers_for_the_hour_of_day_as_well_as_for_the_lead() {
-        // Forecasts from midnight: errors of 1 at night (hours 0-11, leads 1-12) and 10 in the
-        // afternoon and evening (hours 12-23, leads 13-24), 20 days of them.
-        let cal = Calibration::from_lead_errors(
-            (0..480).map(|i| {
-                let lead = 1 + i % 24;
-                let e = if lead <= 12 { 1.0 } else { 10.0 };
-                (lead, if (i / 24) % 2 == 0 { e } else { -e }, 1.0)
+    /// Validation errors from origins at 00 and 12 h, 20 days of them, of size `size(lead, hour)`
+    /// and alternating sign.
+    fn from_two_origins(size: impl Fn(usize, u8) -> f64) -> Calibration {
+        Calibration::from_errors(
+            (0..40).flat_map(|d| {
+                let origin = 12 * (d % 2);
+                let size = &size;
+                (1..=24).map(move |lead| {
+                    let hour = ((origin + lead - 1) % 24) as u8;
+                    let e = size(lead, hour);
+                    (lead, hour, if (d / 2) % 2 == 0 { e } else { -e }, 1.0)
+                })
             }),
             false,
-        );
+        )
+    }
+
+    #[test]
+    fn a_band_answers_for_the_hour_of_day_as_well_as_for_the_lead() {
         let cond = Conditions {
             history_hours: 10_000,
             ..Conditions::default()
         };
         let half = |b: Band| (b.hi80 - b.lo80) / 2.0 / scale(100.0, 100.0);
-        // Served at 16:00 for 17:00: lead 2 (night errors), hour 17 (evening errors): between.
-        let b = cal.band(100.0, 100.0, 2, 17, 0.2, &cond);
-        assert!((half(b) - 5.5).abs() < 1e-9, "{}", half(b));
-        // At 02:00 with lead 2, or at 20:00 with lead 21, both agree.
-        assert!((half(cal.band(100.0, 100.0, 2, 2, 0.2, &cond)) - 1.0).abs() < 1e-9);
-        assert!((half(cal.band(100.0, 100.0, 21, 20, 0.2, &cond)) - 10.0).abs() < 1e-9);
-        // Confidence is the mixture's: 10 is inside tolerance here, 1 always is.
+        let band = |c: &Calibration, lead, hour| c.band(100.0, 100.0, lead, hour, 0.2, &cond);
+        // Errors of 1 at night (hours 0-11) and 10 in the afternoon and evening, at every lead.
+        let cal = from_two_origins(|_, hour| if hour < 12 { 1.0 } else { 10.0 });
+        // Each lead's bucket holds both; the hour's block tells them apart, at the lead's size.
+        let (night, evening) = (half(band(&cal, 2, 2)), half(band(&cal, 2, 17)));
+        assert!(night < 6.0 && evening > 9.0, "{night} {evening}");
+        // Confidence is the mixture's: 10 is outside tolerance here, 1 always inside.
         let tol = 5.0 * scale(100.0, 100.0) / 100.0;
         let c = |lead, hour| cal.band(100.0, 100.0, lead, hour, tol, &cond).confidence;
-        assert!(c(2, 2) > 0.99 && c(21, 20) < 0.01);
-        assert!((c(2, 17) - 0.5).abs() < 0.01, "{}", c(2, 17));
-        // An artifact without hour-of-day errors answers by lead alone.
-        let mut old = cal.clone();
-        old.by_hour.clear();
-        assert!((half(old.band(100.0, 100.0, 2, 17, 0.2, &cond)) - 1.0).abs() < 1e-9);
+        assert!(c(2, 2) > c(2, 17) + 0.4, "{} {}", c(2, 2), c(2, 17));
+
+        // Errors of 1 at lead 1 and 10 at every later lead, whatever the hour: the hour's block
+        // holds them relative to their lead's, so it does not pull lead 1 towards the others.
+        let cal = from_two_origins(|lead, _| if lead == 1 { 1.0 } else { 10.0 });
+        for hour in [0, 5, 12, 17] {
+            assert!(
+                (half(band(&cal, 1, hour)) - 1.0).abs() < 1e-9,
+                "hour {hour}"
+            );
+            assert!(
+                (half(band(&cal, 5, hour)) - 10.0).abs() < 1e-9,
+                "hour {hour}"
+            );
+        }
+
+        // An artifact without hour-of-day errors answers by lead alone, and so does one written
+        // before they were relative to their lead's.
+        let mut json: serde_json::Value = serde_json::to_value(&cal).unwrap();
+        let only_lead = |json: &serde_json::Value| {
+            let c: Calibration = serde_json::from_value(json.clone()).unwrap();
+            half(band(&c, 2, 17))
+        };
+        json["by_hour"] = serde_json::json!([]);
+        assert!((only_lead(&json) - 10.0).abs() < 1e-9);
+        let mut hourly = from_two_origins(|_, hour| if hour < 12 { 1.0 } else { 10.0 });
+        hourly.relative = false;
+        let raw = serde_json::to_value(&hourly).unwrap();
+        hourly.by_hour.clear();
+        let lead_only = half(band(&hourly, 2, 17));
+        assert!((only_lead(&raw) - lead_only).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_artifact_with_leads_1_to_3_in_one_bucket_answers_for_lead_1_with_them() {
+        let cond = Conditions {
+            history_hours: 10_000,
+            ..Conditions::default()
+        };
+        // Five buckets, as written before lead 1 had its own: errors of 2 at leads 1-3, 7 at
+        // 4-6, none later.
+        let z = |e: f64| -> Vec<f64> { (0..40).map(|i| if i < 20 { -e } else { e }).collect() };
+        let old = serde_json::json!({
+            "errors": [z(2.0), z(7.0), [], [], []],
+            "special_seen": false,
+            "n": 80,
+        });
+        let c: Calibration = serde_json::from_value(old).unwrap();
+        let half = |lead: usize| {
+            let b = c.band(100.0, 100.0, lead, 0, 0.2, &cond);
+            (b.hi80 - b.lo80) / 2.0 / scale(100.0, 100.0)
+        };
+        assert!((half(1) - 2.0).abs() < 1e-9 && (half(3) - 2.0).abs() < 1e-9);
+        assert!((half(5) - 7.0).abs() < 1e-9, "{}", half(5));
+        // Recalibrated, it keeps them where they belong.
+        let r = c.with_errors([(5, 0, 7.0, 1.0)], false);
+        assert_eq!(r.errors.len(), BUCKETS.len());
+        assert_eq!(r.errors[2].len(), 41);
     }
 
     #[test]

@@ -61,8 +61,8 @@ pub struct LastHour {
     pub weight: f64,
     /// Its factor per further hour of lead.
     pub decay: f64,
-    /// The share of last week's hours anchored at the last hour (see [`anchor`]) in the forecast
-    /// at lead 1; 0 in artifacts written before it existed.
+    /// The share of last week's hours anchored at the last hour (see the module docs) in the
+    /// forecast at lead 1; 0 in artifacts written before it existed.
     #[serde(default)]
     pub blend: f64,
     /// Its factor per further hour of lead.
@@ -140,7 +140,7 @@ impl LastHour {
     /// the ratio alone, and with both parts.
     ///
     /// In two steps, each on a grid of weight and decay against leaving it out, and each only
-    /// with [`MIN_ORIGINS`] origins that have what it reads: first the ratio to the model's own
+    /// with 12 origins (`MIN_ORIGINS`) that have what it reads: first the ratio to the model's own
     /// forecast, then, on the forecasts it corrected, the blend with the anchored last week.
     ///
     /// The best of 60 on one window flatters itself, but where surprises do not persist the

@@ -301,11 +301,12 @@ impl Corrected {
         horizon: usize,
     ) -> Vec<Vec<f64>> {
         let mut inner: HashMap<usize, Vec<f64>> = HashMap::new();
-        for (q, h) in origins.iter().map(|&q| (q, horizon)).chain(
-            origins
-                .iter()
-                .filter_map(|q| Some((q.checked_sub(24)?, 24))),
-        ) {
+        // Without a ratio, no reference is read.
+        let references = origins
+            .iter()
+            .filter(|_| self.correction.weight > 0.0)
+            .filter_map(|q| Some((q.checked_sub(24)?, 24)));
+        for (q, h) in origins.iter().map(|&q| (q, horizon)).chain(references) {
             let known = inner.get(&q).map_or(0, Vec::len);
             if known < h.min(frame.len().saturating_sub(q)) {
                 inner.insert(q, self.inner.forecast(frame, w, q, h.max(known)));
@@ -558,14 +559,11 @@ mod tests {
                 .map(|s| (1.0 / specs.len() as f64, s.fit(&f, &w, end)))
                 .collect(),
         };
-        let model = Corrected {
-            inner: Box::new(every),
-            correction: LastHour {
-                weight: 0.6,
-                decay: 0.9,
-                blend: 0.5,
-                blend_decay: 0.8,
-            },
+        let correction = LastHour {
+            weight: 0.6,
+            decay: 0.9,
+            blend: 0.5,
+            blend_decay: 0.8,
         };
         // Origins 6 hours apart (each a day after another), a lone one, and the frame's last
         // hours, whose forecasts are cut short.
@@ -573,14 +571,22 @@ mod tests {
             .step_by(6)
             .chain([end - 100, f.len() - 3])
             .collect();
-        for horizon in [6, 24, 30] {
+        // With a ratio, and with the blend alone (no reference forecasts).
+        for (horizon, weight) in [(6, 0.6), (24, 0.6), (30, 0.6), (24, 0.0)] {
+            let model = Corrected {
+                inner: Box::new(every.clone()),
+                correction: LastHour {
+                    weight,
+                    ..correction
+                },
+            };
             let each = model.forecast_each(&f, &w, &origins, horizon);
             for (q, fc) in origins.iter().zip(&each) {
                 let one = model.forecast(&f, &w, *q, horizon);
                 assert_eq!(fc.len(), one.len());
                 assert!(
                     fc.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "origin {q}, horizon {horizon}"
+                    "origin {q}, horizon {horizon}, weight {weight}"
                 );
             }
         }

@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::confidence::{Calibration, scale};
+use super::confidence::{Calibration, Regime, Residual, scale};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::models::{Corrected, Holdout, LastHour, Model, ModelSpec};
@@ -528,7 +528,7 @@ pub fn recalibrate(
         return cal.clone();
     }
     let points = validate(model, frame, w, &origins, p, 24);
-    cal.with_errors(errors(frame, w, &points), special_seen(frame, &points))
+    cal.with_regime_errors(errors(frame, w, &points), special_seen(frame, &points))
 }
 
 /// Whether any target of `points` is a holiday or has an event on.
@@ -540,21 +540,25 @@ fn special_seen(frame: &Frame, points: &[(usize, usize, f64, f64)]) -> bool {
 }
 
 /// The residuals of `points` (lead, target's local hour, error, scale) that calibrations are
-/// made of.
+/// made of, each with its target's regime.
 fn errors<'a>(
     frame: &'a Frame,
     w: &'a Windows,
     points: &'a [(usize, usize, f64, f64)],
-) -> impl Iterator<Item = crate::forecast::confidence::Residual> + 'a {
+) -> impl Iterator<Item = (Residual, Regime)> + 'a {
     points.iter().map(|&(q, lead, y, f)| {
-        let hour = frame.local[q + lead - 1].hour;
-        (lead, hour, y - f, scale(f, level(w, q)))
+        let t = q + lead - 1;
+        let hour = frame.local[t].hour;
+        (
+            (lead, hour, y - f, scale(f, level(w, q))),
+            Regime::of(frame, t),
+        )
     })
 }
 
 /// Calibration from out-of-sample forecasts of one model.
 pub fn calibrate(frame: &Frame, w: &Windows, points: &[(usize, usize, f64, f64)]) -> Calibration {
-    Calibration::from_errors(errors(frame, w, points), special_seen(frame, points))
+    Calibration::default().with_regime_errors(errors(frame, w, points), special_seen(frame, points))
 }
 
 #[cfg(test)]
@@ -860,5 +864,90 @@ mod tests {
         }
         let wl = Windows::new(&later.y);
         assert_eq!(recalibrate(&later, &wl, &model, &calm, trained_until, p), r);
+    }
+
+    #[test]
+    fn calibration_learns_the_size_of_errors_of_wet_hours_from_the_series_columns() {
+        use crate::forecast::frame::Exog;
+        // Rain every fourth day (hourly precipitation), with a daily sum beside it that must
+        // not count, and a weather category that follows the rain.
+        let n = 24 * 40;
+        let wet_at = |t: usize| (t / 24) % 4 == 1;
+        let precip: Vec<f64> = (0..n).map(|t| if wet_at(t) { 1.5 } else { 0.0 }).collect();
+        let exog = vec![
+            Exog {
+                name: "precip_mm".into(),
+                categorical: false,
+                values: precip,
+            },
+            Exog {
+                name: "precip_24h_mm".into(),
+                categorical: false,
+                values: vec![3.0; n],
+            },
+            Exog {
+                name: "weather".into(),
+                categorical: true,
+                values: (0..n).map(|t| if wet_at(t) { 2.0 } else { 0.0 }).collect(),
+            },
+        ];
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
+        let f = Frame::from_parts(
+            "t",
+            Hour::from_unix(1_767_225_600).unwrap(),
+            vec![100.0; n],
+            &cal,
+            exog,
+            &[],
+        );
+        let w = Windows::new(&f.y);
+        assert_eq!(
+            Regime::of(&f, 24 + 3),
+            Regime {
+                wet: Some(true),
+                weather: Some(2)
+            }
+        );
+        assert_eq!(
+            Regime::of(&f, 3),
+            Regime {
+                wet: Some(false),
+                weather: Some(0)
+            }
+        );
+        // Forecasts from every sixth hour: errors of 4 when dry, 16 when wet, alternating.
+        let points: Points = (24 * 8..n - 24)
+            .step_by(6)
+            .flat_map(|q| {
+                (1..=24).map(move |lead| {
+                    let t = q + lead - 1;
+                    let e = if wet_at(t) { 16.0 } else { 4.0 };
+                    let sign = if (q + lead) % 2 == 0 { 1.0 } else { -1.0 };
+                    (q, lead, 100.0 + sign * e, 100.0)
+                })
+            })
+            .collect();
+        let c = calibrate(&f, &w, &points);
+        let (wet, dry) = (
+            c.regime_size(&Regime::of(&f, 24 + 3)),
+            c.regime_size(&Regime::of(&f, 3)),
+        );
+        // Wet errors are 16 / (0.25 * 16 + 0.75 * 4) = 2.29 times the usual, dry ones 0.57.
+        assert!(wet > 1.9 && dry < 0.65, "wet {wet}, dry {dry}");
+        let cond = |pos: usize| {
+            crate::forecast::confidence::Conditions {
+                history_hours: 10_000,
+                ..crate::forecast::confidence::Conditions::default()
+            }
+            .at(&f, pos)
+        };
+        let band = |pos: usize| c.band(100.0, 100.0, 3, f.local[pos].hour, 0.1, &cond(pos));
+        let (b_wet, b_dry) = (band(24 + 3), band(3));
+        // Errors of 4 are within 10%, errors of 16 are not.
+        assert!(
+            b_dry.confidence > 0.9 && b_wet.confidence < 0.1,
+            "{b_dry:?} {b_wet:?}"
+        );
+        assert!(b_wet.hi80 - b_wet.lo80 > 3.0 * (b_dry.hi80 - b_dry.lo80));
     }
 }

@@ -74,6 +74,15 @@ pub fn scale(yhat: f64, level: f64) -> f64 {
     (yhat.max(0.02 * l).powf(0.75) * l.powf(0.25)).max(1e-9)
 }
 
+/// How much larger than usual the errors of a holiday or bridge day are taken to be when
+/// validation held none. Measured over the 45 rolling windows of `scripts/rolling`, the served
+/// forecasts' errors on holidays, relative to the forecast, were 1.6 (worldcup98) to 4.3 (nyc)
+/// times those of other hours; the rule was 1.5 before (45 windows, calibration error / Brier:
+/// 0.0436 / 0.1607 with 1.5, 0.0434 / 0.1603 with 2). Applying it also when validation held a
+/// holiday (its errors are then in the distribution, diluted) lowered Brier further (0.1590)
+/// but raised the calibration error on worldcup98's test window from 0.047 to 0.098.
+const UNSEEN_SPECIAL_DAY: f64 = 2.0;
+
 /// What a point knows about itself that validation may not have covered.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Conditions {
@@ -152,7 +161,7 @@ impl Conditions {
     pub fn inflation(&self, cal: &Calibration) -> f64 {
         let mut f = cal.regime_size(&self.regime);
         if self.special_day && !cal.special_seen {
-            f *= 1.5;
+            f *= UNSEEN_SPECIAL_DAY;
         }
         if self.event {
             f *= 1.3;

@@ -107,6 +107,33 @@ impl Frame {
         self.start.plus(pos as i64)
     }
 
+    /// The exogenous columns as a model trained on `names` reads them: in that order, a column
+    /// this frame lacks as missing values (NaN) throughout, a column it has beyond them dropped.
+    /// Models read exogenous columns by position, and a frame from the store has the weather
+    /// variables seen in its own span: serving's weeks may lack one that training's history held
+    /// (a season without snow), which would shift every later column into the wrong feature.
+    /// Returns the names of the columns that were missing.
+    pub fn align_exog(&mut self, names: &[String]) -> Vec<String> {
+        let n = self.len();
+        let mut have: BTreeMap<String, Exog> =
+            self.exog.drain(..).map(|e| (e.name.clone(), e)).collect();
+        let mut missing = Vec::new();
+        self.exog = names
+            .iter()
+            .map(|name| {
+                have.remove(name).unwrap_or_else(|| {
+                    missing.push(name.clone());
+                    Exog {
+                        name: name.clone(),
+                        categorical: name.eq_ignore_ascii_case("weather"),
+                        values: vec![f64::NAN; n],
+                    }
+                })
+            })
+            .collect();
+        missing
+    }
+
     /// True when every observed demand is >= 0 (forecasts are then clipped at 0).
     pub fn non_negative(&self) -> bool {
         self.y.iter().all(|v| v.is_nan() || *v >= 0.0)
@@ -483,6 +510,39 @@ mod tests {
     fn interpolation_is_linear_inside_and_constant_at_the_ends() {
         let v = interpolate(&[None, Some(1.0), None, None, Some(4.0), None]);
         assert_eq!(v, vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
+    }
+
+    #[test]
+    fn exogenous_columns_align_to_a_models_names_missing_ones_as_nan() {
+        let cal = Calendar::new(TimeZone::LIMA, crate::domain::CalendarName::None, []);
+        let col = |name: &str, v: f64| Exog {
+            name: name.into(),
+            categorical: false,
+            values: vec![v; 3],
+        };
+        let mut f = Frame::from_parts(
+            "t",
+            Hour::from_unix(1_767_225_600).unwrap(),
+            vec![1.0; 3],
+            &cal,
+            vec![col("humidity_pct", 80.0), col("temp_c", 20.0)],
+            &[],
+        );
+        let names: Vec<String> = ["temp_c", "weather", "wind_kmh"].map(String::from).into();
+        let missing = f.align_exog(&names);
+        assert_eq!(missing, ["weather", "wind_kmh"]);
+        let got: Vec<(&str, bool, f64)> = f
+            .exog
+            .iter()
+            .map(|e| (e.name.as_str(), e.categorical, e.values[1]))
+            .collect();
+        assert_eq!(got[0], ("temp_c", false, 20.0));
+        assert!(got[1].1 && got[1].2.is_nan() && got[2].2.is_nan() && !got[2].1);
+        assert_eq!(
+            got.len(),
+            3,
+            "humidity, which the model never read, is dropped"
+        );
     }
 
     #[test]

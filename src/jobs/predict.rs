@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::domain::{Hour, SeriesId};
 use crate::forecast::ForecastPoint;
 use crate::forecast::confidence::{Adaptive, Conditions};
-use crate::forecast::features::{Windows, level};
+use crate::forecast::features::{BASE_FEATURES, Windows, level};
 use crate::forecast::models::LOOKBACK_HOURS;
 use crate::forecast::registry::Registry;
 use crate::forecast::trainer::{RECALIBRATION_DAYS, recalibrate};
@@ -51,8 +51,27 @@ pub async fn forecast(
     })?;
     let artifact = Registry::read(std::path::Path::new(&champion.path))?;
     let last = origin.map(|o| o.plus(-1));
-    let (frame, p) =
+    let (mut frame, p) =
         super::history::load(store, settings, &series, last, horizon, Some(HISTORY_HOURS)).await?;
+    // The champion reads the weather columns it was trained on, in their order, whatever these
+    // weeks hold.
+    let base = BASE_FEATURES.len();
+    anyhow::ensure!(
+        artifact.features.len() >= base
+            && artifact.features[..base].iter().eq(BASE_FEATURES.iter()),
+        "model {} of series {id} was trained on features this version does not compute: \
+         retrain it (prescale train --series {id})",
+        champion.version
+    );
+    let missing = frame.align_exog(&artifact.features[base..]);
+    if !missing.is_empty() {
+        tracing::warn!(
+            series = %id,
+            missing = ?missing,
+            "weather variables the model was trained on have no values in the weeks it reads: \
+             they are read as missing"
+        );
+    }
     let w = Windows::new(&frame.y);
     let clip = frame.non_negative();
     let yhat = artifact.model.forecast(&frame, &w, p, horizon);

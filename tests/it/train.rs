@@ -438,3 +438,58 @@ on_each_backend!(
             .unwrap();
     }
 );
+
+on_each_backend!(
+    a_weather_variable_absent_from_the_weeks_served_is_read_as_missing_not_shifted,
+    |db| {
+        // The first 100 days of the bikeshare series with its temperature, twice: one with a
+        // snowfall column of zeros throughout, one where snowfall was recorded only in the first
+        // ten days (long before the weeks a forecast reads). Both train on the same values
+        // (a gap takes the last value, 0); served, the second's weeks hold no snowfall at all.
+        let text = std::fs::read_to_string(repo_file("datasets/dc_bikeshare_hourly.csv")).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (y, temp) = (col("y"), col("temp_c"));
+        let rows: Vec<Vec<&str>> = lines
+            .take(24 * 100)
+            .map(|l| l.split(',').collect())
+            .collect();
+        let csv = |snow_days: usize| {
+            let mut out = String::from("timestamp,y,snowfall_cm,temp_c\n");
+            for (i, r) in rows.iter().enumerate() {
+                let snow = if i < 24 * snow_days { "0" } else { "" };
+                out.push_str(&format!("{},{},{snow},{}\n", r[0], r[y], r[temp]));
+            }
+            out
+        };
+        let s = settings(&db);
+        // Ridge reads the weather columns (by position, as every model that reads them).
+        let specs = [prescale::forecast::ModelSpec::Linear { penalty: 1.0 }];
+        let mut forecasts = Vec::new();
+        for (name, snow_days) in [("always", 100), ("early", 10)] {
+            let mut opts = options(name);
+            opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+            import(
+                &db,
+                &db.write(&format!("{name}.csv"), &csv(snow_days)),
+                &opts,
+            )
+            .await
+            .unwrap();
+            let id = SeriesId::parse(name).unwrap();
+            retrain::retrain(&db.store, &s, &id, &specs).await.unwrap();
+            let f = predict::forecast(&db.store, &s, &id, 24, None)
+                .await
+                .unwrap();
+            forecasts.push(f.points);
+        }
+        for (a, b) in forecasts[0].iter().zip(&forecasts[1]) {
+            assert!(
+                (a.expected - b.expected).abs() < 1e-6
+                    && (a.confidence - b.confidence).abs() < 1e-9,
+                "{a:?} against {b:?}"
+            );
+        }
+    }
+);

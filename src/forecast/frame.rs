@@ -39,11 +39,16 @@ impl LocalHour {
 }
 
 /// An exogenous column on the grid: numeric (interpolated) or categorical (category index).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Exog {
     pub name: String,
     pub categorical: bool,
     pub values: Vec<f64>,
+    /// A categorical column from the store: the sorted distinct stored codes its indexes are
+    /// ranks in (empty otherwise). A model keeps its training's (see
+    /// [`Frame::rank_categories_as`]).
+    #[serde(skip)]
+    pub codes: Vec<f64>,
 }
 
 /// Event features per grid hour: what is on, what is about to start, what just ended.
@@ -127,11 +132,40 @@ impl Frame {
                         name: name.clone(),
                         categorical: name.eq_ignore_ascii_case("weather"),
                         values: vec![f64::NAN; n],
+                        codes: Vec::new(),
                     }
                 })
             })
             .collect();
         missing
+    }
+
+    /// The stored codes of each categorical column from the store, sorted: what its category
+    /// indexes are ranks in.
+    pub fn categories(&self) -> BTreeMap<String, Vec<f64>> {
+        self.exog
+            .iter()
+            .filter(|e| e.categorical && !e.codes.is_empty())
+            .map(|e| (e.name.clone(), e.codes.clone()))
+            .collect()
+    }
+
+    /// Re-indexes categorical columns from the store as ranks in `categories` (a model's
+    /// training codes) instead of in this frame's own. A frame's indexes rank the codes its
+    /// span holds: served weeks without the lowest code a training year held would shift every
+    /// category by one. A code training never saw takes the index of the next higher one it did.
+    pub fn rank_categories_as(&mut self, categories: &BTreeMap<String, Vec<f64>>) {
+        for e in self.exog.iter_mut().filter(|e| e.categorical) {
+            let (Some(to), false) = (categories.get(&e.name), e.codes.is_empty()) else {
+                continue;
+            };
+            for v in &mut e.values {
+                if let Some(&code) = (v.is_finite()).then(|| e.codes.get(*v as usize)).flatten() {
+                    *v = to.partition_point(|c| *c < code) as f64;
+                }
+            }
+            e.codes = to.clone();
+        }
     }
 
     /// True when every observed demand is >= 0 (forecasts are then clipped at 0).
@@ -355,12 +389,14 @@ fn column(name: &str, raw: &[Option<String>]) -> Exog {
             name: name.to_owned(),
             categorical: true,
             values: categories(raw),
+            codes: Vec::new(),
         };
     }
     Exog {
         name: name.to_owned(),
         categorical: false,
         values: interpolate(&numeric),
+        codes: Vec::new(),
     }
 }
 
@@ -369,16 +405,21 @@ impl Exog {
     /// value over gaps (else the next); every other variable is interpolated linearly.
     pub fn from_values(name: &str, values: &[Option<f64>]) -> Self {
         if name == "weather" {
+            let mut codes: Vec<f64> = values.iter().flatten().copied().collect();
+            codes.sort_by(f64::total_cmp);
+            codes.dedup();
             return Self {
                 name: name.to_owned(),
                 categorical: true,
                 values: categories(values),
+                codes,
             };
         }
         Self {
             name: name.to_owned(),
             categorical: false,
             values: interpolate(values),
+            codes: Vec::new(),
         }
     }
 }
@@ -517,8 +558,8 @@ mod tests {
         let cal = Calendar::new(TimeZone::LIMA, crate::domain::CalendarName::None, []);
         let col = |name: &str, v: f64| Exog {
             name: name.into(),
-            categorical: false,
             values: vec![v; 3],
+            ..Exog::default()
         };
         let mut f = Frame::from_parts(
             "t",
@@ -543,6 +584,32 @@ mod tests {
             3,
             "humidity, which the model never read, is dropped"
         );
+    }
+
+    #[test]
+    fn stored_categories_rank_as_a_models_training_codes() {
+        // Served weeks with codes 2 and 3 only, gaps carried; training had 1, 2, 3 and 4.
+        let served = Exog::from_values("weather", &[Some(3.0), None, Some(2.0), Some(5.0)]);
+        assert_eq!(served.values, vec![1.0, 1.0, 0.0, 2.0]);
+        assert_eq!(served.codes, vec![2.0, 3.0, 5.0]);
+        let cal = Calendar::new(TimeZone::LIMA, crate::domain::CalendarName::None, []);
+        let mut f = Frame::from_parts(
+            "t",
+            Hour::from_unix(1_767_225_600).unwrap(),
+            vec![1.0; 4],
+            &cal,
+            vec![served],
+            &[],
+        );
+        let training = BTreeMap::from([("weather".to_owned(), vec![1.0, 2.0, 3.0, 4.0])]);
+        f.rank_categories_as(&training);
+        // 3 and 2 as training indexed them; 5, never seen, after every code it saw.
+        assert_eq!(f.exog[0].values, vec![2.0, 2.0, 1.0, 4.0]);
+        assert_eq!(f.categories(), training);
+        // A model with no codes of its own (an artifact written before) leaves the frame's.
+        let mut g = f.clone();
+        g.rank_categories_as(&BTreeMap::new());
+        assert_eq!(g.exog, f.exog);
     }
 
     #[test]

@@ -59,6 +59,12 @@ pub struct Artifact {
     #[serde(with = "finite_or_null")]
     pub validation_mae: f64,
     pub features: Vec<String>,
+    /// The stored codes of each categorical weather column, as training ranked them (see
+    /// [`Frame::rank_categories_as`](super::frame::Frame::rank_categories_as)). Artifacts
+    /// written before have none: their columns are ranked in the served frame's own codes, as
+    /// they were.
+    #[serde(default)]
+    pub categories: std::collections::BTreeMap<String, Vec<f64>>,
     pub calibration: Calibration,
     pub model: Model,
 }
@@ -191,6 +197,7 @@ mod tests {
             validation: Vec::new(),
             validation_mae: 1.0,
             features: Vec::new(),
+            categories: Default::default(),
             calibration: Calibration::default(),
             model: Model::SeasonalNaive { period: 24 },
         }

@@ -879,16 +879,19 @@ mod tests {
                 name: "precip_mm".into(),
                 categorical: false,
                 values: precip,
+                codes: Vec::new(),
             },
             Exog {
                 name: "precip_24h_mm".into(),
                 categorical: false,
                 values: vec![3.0; n],
+                codes: Vec::new(),
             },
             Exog {
                 name: "weather".into(),
                 categorical: true,
                 values: (0..n).map(|t| if wet_at(t) { 2.0 } else { 0.0 }).collect(),
+                codes: Vec::new(),
             },
         ];
         let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, []);

@@ -53,8 +53,8 @@ pub async fn forecast(
     let last = origin.map(|o| o.plus(-1));
     let (mut frame, p) =
         super::history::load(store, settings, &series, last, horizon, Some(HISTORY_HOURS)).await?;
-    // The champion reads the weather columns it was trained on, in their order, whatever these
-    // weeks hold.
+    // The champion reads the weather columns it was trained on, in their order, and their
+    // categories ranked as in training, whatever these weeks hold.
     let base = BASE_FEATURES.len();
     anyhow::ensure!(
         artifact.features.len() >= base
@@ -64,6 +64,7 @@ pub async fn forecast(
         champion.version
     );
     let missing = frame.align_exog(&artifact.features[base..]);
+    frame.rank_categories_as(&artifact.categories);
     if !missing.is_empty() {
         tracing::warn!(
             series = %id,

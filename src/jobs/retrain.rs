@@ -55,6 +55,15 @@ fn compare(
     if champion.features != FeatureSet::for_frame(frame).names {
         return Comparison::InputsChanged;
     }
+    // The champion reads the weather's categories as its training ranked them.
+    let mut ranked;
+    let frame = if champion.categories.is_empty() || champion.categories == frame.categories() {
+        frame
+    } else {
+        ranked = frame.clone();
+        ranked.rank_categories_as(&champion.categories);
+        &ranked
+    };
     let champ_end = (frame.start.hours_until(champion.train_end) + 1).max(0) as usize;
     let mut origins: Vec<usize> = new_points
         .iter()
@@ -194,6 +203,7 @@ pub async fn retrain(
         validation: trained.validation.clone(),
         validation_mae: trained.validation_mae,
         features: FeatureSet::for_frame(&frame).names,
+        categories: frame.categories(),
         calibration: trained.calibration.clone(),
         model: trained.model,
     };

@@ -493,3 +493,60 @@ on_each_backend!(
         }
     }
 );
+
+on_each_backend!(
+    served_weeks_without_the_lowest_weather_code_read_the_codes_as_training_ranked_them,
+    |db| {
+        // The bikeshare series' first 100 days with its weather code, and a code 0 (sunny)
+        // recorded in the first three days only: the weeks a forecast reads hold codes 1-4.
+        let text = std::fs::read_to_string(repo_file("datasets/dc_bikeshare_hourly.csv")).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (y, weather) = (col("y"), col("weather"));
+        let mut csv = String::from("timestamp,y,weather\n");
+        for (i, l) in lines.take(24 * 100).enumerate() {
+            let r: Vec<&str> = l.split(',').collect();
+            let code = if i < 72 && i % 2 == 0 {
+                "0"
+            } else {
+                r[weather]
+            };
+            csv.push_str(&format!("{},{},{code}\n", r[0], r[y]));
+        }
+        let mut opts = options("coded");
+        opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());
+        import(&db, &db.write("coded.csv", &csv), &opts)
+            .await
+            .unwrap();
+        let s = settings(&db);
+        let id = SeriesId::parse("coded").unwrap();
+        let specs = [prescale::forecast::ModelSpec::Linear { penalty: 1.0 }];
+        retrain::retrain(&db.store, &s, &id, &specs).await.unwrap();
+        let served = predict::forecast(&db.store, &s, &id, 24, None)
+            .await
+            .unwrap();
+        // The champion on the whole history, ranked as in training.
+        let champion = db.store.champion(&id).await.unwrap().unwrap();
+        let artifact =
+            prescale::forecast::registry::Registry::read(std::path::Path::new(&champion.path))
+                .unwrap();
+        assert_eq!(
+            artifact.categories["weather"],
+            vec![0.0, 1.0, 2.0, 3.0, 4.0]
+        );
+        let series = db.store.series(&id).await.unwrap().unwrap();
+        let (frame, p) = prescale::jobs::history::load(&db.store, &s, &series, None, 24, None)
+            .await
+            .unwrap();
+        let w = prescale::forecast::features::Windows::new(&frame.y);
+        let whole = artifact.model.forecast(&frame, &w, p, 24);
+        for (a, b) in served.points.iter().zip(&whole) {
+            assert!(
+                (a.expected - b.max(0.0)).abs() < 1e-6,
+                "{} against {b}",
+                a.expected
+            );
+        }
+    }
+);

@@ -799,15 +799,25 @@ mod tests {
         );
     }
 
-    /// Errors N(0, 6) in dry hours and N(0, 24) in wet ones (one hour in five), at level 100.
-    fn rainy_errors(normal: &mut impl FnMut() -> f64, n: usize) -> Vec<(Residual, Regime)> {
+    /// `n` simulated errors at level 100, N(0, sd.0) in dry hours and N(0, sd.1) in those `wet`
+    /// says, each in its regime.
+    fn simulated(
+        seed: u64,
+        n: usize,
+        wet: impl Fn(usize) -> bool,
+        sd: (f64, f64),
+        regime: impl Fn(bool) -> Regime,
+    ) -> Vec<(Residual, Regime)> {
+        let mut s = seed;
         (0..n)
             .map(|i| {
-                let wet = i % 5 == 0;
-                let sd = if wet { 24.0 } else { 6.0 };
                 let lead = 1 + i % 24;
-                let r = (lead, midnight(lead), sd * normal(), scale(100.0, 100.0));
-                (r, rain(wet))
+                let sd = if wet(i) { sd.1 } else { sd.0 };
+                let e = sd * crate::bench::normal(&mut s);
+                (
+                    (lead, midnight(lead), e, scale(100.0, 100.0)),
+                    regime(wet(i)),
+                )
             })
             .collect()
     }
@@ -821,9 +831,10 @@ mod tests {
 
     #[test]
     fn wet_hours_get_bands_and_confidence_of_their_own_errors() {
-        let mut s = 11u64;
+        // Errors N(0, 6) in dry hours and N(0, 24) in wet ones (one hour in five).
+        let errors = simulated(11, 12_000, |i| i % 5 == 0, (6.0, 24.0), rain);
+        let mut s = 12u64;
         let mut normal = || crate::bench::normal(&mut s);
-        let errors = rainy_errors(&mut normal, 4000);
         let cal = Calibration::default().with_regime_errors(errors.iter().copied(), true);
         // The same errors without their regimes: one distribution for both kinds of hour.
         let pooled = Calibration::from_errors(errors.iter().map(|e| e.0), true);
@@ -849,7 +860,8 @@ mod tests {
             }
             let (c80, c95) = (in80 as f64 / n as f64, in95 as f64 / n as f64);
             let (conf, conf_pooled) = (conf / n as f64, conf_pooled / n as f64);
-            // Mean absolute errors are known to 1/sqrt(800) or so: sizes are shrunk a little.
+            // 2,400 wet errors: the wet size (2.5 times the usual) is shrunk by 288 pseudo-errors
+            // to 2.34, so wet bands are a little narrow.
             assert!((0.74..=0.86).contains(&c80), "wet {wet}: coverage80 {c80}");
             assert!((0.91..=0.98).contains(&c95), "wet {wet}: coverage95 {c95}");
             assert!(
@@ -866,16 +878,8 @@ mod tests {
 
     #[test]
     fn a_regime_seen_in_few_errors_is_shrunk_towards_the_usual_and_old_artifacts_read_as_usual() {
-        let mut s = 5u64;
-        let mut normal = || crate::bench::normal(&mut s);
         // Twenty wet errors, ten times the dry ones' size.
-        let errors: Vec<(Residual, Regime)> = (0..2000)
-            .map(|i| {
-                let wet = i % 100 == 0;
-                let sd = if wet { 50.0 } else { 5.0 };
-                ((1 + i % 24, 0, sd * normal(), 1.0), rain(wet))
-            })
-            .collect();
+        let errors = simulated(5, 2000, |i| i % 100 == 0, (5.0, 50.0), rain);
         let cal = Calibration::default().with_regime_errors(errors, true);
         let wet = cal.regime_size(&rain(true));
         assert!(wet > 1.5 && wet < 5.0, "wet size {wet}");
@@ -899,21 +903,18 @@ mod tests {
 
     #[test]
     fn rain_and_a_weather_category_that_go_together_are_not_counted_twice() {
-        let mut s = 3u64;
-        let mut normal = || crate::bench::normal(&mut s);
         // Category 2 is exactly the wet hours (one day in four): rain explains it, the category
         // adds nothing.
-        let errors: Vec<(Residual, Regime)> = (0..4000)
-            .map(|i| {
-                let wet = (i / 24) % 4 == 0;
-                let sd = if wet { 20.0 } else { 5.0 };
-                let regime = Regime {
-                    wet: Some(wet),
-                    weather: Some(if wet { 2 } else { 0 }),
-                };
-                ((1 + i % 24, 0, sd * normal(), 1.0), regime)
-            })
-            .collect();
+        let errors = simulated(
+            3,
+            4000,
+            |i| (i / 24) % 4 == 0,
+            (5.0, 20.0),
+            |wet| Regime {
+                wet: Some(wet),
+                weather: Some(if wet { 2 } else { 0 }),
+            },
+        );
         let cal = Calibration::default().with_regime_errors(errors, true);
         let both = Regime {
             wet: Some(true),

@@ -439,6 +439,24 @@ on_each_backend!(
     }
 );
 
+/// The bikeshare series' first `days` days: each row's timestamp and the `columns` asked for.
+fn dc_days(days: usize, columns: &[&str]) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(repo_file("datasets/dc_bikeshare_hourly.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at: Vec<usize> = std::iter::once("timestamp")
+        .chain(columns.iter().copied())
+        .map(|c| header.iter().position(|h| *h == c).unwrap())
+        .collect();
+    lines
+        .take(24 * days)
+        .map(|l| {
+            let r: Vec<&str> = l.split(',').collect();
+            at.iter().map(|&i| r[i].to_owned()).collect()
+        })
+        .collect()
+}
+
 on_each_backend!(
     a_weather_variable_absent_from_the_weeks_served_is_read_as_missing_not_shifted,
     |db| {
@@ -446,20 +464,12 @@ on_each_backend!(
         // snowfall column of zeros throughout, one where snowfall was recorded only in the first
         // ten days (long before the weeks a forecast reads). Both train on the same values
         // (a gap takes the last value, 0); served, the second's weeks hold no snowfall at all.
-        let text = std::fs::read_to_string(repo_file("datasets/dc_bikeshare_hourly.csv")).unwrap();
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-        let (y, temp) = (col("y"), col("temp_c"));
-        let rows: Vec<Vec<&str>> = lines
-            .take(24 * 100)
-            .map(|l| l.split(',').collect())
-            .collect();
+        let rows = dc_days(100, &["y", "temp_c"]);
         let csv = |snow_days: usize| {
             let mut out = String::from("timestamp,y,snowfall_cm,temp_c\n");
             for (i, r) in rows.iter().enumerate() {
                 let snow = if i < 24 * snow_days { "0" } else { "" };
-                out.push_str(&format!("{},{},{snow},{}\n", r[0], r[y], r[temp]));
+                out.push_str(&format!("{},{},{snow},{}\n", r[0], r[1], r[2]));
             }
             out
         };
@@ -499,20 +509,10 @@ on_each_backend!(
     |db| {
         // The bikeshare series' first 100 days with its weather code, and a code 0 (sunny)
         // recorded in the first three days only: the weeks a forecast reads hold codes 1-4.
-        let text = std::fs::read_to_string(repo_file("datasets/dc_bikeshare_hourly.csv")).unwrap();
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-        let (y, weather) = (col("y"), col("weather"));
         let mut csv = String::from("timestamp,y,weather\n");
-        for (i, l) in lines.take(24 * 100).enumerate() {
-            let r: Vec<&str> = l.split(',').collect();
-            let code = if i < 72 && i % 2 == 0 {
-                "0"
-            } else {
-                r[weather]
-            };
-            csv.push_str(&format!("{},{},{code}\n", r[0], r[y]));
+        for (i, r) in dc_days(100, &["y", "weather"]).iter().enumerate() {
+            let code = if i < 72 && i % 2 == 0 { "0" } else { &r[2] };
+            csv.push_str(&format!("{},{},{code}\n", r[0], r[1]));
         }
         let mut opts = options("coded");
         opts.time_zone = Some(TimeZone::parse("America/New_York").unwrap());

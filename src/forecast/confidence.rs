@@ -75,8 +75,8 @@ pub fn scale(yhat: f64, level: f64) -> f64 {
 }
 
 /// How much larger than usual the errors of a holiday or bridge day are taken to be when
-/// validation held none. Measured over the 45 rolling windows of `scripts/rolling`, the served
-/// forecasts' errors on holidays, relative to the forecast, were 1.6 (worldcup98) to 4.3 (nyc)
+/// validation held none. Measured over the 45 rolling windows of `scripts/rolling`, the
+/// backtests' errors on holidays, relative to the forecast, were 1.6 (worldcup98) to 4.3 (nyc)
 /// times those of other hours; the rule was 1.5 before (45 windows, calibration error / Brier:
 /// 0.0436 / 0.1607 with 1.5, 0.0434 / 0.1603 with 2). Applying it also when validation held a
 /// holiday (its errors are then in the distribution, diluted) lowered Brier further (0.1590)
@@ -187,8 +187,8 @@ impl Conditions {
 /// Each factor's size of error is learnt from the validation errors (see
 /// [`Calibration::with_regime_errors`]); a factor a series has no column for is left out.
 /// Holidays are not a factor: learnt from two weeks of validation, their size made the
-/// calibration error of the shared test windows worse on three of five datasets (worldcup98
-/// 0.047 -> 0.071, nyc 0.037 -> 0.057, uber 0.018 -> 0.037), so the rule for an unseen
+/// calibration error of the shared test windows worse where only it could act (worldcup98 0.047
+/// -> 0.071, nyc 0.037 -> 0.057: neither has a weather column), so the rule for an unseen
 /// special day stays (see [`Conditions::inflation`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Regime {

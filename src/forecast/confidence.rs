@@ -32,7 +32,7 @@
 //! Conditions that make a forecast less trustworthy than the validation period widen the scale:
 //! a holiday or event hour, missing recent observations, a short history, and a last day whose
 //! errors were larger than usual (errors come in spells: a storm's first day warns of its
-//! second).
+//! second). Rain has its own size of error, learnt from validation (see [`Regime`]).
 
 use std::collections::BTreeMap;
 

@@ -306,9 +306,7 @@ pub fn context_from_csv(
         .with_context(|| format!("{}: no timestamp column", path.display()))?;
     let hol = find(&|c| c == "holiday");
     let temp = find(&|c| c.starts_with("temp"));
-    let precip = find(&|c| {
-        c.starts_with("precip") && !c.contains("6h") && !c.contains("24h") || c.starts_with("rain")
-    });
+    let precip = find(&|c| crate::domain::is_hourly_precipitation(c));
     let mut acc: BTreeMap<NaiveDate, (bool, f64, usize, f64, bool)> = BTreeMap::new();
     for rec in r.records() {
         let rec = rec?;

@@ -229,9 +229,7 @@ pub async fn from_store(
             if name.starts_with("temp") && !name.contains("feels") {
                 e.0 += v;
                 e.1 += 1;
-            } else if (name.starts_with("precip") && !name.contains("6h") && !name.contains("24h"))
-                || name.starts_with("rain")
-            {
+            } else if crate::domain::is_hourly_precipitation(name) {
                 e.2 += v;
                 e.3 = true;
             }

@@ -11,7 +11,7 @@ pub mod weather;
 pub use calendar::{Calendar, CalendarName, DayKind, Holiday};
 pub use events::{EventId, SpecialEvent};
 pub use series::{Demand, Hour, Observation, Series, SeriesId, TimeZone, Tolerance};
-pub use weather::{WeatherHour, WeatherKind, WeatherVariable};
+pub use weather::{WeatherHour, WeatherKind, WeatherVariable, is_hourly_precipitation};
 
 /// A value that broke its type's rule; the message names the value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

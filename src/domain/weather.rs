@@ -61,6 +61,22 @@ impl WeatherVariable {
     }
 }
 
+/// Whether a weather column or variable is an hour's precipitation: `precip*` or `rain*`
+/// (whatever the case), but not a sum over the last 6 or 24 hours (`precip_6h_mm`).
+/// Reports sum it by day; confidence reads it as rain (see `forecast::confidence::Regime`).
+pub fn is_hourly_precipitation(name: &str) -> bool {
+    let starts = |p: &str| {
+        name.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    };
+    let holds = |s: &[u8]| {
+        name.as_bytes()
+            .windows(s.len())
+            .any(|w| w.eq_ignore_ascii_case(s))
+    };
+    (starts("precip") || starts("rain")) && !holds(b"6h") && !holds(b"24h")
+}
+
 impl TryFrom<String> for WeatherVariable {
     type Error = DomainError;
     fn try_from(raw: String) -> Result<Self, DomainError> {
@@ -85,4 +101,26 @@ impl fmt::Display for WeatherVariable {
 pub struct WeatherHour {
     pub hour: Hour,
     pub values: BTreeMap<WeatherVariable, f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hourly_precipitation_is_named_precip_or_rain_and_is_not_a_sum_of_hours() {
+        for yes in ["precip_mm", "Precip_MM", "rain_mm", "precipitation"] {
+            assert!(is_hourly_precipitation(yes), "{yes}");
+        }
+        for no in [
+            "precip_6h_mm",
+            "precip_24h_mm",
+            "RAIN_24H",
+            "temp_c",
+            "snow_depth_cm",
+            "pr",
+        ] {
+            assert!(!is_hourly_precipitation(no), "{no}");
+        }
+    }
 }

@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::models::Model;
+use crate::domain::is_hourly_precipitation;
 
 /// Lead buckets: 1, 2-3, 4-6, 7-12, 13-24, 25+ hours. Lead 1 has its own: the last hour's
 /// correction makes it the most accurate by far. Artifacts written before it was split have
@@ -192,8 +193,9 @@ impl Conditions {
 /// special day stays (see [`Conditions::inflation`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Regime {
-    /// Whether any hourly precipitation column (`precip*`, `rain*`, `snowfall*`, but not a
-    /// 6 or 24 hour sum) is above 0; `None` without such a column.
+    /// Whether any column of an hour's precipitation (see
+    /// [`is_hourly_precipitation`]) or snowfall
+    /// (`snowfall*`) is above 0; `None` without such a column.
     pub wet: Option<bool>,
     /// The `weather` column's category; `None` without one.
     pub weather: Option<u16>,
@@ -209,33 +211,25 @@ const REGIME_PSEUDO_ERRORS: f64 = 3.0 * 24.0 * 4.0;
 impl Regime {
     /// The weather of target `pos`.
     pub fn of(frame: &Frame, pos: usize) -> Self {
-        let hourly_precip = |name: &str| {
-            let n = name.to_ascii_lowercase();
-            (n.starts_with("precip") || n.starts_with("rain") || n.starts_with("snowfall"))
-                && !n.contains("6h")
-                && !n.contains("24h")
-        };
         let mut r = Self::default();
         for e in &frame.exog {
             let v = e.values[pos];
             if e.categorical && e.name.eq_ignore_ascii_case("weather") {
                 r.weather = v.is_finite().then_some(v as u16);
-            } else if !e.categorical && hourly_precip(&e.name) {
+            } else if !e.categorical && falls_per_hour(&e.name) {
                 r.wet = Some(r.wet.unwrap_or(false) || v > 0.0);
             }
         }
         r
     }
+}
 
-    /// Its factors in the order they are learnt, as keys.
-    fn factors(&self) -> impl Iterator<Item = String> {
-        [
-            self.wet.map(|w| format!("wet:{}", u8::from(w))),
-            self.weather.map(|c| format!("weather:{c}")),
-        ]
-        .into_iter()
-        .flatten()
-    }
+/// Whether a column is an hour's precipitation or snowfall.
+fn falls_per_hour(name: &str) -> bool {
+    let snowfall = name
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("snowfall"));
+    is_hourly_precipitation(name) || snowfall
 }
 
 /// Validation errors of one regime factor's level: the sum of their sizes against their lead's
@@ -250,6 +244,38 @@ impl RegimeErrors {
     /// The level's size of error against its lead's usual, shrunk towards 1.
     fn size(&self) -> f64 {
         (self.sum + REGIME_PSEUDO_ERRORS) / (self.n as f64 + REGIME_PSEUDO_ERRORS)
+    }
+
+    fn add(&mut self, size: f64) {
+        self.sum += size;
+        self.n += 1;
+    }
+}
+
+/// The validation errors of each weather factor's levels (see [`Regime`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegimeSizes {
+    /// Dry hours, then wet ones.
+    pub wet: [RegimeErrors; 2],
+    /// By `weather` category.
+    pub weather: BTreeMap<u16, RegimeErrors>,
+}
+
+impl RegimeSizes {
+    fn wet(&self, regime: &Regime) -> f64 {
+        regime.wet.map_or(1.0, |w| self.wet[usize::from(w)].size())
+    }
+
+    fn weather(&self, regime: &Regime) -> f64 {
+        regime.weather.map_or(1.0, |c| {
+            self.weather.get(&c).copied().unwrap_or_default().size()
+        })
+    }
+
+    /// The size of error of hours in `regime` against the usual of the same lead: the product
+    /// of its factors' learnt sizes (1 for a level never seen).
+    fn of(&self, regime: &Regime) -> f64 {
+        self.wet(regime) * self.weather(regime)
     }
 }
 
@@ -272,11 +298,11 @@ pub struct Calibration {
     /// Whether `by_hour` holds errors relative to their lead's (always, once read).
     #[serde(default)]
     relative: bool,
-    /// Per weather factor level (`wet:0`, `wet:1`, `weather:2`, ...), the validation errors'
+    /// Per weather factor level (dry or wet, each `weather` category), the validation errors'
     /// sizes; the errors above are divided by their regime's size. Artifacts written before
     /// have none: every regime answers with 1, as before.
     #[serde(default)]
-    regimes: BTreeMap<String, RegimeErrors>,
+    regimes: RegimeSizes,
     /// Whether validation held holidays or events.
     pub special_seen: bool,
     pub n: usize,
@@ -291,7 +317,7 @@ struct Stored {
     #[serde(default)]
     relative: bool,
     #[serde(default)]
-    regimes: BTreeMap<String, RegimeErrors>,
+    regimes: RegimeSizes,
     special_seen: bool,
     n: usize,
 }
@@ -408,32 +434,38 @@ impl Calibration {
         // The usual size of each lead's errors, new ones included, to learn regimes against.
         let usual: Vec<f64> = (0..BUCKETS.len())
             .map(|b| {
-                let mut all = c.bucket_errors(b).to_vec();
-                all.extend(new.iter().filter(|e| bucket(e.0) == b).map(|e| e.2));
-                mean_abs(&all)
+                let (mut sum, mut n) = (0.0, 0);
+                let ours = new.iter().filter(|e| bucket(e.0) == b).map(|e| &e.2);
+                for z in c.bucket_errors(b).iter().chain(ours) {
+                    sum += z.abs();
+                    n += 1;
+                }
+                if n == 0 { 0.0 } else { sum / f64::from(n) }
             })
             .collect();
-        // Each factor learns from what the earlier ones leave: where a series has both a
+        // Rain first, then the category from what rain leaves: where a series has both a
         // precipitation and a weather column, rain is not counted twice.
-        let keys: Vec<Vec<String>> = new.iter().map(|e| e.3.factors().collect()).collect();
-        for kind in ["wet:", "weather:"] {
-            for (e, ks) in new.iter().zip(&keys) {
-                let u = usual[bucket(e.0)];
-                let Some(at) = ks.iter().position(|k| k.starts_with(kind)) else {
-                    continue;
-                };
-                if u <= 0.0 {
-                    continue;
-                }
-                let earlier: f64 = ks[..at].iter().map(|k| c.factor_size(k)).product();
-                let r = c.regimes.entry(ks[at].clone()).or_default();
-                r.sum += e.2.abs() / u / earlier;
-                r.n += 1;
+        let relative = |e: &(usize, u8, f64, Regime)| {
+            let u = usual[bucket(e.0)];
+            (u > 0.0).then(|| e.2.abs() / u)
+        };
+        for e in &new {
+            if let (Some(w), Some(r)) = (e.3.wet, relative(e)) {
+                c.regimes.wet[usize::from(w)].add(r);
             }
         }
         for e in &new {
-            let z = e.2 / c.regime_size(&e.3);
-            c.errors[bucket(e.0)].push(z);
+            if let (Some(cat), Some(r)) = (e.3.weather, relative(e)) {
+                let earlier = c.regimes.wet(&e.3);
+                c.regimes.weather.entry(cat).or_default().add(r / earlier);
+            }
+        }
+        let new: Vec<(usize, u8, f64)> = new
+            .into_iter()
+            .map(|(lead, hour, z, regime)| (lead, hour, z / c.regimes.of(&regime)))
+            .collect();
+        for &(lead, _, z) in &new {
+            c.errors[bucket(lead)].push(z);
             c.n += 1;
         }
         for v in &mut c.errors {
@@ -442,9 +474,8 @@ impl Calibration {
         let size: Vec<f64> = (0..BUCKETS.len())
             .map(|b| mean_abs(c.bucket_errors(b)))
             .collect();
-        for (lead, hour, z, regime) in new {
+        for (lead, hour, z) in new {
             let m = size[bucket(lead)];
-            let z = z / c.regime_size(&regime);
             if m > 0.0 {
                 c.by_hour[hour_block(hour)].push(z / m);
             }
@@ -456,15 +487,10 @@ impl Calibration {
         c
     }
 
-    /// The size of error of hours in `regime` against the usual of the same lead: the product
-    /// of its factors' learnt sizes.
+    /// The size of error of hours in `regime` against the usual of the same lead (see
+    /// [`Regime`]).
     pub fn regime_size(&self, regime: &Regime) -> f64 {
-        regime.factors().map(|k| self.factor_size(&k)).product()
-    }
-
-    /// A factor level's learnt size of error (1 when never seen).
-    fn factor_size(&self, key: &str) -> f64 {
-        self.regimes.get(key).copied().unwrap_or_default().size()
+        self.regimes.of(regime)
     }
 
     /// The errors of hour `hour`'s block, when it has enough to answer.
@@ -920,7 +946,11 @@ mod tests {
             wet: Some(true),
             weather: Some(2),
         };
-        let (wet, storm) = (cal.regime_size(&rain(true)), cal.factor_size("weather:2"));
+        let storm_only = Regime {
+            wet: None,
+            weather: Some(2),
+        };
+        let (wet, storm) = (cal.regime_size(&rain(true)), cal.regime_size(&storm_only));
         // Wet errors are 20 / (0.25 * 20 + 0.75 * 5) = 2.29 times the usual: rain's size, shrunk,
         // is about 2.0, and the category takes only what the shrinking left; learnt each on its
         // own, both would be 2.0 and a wet hour's errors taken as 4 times the usual.

@@ -196,10 +196,13 @@ impl LastHour {
             .map(|&(q, lead, ..)| anchored(frame, q, lead, *anchors.get(&q)?))
             .collect();
         let mix = |blend: f64, blend_decay: f64, k: usize| {
-            week[k].map_or(ratioed[k], |v| {
-                let s = faded(blend, blend_decay, points[k].1);
-                (1.0 - s) * ratioed[k] + s * v
-            })
+            let c = LastHour {
+                weight,
+                decay,
+                blend,
+                blend_decay,
+            };
+            c.blended(ratioed[k], week[k], points[k].1)
         };
         let (blend, blend_decay) = if anchors.len() >= MIN_ORIGINS {
             best(&BLEND_DECAYS, &mix)

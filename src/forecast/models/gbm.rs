@@ -1,7 +1,8 @@
 //! Gradient-boosted regression trees on histograms (the LightGBM recipe, squared error): features
 //! are binned once into at most 255 quantile bins, each tree grows leaf-wise up to `leaves`
 //! leaves from gradient histograms (the larger child's histogram is the parent's minus the
-//! smaller's), missing values (NaN) learn their own direction at every split, and each tree sees
+//! smaller's), a feature mostly in one bin (a holiday flag, rain) adds only its other bins to a
+//! histogram, missing values (NaN) learn their own direction at every split, and each tree sees
 //! a deterministic subsample of rows. Given rows held out of training, boosting stops early: after
 //! `early_stopping` trees in a row that did not lower the held-out error, the trees up to the
 //! lowest are kept. Single-threaded and deterministic: the same data and parameters give the same
@@ -136,16 +137,34 @@ const MAX_BINS: usize = 127;
 /// (code `i` holds values up to `edges[i]`) and code `k` for NaN. `active` lists the features
 /// with at least two edges (a constant column can never split); `offset[j]` is where active
 /// feature `j`'s `k + 1` bins start in a flat histogram.
+///
+/// An active feature whose most frequent code holds at least [`SPARSE_SHARE`] of the rows (a
+/// holiday flag, an event column, rain) is sparse: histograms add only its other codes, and its
+/// most frequent bin is the rows' totals minus the others (LightGBM's `most_freq_bin`). About a
+/// third of the active features of an hourly series are calendar flags (weekend, holiday, the
+/// days around it), mostly 0.
 struct Binned {
     cols: Vec<Vec<u8>>,
     edges: Vec<Vec<f64>>,
     active: Vec<usize>,
     offset: Vec<usize>,
     width: usize,
-    /// The active features' bins again, row by row, as positions in the flat histogram (offset
-    /// plus code): a histogram reads each row once.
+    /// The dense active features' bins, row by row (`dense` per row), as positions in the flat
+    /// histogram (offset plus code): a histogram reads each row once.
     by_row: Vec<u16>,
+    dense: usize,
+    /// The sparse features' other codes, row by row: row `r`'s positions are
+    /// `sparse_pos[sparse_start[r]..sparse_start[r + 1]]`.
+    sparse_start: Vec<u32>,
+    sparse_pos: Vec<u16>,
+    /// Each sparse feature's bins (start, end) in the flat histogram and its most frequent bin.
+    defaults: Vec<(usize, usize, usize)>,
+    /// An active dense feature, whose bins add up to a histogram's totals (see [`totals`]).
+    summing: Option<usize>,
 }
+
+/// The share of rows in one code from which a feature is sparse (see [`Binned`]).
+const SPARSE_SHARE: f64 = 0.5;
 
 fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
     let mut cols = Vec::with_capacity(features);
@@ -187,13 +206,54 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
         offset.push(width);
         width += edges[f].len() + 1;
     }
-    let k = active.len();
+    // Each active feature's most frequent code, when it is frequent enough to be left out.
+    let mode: Vec<Option<u8>> = active
+        .iter()
+        .map(|&f| {
+            let mut counts = [0usize; 256];
+            for &code in &cols[f] {
+                counts[code as usize] += 1;
+            }
+            let (code, n) = (0..256)
+                .map(|c| (c, counts[c]))
+                .max_by_key(|&(c, n)| (n, usize::MAX - c))?;
+            (rows > 0 && n as f64 >= SPARSE_SHARE * rows as f64).then_some(code as u8)
+        })
+        .collect();
+    let dense_cols: Vec<usize> = (0..active.len()).filter(|&j| mode[j].is_none()).collect();
+    let sparse_cols: Vec<usize> = (0..active.len()).filter(|&j| mode[j].is_some()).collect();
+    let k = dense_cols.len();
     let mut by_row = vec![0u16; rows * k];
-    for (j, &f) in active.iter().enumerate() {
-        for (r, &code) in cols[f].iter().enumerate() {
-            by_row[r * k + j] = (offset[j] + code as usize) as u16;
+    for (i, &j) in dense_cols.iter().enumerate() {
+        for (r, &code) in cols[active[j]].iter().enumerate() {
+            by_row[r * k + i] = (offset[j] + code as usize) as u16;
         }
     }
+    let mut sparse_start = Vec::with_capacity(rows + 1);
+    let mut sparse_pos = Vec::new();
+    sparse_start.push(0u32);
+    // Each sparse feature's codes, most frequent code and offset.
+    let sparse: Vec<(&[u8], Option<u8>, usize)> = sparse_cols
+        .iter()
+        .map(|&j| (&cols[active[j]][..], mode[j], offset[j]))
+        .collect();
+    for r in 0..rows {
+        for &(col, most, off) in &sparse {
+            if Some(col[r]) != most {
+                sparse_pos.push((off + col[r] as usize) as u16);
+            }
+        }
+        sparse_start.push(sparse_pos.len() as u32);
+    }
+    let defaults = sparse_cols
+        .iter()
+        .map(|&j| {
+            let start = offset[j];
+            let end = start + edges[active[j]].len() + 1;
+            (start, end, start + mode[j].map_or(0, usize::from))
+        })
+        .collect();
+    let summing = dense_cols.first().map(|&j| active[j]);
     Binned {
         cols,
         edges,
@@ -201,6 +261,11 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
         offset,
         width,
         by_row,
+        dense: k,
+        sparse_start,
+        sparse_pos,
+        defaults,
+        summing,
     }
 }
 
@@ -444,15 +509,33 @@ fn histogram(
         }
         None => vec![Bin::default(); b.width],
     };
-    let k = b.active.len();
+    let k = b.dense;
+    let (mut total_g, mut total_w) = (0.0, 0.0);
     for &r in rows {
         let r = r as usize;
         let (g, wt) = (grad[r], w[r]);
+        total_g += g;
+        total_w += wt;
         for &i in &b.by_row[r * k..(r + 1) * k] {
             let bin = &mut hist[i as usize];
             bin.g += g;
             bin.w += wt;
         }
+        for &i in &b.sparse_pos[b.sparse_start[r] as usize..b.sparse_start[r + 1] as usize] {
+            let bin = &mut hist[i as usize];
+            bin.g += g;
+            bin.w += wt;
+        }
+    }
+    for &(start, end, most) in &b.defaults {
+        let (mut g, mut wt) = (total_g, total_w);
+        for (i, bin) in hist[start..end].iter().enumerate() {
+            if start + i != most {
+                g -= bin.g;
+                wt -= bin.w;
+            }
+        }
+        hist[most] = Bin { g, w: wt };
     }
     hist
 }
@@ -472,36 +555,46 @@ fn best_split(
     let score = |g: f64, w: f64| g * g / (w + p.lambda);
     let parent = score(g, w);
     let mut best: Option<Candidate> = None;
+    // A split is better when score(left) + score(right) - parent > the best gain so far. The
+    // test runs on every bin, so it is multiplied out, free of divisions: with a = wl + λ and
+    // b = wr + λ (both positive), gl² b + gr² a > (best + parent) a b. The gain itself is
+    // computed only for a split that passes.
+    let mut bar = 1e-12 + parent;
     let min_w = f64::from(p.min_leaf) * (w / n_rows as f64) * 0.5;
     for (&f, &off) in b.active.iter().zip(&b.offset) {
         let nb = b.edges[f].len();
         let h = &hist[off..off + nb + 1];
         let nan = h[nb];
-        let (mut gl, mut wl) = (0.0, 0.0);
-        for (bin, hb) in h.iter().enumerate().take(nb - 1) {
-            gl += hb.g;
-            wl += hb.w;
-            for nan_left in [false, true] {
-                let (gl2, wl2) = if nan_left {
-                    (gl + nan.g, wl + nan.w)
-                } else {
-                    (gl, wl)
-                };
-                let (gr2, wr2) = (g - gl2, w - wl2);
-                if wl2 < min_w || wr2 < min_w {
+        // NaN rows go left or right; without any, one direction is the only split.
+        let directions: &[bool] = if nan.w == 0.0 {
+            &[false]
+        } else {
+            &[false, true]
+        };
+        for &nan_left in directions {
+            let (mut gl, mut wl) = if nan_left { (nan.g, nan.w) } else { (0.0, 0.0) };
+            for (bin, hb) in h[..nb - 1].iter().enumerate() {
+                gl += hb.g;
+                wl += hb.w;
+                if wl < min_w {
                     continue;
                 }
-                let gain = score(gl2, wl2) + score(gr2, wr2) - parent;
-                if gain > best.as_ref().map_or(1e-12, |c| c.gain) {
-                    best = Some(Candidate {
-                        gain,
-                        feature: f,
-                        bin,
-                        nan_left,
-                    });
+                let (gr, wr) = (g - gl, w - wl);
+                if wr < min_w {
+                    break; // the right side only shrinks from here
                 }
-                if nan.w == 0.0 {
-                    break; // no NaN here: both directions are the same split
+                let (a, c) = (wl + p.lambda, wr + p.lambda);
+                if gl * gl * c + gr * gr * a > bar * a * c {
+                    let gain = score(gl, wl) + score(gr, wr) - parent;
+                    if gain > best.as_ref().map_or(1e-12, |c| c.gain) {
+                        bar = gain + parent;
+                        best = Some(Candidate {
+                            gain,
+                            feature: f,
+                            bin,
+                            nan_left,
+                        });
+                    }
                 }
             }
         }
@@ -510,23 +603,31 @@ fn best_split(
 }
 
 /// The gradient and weight totals of `rows`, whose histogram is `hist`. Every row falls in one
-/// bin of each feature, so the first active feature's bins add up to them; without an active
-/// feature the rows are summed.
+/// bin of each feature, so a dense feature's bins add up to them; without one the rows are
+/// summed.
 fn totals(b: &Binned, hist: &[Bin], rows: &[u32], grad: &[f64], w: &[f64]) -> (f64, f64) {
-    match (b.active.first(), b.offset.first()) {
-        (Some(&f), Some(&off)) => hist[off..=off + b.edges[f].len()]
-            .iter()
-            .fold((0.0, 0.0), |(g, s), bin| (g + bin.g, s + bin.w)),
-        _ => rows.iter().fold((0.0, 0.0), |(g, s), &r| {
+    match b.summing {
+        Some(f) => {
+            let j = b
+                .active
+                .iter()
+                .position(|&a| a == f)
+                .expect("summing is active");
+            let off = b.offset[j];
+            hist[off..=off + b.edges[f].len()]
+                .iter()
+                .fold((0.0, 0.0), |(g, s), bin| (g + bin.g, s + bin.w))
+        }
+        None => rows.iter().fold((0.0, 0.0), |(g, s), &r| {
             (g + grad[r as usize], s + w[r as usize])
         }),
     }
 }
 
-/// The same totals as [`totals`], without the histogram: only the first active feature's bins
-/// are summed (row by row into each bin, then bin by bin, so the sums are the same to the bit).
+/// The same totals as [`totals`], without the histogram: only the summing feature's bins are
+/// built (row by row into each bin, then bin by bin, so the sums are the same to the bit).
 fn totals_of_rows(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> (f64, f64) {
-    let Some(&f) = b.active.first() else {
+    let Some(f) = b.summing else {
         return totals(b, &[], rows, grad, w);
     };
     let col = &b.cols[f];
@@ -722,6 +823,81 @@ mod tests {
         assert!((m.predict(&[f64::NAN]) - 5.0).abs() < 0.1);
         assert!(m.predict(&[0.2]).abs() < 0.1);
         assert!((m.predict(&[0.9]) - 1.0).abs() < 0.1);
+    }
+
+    /// Rows of a dense feature, a holiday-like flag (1 in 20 rows), a rain-like column (zero in 3
+    /// rows of 4) and a column that is mostly missing.
+    fn mixed(n: usize) -> Vec<f64> {
+        let mut s = 99u64;
+        let mut x = Vec::with_capacity(n * 4);
+        for r in 0..n {
+            let u = crate::bench::uniform(&mut s);
+            x.extend([
+                (r % 24) as f64,
+                f64::from(u8::from(r % 20 == 3)),
+                if r % 4 == 0 { 10.0 * u } else { 0.0 },
+                if r % 10 == 0 { u } else { f64::NAN },
+            ]);
+        }
+        x
+    }
+
+    #[test]
+    fn sparse_features_bins_match_a_direct_count() {
+        let n = 1000;
+        let x = mixed(n);
+        let b = bin_features(&x, n, 4);
+        assert_eq!(b.active.len(), 4);
+        assert_eq!(b.dense, 1, "only the hour is dense");
+        assert_eq!(
+            b.defaults.len(),
+            3,
+            "flag, rain and the missing column are sparse"
+        );
+        let mut s = 5u64;
+        let grad: Vec<f64> = (0..n).map(|_| crate::bench::normal(&mut s)).collect();
+        let w: Vec<f64> = (0..n)
+            .map(|_| 0.5 + crate::bench::uniform(&mut s))
+            .collect();
+        // Every third row, as a leaf holds some rows.
+        let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 1).collect();
+        let hist = histogram(&b, &mut Vec::new(), &rows, &grad, &w);
+        for (j, &f) in b.active.iter().enumerate() {
+            for code in 0..=b.edges[f].len() {
+                let (mut g, mut wt) = (0.0, 0.0);
+                for &r in &rows {
+                    if b.cols[f][r as usize] as usize == code {
+                        g += grad[r as usize];
+                        wt += w[r as usize];
+                    }
+                }
+                let bin = hist[b.offset[j] + code];
+                assert!(
+                    (bin.g - g).abs() < 1e-9 && (bin.w - wt).abs() < 1e-9,
+                    "feature {f} code {code}: {} {} against {g} {wt}",
+                    bin.g,
+                    bin.w
+                );
+            }
+        }
+        let (g, wt) = totals(&b, &hist, &rows, &grad, &w);
+        let (g2, wt2) = totals_of_rows(&b, &rows, &grad, &w);
+        assert_eq!((g.to_bits(), wt.to_bits()), (g2.to_bits(), wt2.to_bits()));
+    }
+
+    #[test]
+    fn a_rare_flag_is_learnt() {
+        let n = 2000;
+        let x = mixed(n);
+        // Demand doubles on the flagged rows and rises with rain.
+        let y: Vec<f64> = x
+            .chunks_exact(4)
+            .map(|r| 10.0 * (1.0 + r[1]) + r[2])
+            .collect();
+        let m = Gbm::fit(&x, n, 4, &y, None, &GbmParams::default());
+        assert!((m.predict(&[5.0, 1.0, 0.0, f64::NAN]) - 20.0).abs() < 1.0);
+        assert!((m.predict(&[5.0, 0.0, 0.0, f64::NAN]) - 10.0).abs() < 1.0);
+        assert!((m.predict(&[5.0, 0.0, 8.0, 0.5]) - 18.0).abs() < 1.5);
     }
 
     #[test]

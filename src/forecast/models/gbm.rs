@@ -1,5 +1,5 @@
 //! Gradient-boosted regression trees on histograms (the LightGBM recipe, squared error): features
-//! are binned once into at most 255 quantile bins, each tree grows leaf-wise up to `leaves`
+//! are binned once into at most 127 quantile bins (and one for NaN), each tree grows leaf-wise up to `leaves`
 //! leaves from gradient histograms (the larger child's histogram is the parent's minus the
 //! smaller's), a feature mostly in one bin (a holiday flag, rain) adds only its other bins to a
 //! histogram, missing values (NaN) learn their own direction at every split, and each tree sees
@@ -159,8 +159,9 @@ struct Binned {
     sparse_pos: Vec<u16>,
     /// Each sparse feature's bins (start, end) in the flat histogram and its most frequent bin.
     defaults: Vec<(usize, usize, usize)>,
-    /// An active dense feature, whose bins add up to a histogram's totals (see [`totals`]).
-    summing: Option<usize>,
+    /// An active dense feature and its offset: its bins add up to a histogram's totals (see
+    /// [`totals`]).
+    summing: Option<(usize, usize)>,
 }
 
 /// The share of rows in one code from which a feature is sparse (see [`Binned`]).
@@ -253,7 +254,7 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
             (start, end, start + mode[j].map_or(0, usize::from))
         })
         .collect();
-    let summing = dense_cols.first().map(|&j| active[j]);
+    let summing = dense_cols.first().map(|&j| (active[j], offset[j]));
     Binned {
         cols,
         edges,
@@ -607,17 +608,9 @@ fn best_split(
 /// summed.
 fn totals(b: &Binned, hist: &[Bin], rows: &[u32], grad: &[f64], w: &[f64]) -> (f64, f64) {
     match b.summing {
-        Some(f) => {
-            let j = b
-                .active
-                .iter()
-                .position(|&a| a == f)
-                .expect("summing is active");
-            let off = b.offset[j];
-            hist[off..=off + b.edges[f].len()]
-                .iter()
-                .fold((0.0, 0.0), |(g, s), bin| (g + bin.g, s + bin.w))
-        }
+        Some((f, off)) => hist[off..=off + b.edges[f].len()]
+            .iter()
+            .fold((0.0, 0.0), |(g, s), bin| (g + bin.g, s + bin.w)),
         None => rows.iter().fold((0.0, 0.0), |(g, s), &r| {
             (g + grad[r as usize], s + w[r as usize])
         }),
@@ -627,7 +620,7 @@ fn totals(b: &Binned, hist: &[Bin], rows: &[u32], grad: &[f64], w: &[f64]) -> (f
 /// The same totals as [`totals`], without the histogram: only the summing feature's bins are
 /// built (row by row into each bin, then bin by bin, so the sums are the same to the bit).
 fn totals_of_rows(b: &Binned, rows: &[u32], grad: &[f64], w: &[f64]) -> (f64, f64) {
-    let Some(f) = b.summing else {
+    let Some((f, _)) = b.summing else {
         return totals(b, &[], rows, grad, w);
     };
     let col = &b.cols[f];

@@ -132,6 +132,8 @@ impl HeldOut {
 }
 
 const MAX_BINS: usize = 127;
+/// Positions a flat histogram can have (they are stored as u16).
+const HIST_POSITIONS: usize = u16::MAX as usize + 1;
 
 /// Features binned column by column. A feature with `k` bin edges has codes `0..k` for values
 /// (code `i` holds values up to `edges[i]`) and code `k` for NaN. `active` lists the features
@@ -168,6 +170,9 @@ struct Binned {
 const SPARSE_SHARE: f64 = 0.5;
 
 fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
+    // Histogram positions are u16: with hundreds of features, each gets fewer bins so that all
+    // of them fit (a feature left with one edge cannot split).
+    let max_bins = MAX_BINS.min((HIST_POSITIONS / features.max(1)).saturating_sub(1).max(1));
     let mut cols = Vec::with_capacity(features);
     let mut edges = Vec::with_capacity(features);
     for f in 0..features {
@@ -178,11 +183,11 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
         values.sort_unstable_by(f64::total_cmp);
         values.dedup();
         // Upper edges: every distinct value when few, else quantiles of the distinct values.
-        let e: Vec<f64> = if values.len() <= MAX_BINS {
+        let e: Vec<f64> = if values.len() <= max_bins {
             values
         } else {
-            (1..=MAX_BINS)
-                .map(|k| values[(k * values.len() / MAX_BINS).min(values.len()) - 1])
+            (1..=max_bins)
+                .map(|k| values[(k * values.len() / max_bins).min(values.len()) - 1])
                 .collect()
         };
         let nan = e.len() as u8;
@@ -876,6 +881,31 @@ mod tests {
         let (g, wt) = totals(&b, &hist, &rows, &grad, &w);
         let (g2, wt2) = totals_of_rows(&b, &rows, &grad, &w);
         assert_eq!((g.to_bits(), wt.to_bits()), (g2.to_bits(), wt2.to_bits()));
+    }
+
+    #[test]
+    fn hundreds_of_features_share_the_histogram_positions() {
+        // 700 continuous features of 300 distinct values: 127 bins each would need 89,600
+        // positions, more than a u16 holds.
+        let (n, k) = (300, 700);
+        let x: Vec<f64> = (0..n * k)
+            .map(|i| (((i / k) * 11 + (i % k) * 13) % 307) as f64)
+            .collect();
+        let b = bin_features(&x, n, k);
+        assert_eq!(b.active.len(), k);
+        assert!(b.width <= HIST_POSITIONS, "width {}", b.width);
+        let grad = vec![1.0; n];
+        let rows: Vec<u32> = (0..n as u32).collect();
+        let hist = histogram(&b, &mut Vec::new(), &rows, &grad, &grad);
+        // Every feature's bins hold every row once.
+        for (j, &f) in b.active.iter().enumerate() {
+            let bins = &hist[b.offset[j]..=b.offset[j] + b.edges[f].len()];
+            assert_eq!(
+                bins.iter().map(|h| h.w).sum::<f64>(),
+                n as f64,
+                "feature {f}"
+            );
+        }
     }
 
     #[test]

@@ -126,6 +126,15 @@ pub struct LeadRow {
     pub coverage95: f64,
 }
 
+/// Calibration of the confidence at one local hour of day: the target hours' points, mean
+/// stated confidence and share within tolerance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HourCalibration {
+    pub n: usize,
+    pub mean_confidence: f64,
+    pub hit_rate: f64,
+}
+
 /// The report's content (also its JSON).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -137,6 +146,11 @@ pub struct Report {
     /// MAE by local hour of day (0-23) and weekday (Mon-Sun).
     pub mae_by_hour: Vec<Option<f64>>,
     pub mae_by_weekday: Vec<Option<f64>>,
+    /// Confidence against hit rate by the target's local hour of day (0-23). A pattern over the
+    /// day that one window's reliability table hides: measured at hourly origins over the
+    /// rolling windows of `scripts/rolling`, night hours were over-confident and late mornings
+    /// under-confident.
+    pub calibration_by_hour: Vec<Option<HourCalibration>>,
     pub worst_days: Vec<Day>,
     pub models: Vec<Choice>,
     /// The hour-by-hour view: per target hour, its shortest-lead forecast.
@@ -225,6 +239,21 @@ pub fn build(
             )
         })
         .collect();
+    let calibration_by_hour = (0..24)
+        .map(|h| {
+            let at: Vec<&Scored> = scored
+                .iter()
+                .zip(&points)
+                .filter(|((r, _), _)| hour_of(&r.timestamp) == Some(h))
+                .map(|(_, p)| p)
+                .collect();
+            (!at.is_empty()).then(|| HourCalibration {
+                n: at.len(),
+                mean_confidence: at.iter().map(|p| p.confidence).sum::<f64>() / at.len() as f64,
+                hit_rate: at.iter().filter(|p| p.hit).count() as f64 / at.len() as f64,
+            })
+        })
+        .collect();
     let mae_by_weekday = (0..7)
         .map(|d| {
             mean(
@@ -283,6 +312,7 @@ pub fn build(
         by_lead,
         mae_by_hour,
         mae_by_weekday,
+        calibration_by_hour,
         worst_days: worst,
         models,
         series,
@@ -432,6 +462,18 @@ pub fn markdown(r: &Report) -> String {
         &m.mae_by_lead_bucket
             .iter()
             .map(|(b, v)| format!("{b} h {}", num(*v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    o.push_str("\n\nConfidence minus hit rate by local hour of the target: ");
+    o.push_str(
+        &r.calibration_by_hour
+            .iter()
+            .enumerate()
+            .filter_map(|(h, c)| {
+                c.as_ref()
+                    .map(|c| format!("{h} h {:+.3}", c.mean_confidence - c.hit_rate))
+            })
             .collect::<Vec<_>>()
             .join(", "),
     );
@@ -669,6 +711,60 @@ pub fn charts(r: &Report, sim: Option<&serde_json::Value>) -> Vec<(String, Strin
         ),
     ));
 
+    // Confidence and hit rate by hour of day.
+    let by_hour: Vec<(f64, &HourCalibration)> = r
+        .calibration_by_hour
+        .iter()
+        .enumerate()
+        .filter_map(|(h, c)| c.as_ref().map(|c| (h as f64, c)))
+        .collect();
+    let mut c = Chart::new(540.0, 260.0, (-0.5, 23.5), (0.0, 1.0));
+    c.line(
+        &by_hour
+            .iter()
+            .map(|(h, c)| (*h, c.mean_confidence))
+            .collect::<Vec<_>>(),
+        svg::RED,
+        1.5,
+        Some("stated confidence"),
+    );
+    c.line(
+        &by_hour
+            .iter()
+            .map(|(h, c)| (*h, c.hit_rate))
+            .collect::<Vec<_>>(),
+        svg::BLUE,
+        1.5,
+        Some("hit rate"),
+    );
+    c.dots(
+        &by_hour
+            .iter()
+            .map(|(h, c)| {
+                (
+                    *h,
+                    c.hit_rate,
+                    format!(
+                        "{h:02}:00, {} points: confidence {:.2}, hit rate {:.2}",
+                        c.n, c.mean_confidence, c.hit_rate
+                    ),
+                )
+            })
+            .collect::<Vec<_>>(),
+        3.0,
+        svg::BLUE,
+        None,
+    );
+    out.push((
+        "calibration_by_hour".to_owned(),
+        c.render(
+            "Confidence and hit rate by hour of day",
+            "local hour of the target",
+            "share",
+            &|v| format!("{v:.0}"),
+        ),
+    ));
+
     // Coverage by lead.
     let mut c = Chart::new(540.0, 260.0, (0.5, n + 0.5), (0.0, 1.0));
     c.line(&[(0.5, 0.8), (n + 0.5, 0.8)], svg::GREY, 0.8, None);
@@ -854,7 +950,8 @@ pub fn html(r: &Report, sim: Option<&serde_json::Value>) -> String {
     o.push_str("<h2>Calibration and coverage</h2>\n<div class=\"grid\">");
     o.push_str(&chart("reliability"));
     o.push_str(&chart("coverage"));
-    o.push_str("</div>\n<p class=\"muted\">Grey lines: the nominal 80% and 95%. Dots: points grouped by their stated confidence; on the diagonal, confidence means what it says.</p>\n");
+    o.push_str(&chart("calibration_by_hour"));
+    o.push_str("</div>\n<p class=\"muted\">Grey lines: the nominal 80% and 95%. Dots: points grouped by their stated confidence; on the diagonal, confidence means what it says. By hour of day, the two lines apart over several hours in a row show a miscalibration that the hours share, which one window's reliability table averages away.</p>\n");
     let _ = writeln!(
         o,
         "<p>Calibration error {}: {}. The hits of one origin share its surprises, so one window's error is noisy: an error near what a calibrated confidence shows is no sign of miscalibration, a small p is.</p>",
@@ -936,4 +1033,52 @@ pub fn html(r: &Report, sim: Option<&serde_json::Value>) -> String {
     }
     o.push_str("</body></html>\n");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibration_by_hour_follows_the_target_hour() {
+        // Forecasts from midnight: night targets (02-04 h) stated 0.9 and missed, day targets
+        // (10-12 h) stated 0.5 and hit.
+        let row = |hour: usize, hit: bool, confidence: f64| Row {
+            origin: "2024-03-05T00:00:00-05:00".to_owned(),
+            timestamp: format!("2024-03-05T{hour:02}:00:00-05:00"),
+            lead: hour + 1,
+            y: Some(if hit { 100.0 } else { 150.0 }),
+            yhat: 100.0,
+            lo80: 90.0,
+            hi80: 110.0,
+            lo95: 80.0,
+            hi95: 120.0,
+            confidence,
+        };
+        let rows: Vec<Row> = (2..=4)
+            .map(|h| row(h, false, 0.9))
+            .chain((10..=12).map(|h| row(h, true, 0.5)))
+            .collect();
+        let r = build("t", "s", &rows, 0.2, 1.0, Vec::new(), &BTreeMap::new());
+        let at = |h: usize| r.calibration_by_hour[h].as_ref().unwrap();
+        for h in 2..=4 {
+            assert_eq!(
+                (at(h).n, at(h).mean_confidence, at(h).hit_rate),
+                (1, 0.9, 0.0)
+            );
+        }
+        for h in 10..=12 {
+            assert_eq!(
+                (at(h).n, at(h).mean_confidence, at(h).hit_rate),
+                (1, 0.5, 1.0)
+            );
+        }
+        assert!(r.calibration_by_hour[0].is_none() && r.calibration_by_hour[23].is_none());
+        assert!(markdown(&r).contains("2 h +0.900, 3 h +0.900, 4 h +0.900, 10 h -0.500"));
+        assert!(
+            charts(&r, None)
+                .iter()
+                .any(|(n, _)| n == "calibration_by_hour")
+        );
+    }
 }

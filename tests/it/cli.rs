@@ -472,6 +472,29 @@ fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
     assert_eq!(rm["mae_by_lead_bucket"], bm["mae_by_lead_bucket"]);
     assert_eq!(r["by_lead"].as_array().unwrap().len(), 24);
     assert_eq!(r["mae_by_hour"].as_array().unwrap().len(), 24);
+    // Calibration by hour of day holds every point once, and its hits are the reliability
+    // table's.
+    let by_hour = r["calibration_by_hour"].as_array().unwrap();
+    assert_eq!(by_hour.len(), 24);
+    let f64_of = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
+    let (mut n, mut hits, mut conf) = (0.0, 0.0, 0.0);
+    for h in by_hour.iter().filter(|h| !h.is_null()) {
+        n += f64_of(h, "n");
+        hits += f64_of(h, "n") * f64_of(h, "hit_rate");
+        conf += f64_of(h, "n") * f64_of(h, "mean_confidence");
+    }
+    assert_eq!(n, rm["n_points"].as_f64().unwrap());
+    let bins = rm["reliability"].as_array().unwrap();
+    let table_hits: f64 = bins
+        .iter()
+        .map(|b| f64_of(b, "n") * f64_of(b, "hit_rate"))
+        .sum();
+    let table_conf: f64 = bins
+        .iter()
+        .map(|b| f64_of(b, "n") * f64_of(b, "mean_confidence"))
+        .sum();
+    assert!((hits - table_hits).abs() < 1e-6, "{hits} vs {table_hits}");
+    assert!((conf - table_conf).abs() < 1e-6, "{conf} vs {table_conf}");
     assert_eq!(r["worst_days"].as_array().unwrap().len(), 5);
     let worst = r["worst_days"][0]["mae"].as_f64().unwrap();
     assert!(
@@ -526,8 +549,8 @@ fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
     let charts = svgs(&html);
     assert_eq!(
         charts.len(),
-        6,
-        "forecast, lead, hour, weekday, reliability, coverage"
+        7,
+        "forecast, lead, hour, weekday, reliability, coverage, calibration by hour"
     );
     for s in &charts {
         let doc =
@@ -543,6 +566,11 @@ fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
     let out = prescale(dir.path(), &base);
     assert!(
         stdout(&out).starts_with("# Accuracy report"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("Confidence minus hit rate by local hour of the target: 0 h "),
         "{}",
         stdout(&out)
     );

@@ -719,42 +719,23 @@ pub fn charts(r: &Report, sim: Option<&serde_json::Value>) -> Vec<(String, Strin
         .filter_map(|(h, c)| c.as_ref().map(|c| (h as f64, c)))
         .collect();
     let mut c = Chart::new(540.0, 260.0, (-0.5, 23.5), (0.0, 1.0));
-    c.line(
-        &by_hour
-            .iter()
-            .map(|(h, c)| (*h, c.mean_confidence))
-            .collect::<Vec<_>>(),
-        svg::RED,
-        1.5,
-        Some("stated confidence"),
-    );
-    c.line(
-        &by_hour
-            .iter()
-            .map(|(h, c)| (*h, c.hit_rate))
-            .collect::<Vec<_>>(),
-        svg::BLUE,
-        1.5,
-        Some("hit rate"),
-    );
-    c.dots(
-        &by_hour
-            .iter()
-            .map(|(h, c)| {
-                (
-                    *h,
-                    c.hit_rate,
-                    format!(
-                        "{h:02}:00, {} points: confidence {:.2}, hit rate {:.2}",
-                        c.n, c.mean_confidence, c.hit_rate
-                    ),
-                )
-            })
-            .collect::<Vec<_>>(),
-        3.0,
-        svg::BLUE,
-        None,
-    );
+    let points = |value: fn(&HourCalibration) -> f64| -> Vec<(f64, f64)> {
+        by_hour.iter().map(|(h, c)| (*h, value(c))).collect()
+    };
+    let (stated, hits) = (points(|c| c.mean_confidence), points(|c| c.hit_rate));
+    c.line(&stated, svg::RED, 1.5, Some("stated confidence"));
+    c.line(&hits, svg::BLUE, 1.5, Some("hit rate"));
+    let tips: Vec<(f64, f64, String)> = by_hour
+        .iter()
+        .map(|(h, c)| {
+            let tip = format!(
+                "{h:02}:00, {} points: confidence {:.2}, hit rate {:.2}",
+                c.n, c.mean_confidence, c.hit_rate
+            );
+            (*h, c.hit_rate, tip)
+        })
+        .collect();
+    c.dots(&tips, 3.0, svg::BLUE, None);
     out.push((
         "calibration_by_hour".to_owned(),
         c.render(

@@ -619,5 +619,9 @@ fn the_demo_tells_the_whole_story_and_writes_the_report() {
             .all(|r| r.contains(" apply ") || r.contains("below the threshold"))
     );
     let html = std::fs::read_to_string(dir.path().join("prescale-demo/report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 7);
+    assert_eq!(
+        html.matches("<svg").count(),
+        8,
+        "seven accuracy charts and the policies"
+    );
 }

@@ -92,8 +92,8 @@ fn the_report_of_a_real_run_renders_in_headless_chromium() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert_eq!(
         html.matches("<svg").count(),
-        7,
-        "six accuracy charts and the policies"
+        8,
+        "seven accuracy charts and the policies"
     );
 
     let Some(browser) = chromium() else {

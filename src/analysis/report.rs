@@ -131,8 +131,22 @@ pub struct LeadRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HourCalibration {
     pub n: usize,
+    /// Distinct target hours among the points: forecasts of one target hour (from hourly
+    /// origins, up to a horizon's worth) share its outcome, so the hit rate is as certain as
+    /// this many outcomes make it, not `n`.
+    pub targets: usize,
     pub mean_confidence: f64,
     pub hit_rate: f64,
+}
+
+impl HourCalibration {
+    /// Where a calibrated confidence's hit rate falls 95% of the time over `targets` outcomes
+    /// (the binomial normal approximation around the mean confidence, clipped to [0, 1]).
+    pub fn calibrated_range(&self) -> (f64, f64) {
+        let c = self.mean_confidence;
+        let half = 1.96 * (c * (1.0 - c) / self.targets.max(1) as f64).sqrt();
+        ((c - half).max(0.0), (c + half).min(1.0))
+    }
 }
 
 /// The report's content (also its JSON).
@@ -247,8 +261,14 @@ pub fn build(
                 .filter(|((r, _), _)| hour_of(&r.timestamp) == Some(h))
                 .map(|(_, p)| p)
                 .collect();
+            let targets: std::collections::BTreeSet<&str> = scored
+                .iter()
+                .filter(|(r, _)| hour_of(&r.timestamp) == Some(h))
+                .map(|(r, _)| r.timestamp.as_str())
+                .collect();
             (!at.is_empty()).then(|| HourCalibration {
                 n: at.len(),
+                targets: targets.len(),
                 mean_confidence: at.iter().map(|p| p.confidence).sum::<f64>() / at.len() as f64,
                 hit_rate: at.iter().filter(|p| p.hit).count() as f64 / at.len() as f64,
             })
@@ -719,6 +739,18 @@ pub fn charts(r: &Report, sim: Option<&serde_json::Value>) -> Vec<(String, Strin
         .filter_map(|(h, c)| c.as_ref().map(|c| (h as f64, c)))
         .collect();
     let mut c = Chart::new(540.0, 260.0, (-0.5, 23.5), (0.0, 1.0));
+    c.band(
+        &by_hour
+            .iter()
+            .map(|(h, c)| {
+                let (lo, hi) = c.calibrated_range();
+                (*h, lo, hi)
+            })
+            .collect::<Vec<_>>(),
+        svg::RED,
+        0.15,
+        Some("95% range if calibrated"),
+    );
     let points = |value: fn(&HourCalibration) -> f64| -> Vec<(f64, f64)> {
         by_hour.iter().map(|(h, c)| (*h, value(c))).collect()
     };
@@ -729,8 +761,8 @@ pub fn charts(r: &Report, sim: Option<&serde_json::Value>) -> Vec<(String, Strin
         .iter()
         .map(|(h, c)| {
             let tip = format!(
-                "{h:02}:00, {} points: confidence {:.2}, hit rate {:.2}",
-                c.n, c.mean_confidence, c.hit_rate
+                "{h:02}:00, {} points of {} target hours: confidence {:.2}, hit rate {:.2}",
+                c.n, c.targets, c.mean_confidence, c.hit_rate
             );
             (*h, c.hit_rate, tip)
         })
@@ -932,7 +964,7 @@ pub fn html(r: &Report, sim: Option<&serde_json::Value>) -> String {
     o.push_str(&chart("reliability"));
     o.push_str(&chart("coverage"));
     o.push_str(&chart("calibration_by_hour"));
-    o.push_str("</div>\n<p class=\"muted\">Grey lines: the nominal 80% and 95%. Dots: points grouped by their stated confidence; on the diagonal, confidence means what it says. By hour of day, the two lines apart over several hours in a row show a miscalibration that the hours share, which one window's reliability table averages away.</p>\n");
+    o.push_str("</div>\n<p class=\"muted\">Grey lines: the nominal 80% and 95%. Dots: points grouped by their stated confidence; on the diagonal, confidence means what it says. By hour of day, the shaded range is where a calibrated confidence's hit rate falls 95% of the time over that hour's target hours (forecasts of one hour share its outcome); hit rates outside it over several hours in a row show a miscalibration that the hours share, which one window's reliability table averages away.</p>\n");
     let _ = writeln!(
         o,
         "<p>Calibration error {}: {}. The hits of one origin share its surprises, so one window's error is noisy: an error near what a calibrated confidence shows is no sign of miscalibration, a small p is.</p>",
@@ -1036,18 +1068,39 @@ mod tests {
             hi95: 120.0,
             confidence,
         };
-        let rows: Vec<Row> = (2..=4)
+        let mut rows: Vec<Row> = (2..=4)
             .map(|h| row(h, false, 0.9))
             .chain((10..=12).map(|h| row(h, true, 0.5)))
             .collect();
+        // 02:00 forecast again from the evening before: two points, one outcome.
+        rows.push(Row {
+            origin: "2024-03-04T18:00:00-05:00".to_owned(),
+            lead: 9,
+            ..row(2, false, 0.9)
+        });
         let r = build("t", "s", &rows, 0.2, 1.0, Vec::new(), &BTreeMap::new());
         let at = |h: usize| r.calibration_by_hour[h].as_ref().unwrap();
+        assert_eq!((at(2).n, at(2).targets), (2, 1));
         for h in 2..=4 {
             assert_eq!(
-                (at(h).n, at(h).mean_confidence, at(h).hit_rate),
+                (at(h).targets, at(h).mean_confidence, at(h).hit_rate),
                 (1, 0.9, 0.0)
             );
         }
+        // One outcome says little: a calibrated 0.9 could show 0.31 to 1; 400 say much more.
+        let (lo, hi) = at(2).calibrated_range();
+        assert!(
+            (lo - (0.9 - 1.96 * 0.3)).abs() < 1e-12 && hi == 1.0,
+            "{lo} {hi}"
+        );
+        let many = HourCalibration {
+            n: 9600,
+            targets: 400,
+            mean_confidence: 0.5,
+            hit_rate: 0.5,
+        };
+        let (lo, hi) = many.calibrated_range();
+        assert!((hi - lo - 2.0 * 1.96 * 0.025).abs() < 1e-12, "{lo} {hi}");
         for h in 10..=12 {
             assert_eq!(
                 (at(h).n, at(h).mean_confidence, at(h).hit_rate),

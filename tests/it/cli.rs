@@ -479,6 +479,8 @@ fn report_recomputes_the_backtest_metrics_and_is_one_self_contained_page() {
     let f64_of = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
     let (mut n, mut hits, mut conf) = (0.0, 0.0, 0.0);
     for h in by_hour.iter().filter(|h| !h.is_null()) {
+        // From daily origins with a 24-hour horizon each target hour is forecast once.
+        assert_eq!(h["targets"], h["n"], "{h}");
         n += f64_of(h, "n");
         hits += f64_of(h, "n") * f64_of(h, "hit_rate");
         conf += f64_of(h, "n") * f64_of(h, "mean_confidence");

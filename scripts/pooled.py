@@ -1,8 +1,18 @@
 """Calibration of the confidence pooled over forecasts files (the F.csv of `prescale backtest`),
 for scripts/accuracy and scripts/windows: ten equal-width bins, and a hit is the backtest's,
 |y - yhat| <= 20% of yhat. One dataset's 600-700 points leave its calibration error at the noise
-floor; pooled, thousands of points show a systematic miscalibration if there is one."""
+floor; pooled, thousands of points show a systematic miscalibration if there is one. `scored`
+reads a forecasts file for the other scripts that score its points (rolling, regimes)."""
 import csv
+
+
+def scored(path):
+    """The rows of a forecasts file with an outcome: (row, y, yhat, confidence, hit)."""
+    for r in csv.DictReader(open(path)):
+        if r["y"] in ("", "nan", "NaN"):
+            continue
+        y, yhat, c = float(r["y"]), float(r["yhat"]), float(r["confidence"])
+        yield r, y, yhat, c, abs(y - yhat) <= 0.2 * abs(yhat)
 
 
 def pooled(paths):
@@ -12,11 +22,7 @@ def pooled(paths):
     total = hits = 0
     brier = 0.0
     for path in paths:
-        for r in csv.DictReader(open(path)):
-            if r["y"] in ("", "nan", "NaN"):
-                continue
-            y, yhat, c = float(r["y"]), float(r["yhat"]), float(r["confidence"])
-            hit = abs(y - yhat) <= 0.2 * abs(yhat)
+        for _, _, _, c, hit in scored(path):
             total += 1
             hits += hit
             brier += (c - hit) ** 2

@@ -5,7 +5,7 @@
 //! capacity against demand per policy. Rendered as one self-contained HTML file with inline SVG,
 //! as JSON, or as a Markdown summary.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -253,24 +253,25 @@ pub fn build(
             )
         })
         .collect();
-    let calibration_by_hour = (0..24)
-        .map(|h| {
-            let at: Vec<&Scored> = scored
-                .iter()
-                .zip(&points)
-                .filter(|((r, _), _)| hour_of(&r.timestamp) == Some(h))
-                .map(|(_, p)| p)
-                .collect();
-            let targets: std::collections::BTreeSet<&str> = scored
-                .iter()
-                .filter(|(r, _)| hour_of(&r.timestamp) == Some(h))
-                .map(|(r, _)| r.timestamp.as_str())
-                .collect();
-            (!at.is_empty()).then(|| HourCalibration {
-                n: at.len(),
+    // One pass: per hour, the points, their distinct target hours, confidence and hits.
+    let mut hours: Vec<(usize, BTreeSet<&str>, f64, usize)> =
+        (0..24).map(|_| (0, BTreeSet::new(), 0.0, 0)).collect();
+    for ((r, _), p) in scored.iter().zip(&points) {
+        if let Some(h) = hour_of(&r.timestamp).and_then(|h| hours.get_mut(h)) {
+            h.0 += 1;
+            h.1.insert(r.timestamp.as_str());
+            h.2 += p.confidence;
+            h.3 += usize::from(p.hit);
+        }
+    }
+    let calibration_by_hour = hours
+        .into_iter()
+        .map(|(n, targets, confidence, hits)| {
+            (n > 0).then(|| HourCalibration {
+                n,
                 targets: targets.len(),
-                mean_confidence: at.iter().map(|p| p.confidence).sum::<f64>() / at.len() as f64,
-                hit_rate: at.iter().filter(|p| p.hit).count() as f64 / at.len() as f64,
+                mean_confidence: confidence / n as f64,
+                hit_rate: hits as f64 / n as f64,
             })
         })
         .collect();

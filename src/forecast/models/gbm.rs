@@ -1,7 +1,7 @@
 //! Gradient-boosted regression trees on histograms (the LightGBM recipe, squared error): features
-//! are binned once into at most 127 quantile bins (and one for NaN), each tree grows leaf-wise up to `leaves`
-//! leaves from gradient histograms (the larger child's histogram is the parent's minus the
-//! smaller's), a feature mostly in one bin (a holiday flag, rain) adds only its other bins to a
+//! are binned once into at most 127 quantile bins (and one for NaN), each tree grows leaf-wise up
+//! to `leaves` leaves from gradient histograms (the larger child's histogram is the parent's minus
+//! the smaller's), a feature mostly in one bin (a holiday flag, rain) adds only its other bins to a
 //! histogram, missing values (NaN) learn their own direction at every split, and each tree sees
 //! a deterministic subsample of rows. Given rows held out of training, boosting stops early: after
 //! `early_stopping` trees in a row that did not lower the held-out error, the trees up to the
@@ -227,7 +227,10 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
         })
         .collect();
     let dense_cols: Vec<usize> = (0..active.len()).filter(|&j| mode[j].is_none()).collect();
-    let sparse_cols: Vec<usize> = (0..active.len()).filter(|&j| mode[j].is_some()).collect();
+    // The sparse features and their most frequent codes.
+    let sparse_cols: Vec<(usize, u8)> = (0..active.len())
+        .filter_map(|j| mode[j].map(|most| (j, most)))
+        .collect();
     let k = dense_cols.len();
     let mut by_row = vec![0u16; rows * k];
     for (i, &j) in dense_cols.iter().enumerate() {
@@ -239,13 +242,13 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
     let mut sparse_pos = Vec::new();
     sparse_start.push(0u32);
     // Each sparse feature's codes, most frequent code and offset.
-    let sparse: Vec<(&[u8], Option<u8>, usize)> = sparse_cols
+    let sparse: Vec<(&[u8], u8, usize)> = sparse_cols
         .iter()
-        .map(|&j| (&cols[active[j]][..], mode[j], offset[j]))
+        .map(|&(j, most)| (&cols[active[j]][..], most, offset[j]))
         .collect();
     for r in 0..rows {
         for &(col, most, off) in &sparse {
-            if Some(col[r]) != most {
+            if col[r] != most {
                 sparse_pos.push((off + col[r] as usize) as u16);
             }
         }
@@ -253,10 +256,10 @@ fn bin_features(x: &[f64], rows: usize, features: usize) -> Binned {
     }
     let defaults = sparse_cols
         .iter()
-        .map(|&j| {
+        .map(|&(j, most)| {
             let start = offset[j];
             let end = start + edges[active[j]].len() + 1;
-            (start, end, start + mode[j].map_or(0, usize::from))
+            (start, end, start + usize::from(most))
         })
         .collect();
     let summing = dense_cols.first().map(|&j| (active[j], offset[j]));

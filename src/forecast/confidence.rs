@@ -98,13 +98,36 @@ pub struct Conditions {
     /// The model's errors over the day before the origin against their usual size (1: as
     /// usual); see [`Calibration::recent_errors`].
     pub recent_errors: f64,
+    /// What demand's outcomes are: whole numbers or not (see [`Outcomes`]).
+    pub outcomes: Outcomes,
+}
+
+/// What a series' outcomes are, as its history before the origin shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Outcomes {
+    /// Any real number.
+    #[default]
+    Continuous,
+    /// Counts: every observed hour a whole number, none negative. Confidence is then the
+    /// probability of the counts within tolerance (see [`hit_range`]); `zeros` says whether a
+    /// count of 0 was seen in the last four weeks.
+    Counts { zeros: bool },
 }
 
 impl Conditions {
     /// The history-wide conditions of origin `p`: observed hours before it, and the share of
     /// the last 24 without an observation.
     pub fn at_origin(frame: &Frame, p: usize) -> Self {
-        let history_hours = frame.y[..p].iter().filter(|v| !v.is_nan()).count();
+        let observed = || frame.y[..p].iter().filter(|v| !v.is_nan());
+        let history_hours = observed().count();
+        let counts = history_hours > 0 && observed().all(|v| *v >= 0.0 && v.fract() == 0.0);
+        let outcomes = if counts {
+            Outcomes::Counts {
+                zeros: frame.y[p.saturating_sub(24 * 28)..p].contains(&0.0),
+            }
+        } else {
+            Outcomes::Continuous
+        };
         let missing = frame.y[p.saturating_sub(24)..p]
             .iter()
             .filter(|v| v.is_nan())
@@ -116,6 +139,7 @@ impl Conditions {
             missing_recent: missing as f64 / 24.0,
             history_hours,
             recent_errors: 1.0,
+            outcomes,
         }
     }
 
@@ -595,13 +619,14 @@ impl Calibration {
                 confidence: 0.0,
             };
         }
-        let by_lead = conformal(z, yhat, s, tolerance, adapt);
+        let hit = hit_range(yhat, tolerance, cond.outcomes);
+        let by_lead = conformal(z, yhat, s, hit, adapt);
         // The hour's block holds errors relative to their lead's: at this lead's size.
         let size = mean_abs(z);
         let Some(by_hour) = self
             .hour_errors(hour)
             .filter(|_| size > 0.0)
-            .map(|h| conformal(h, yhat, s * size, tolerance, adapt))
+            .map(|h| conformal(h, yhat, s * size, hit, adapt))
         else {
             return by_lead;
         };
@@ -616,12 +641,44 @@ impl Calibration {
     }
 }
 
-/// The band that the sorted normalized errors `z` give a forecast `yhat` of scale `s`.
-fn conformal(z: &[f64], yhat: f64, s: f64, tolerance: f64, adapt: &Adaptive) -> Band {
+/// The outcomes within `tolerance` of a forecast `yhat`, as offsets from it: ±tolerance·|yhat|;
+/// or, for counts, the whole numbers within that, each the rounding of a continuous outcome
+/// (k - 0.5 to k + 0.5). `None` when no whole number is within: 1.5 ± 20% holds none, and
+/// confidence is then ~0. A forecast of 0 (a negative one clipped) is hit by a count of 0
+/// alone: that count's range only where the last weeks had zeros, else the continuous
+/// answer, ~0.
+///
+/// Measured with `scripts/components` (calibration error / Brier, before -> after): on
+/// dc_bikeshare's casual rentals (mean 36 an hour, 9% zero hours) 0.072 / 0.1936 -> 0.045 /
+/// 0.1797, where the continuous answer gave forecasts of 0 a confidence of 0.05 against a hit
+/// rate of 0.31; its registered rentals 0.060 / 0.2086 -> 0.052 / 0.2075; Staten Island's
+/// pickups (mean 1.6) Brier 0.1814 -> 0.1716, calibration error 0.008 -> 0.028 (its confidence
+/// was flat, now it discriminates); the Bronx's 0.046 / 0.2065 -> 0.048 / 0.2069. On the 45
+/// windows of `scripts/rolling`, whose counts are larger: 0.0441 -> 0.0434, Brier 0.1603 either
+/// way; at hourly origins 0.0379 -> 0.0377, 0.1597. Giving the count 0 every outcome below 0.5
+/// (demand is never negative) was worse where zeros are rare: dc_bikeshare's clipped
+/// forecasts of 0 at night got 0.12 where 0.014 hit (no hour of its history is 0).
+fn hit_range(yhat: f64, tolerance: f64, outcomes: Outcomes) -> Option<(f64, f64)> {
+    let r = tolerance * yhat.abs();
+    match outcomes {
+        Outcomes::Counts { zeros } if yhat != 0.0 || zeros => {}
+        _ => return Some((-r, r)),
+    }
+    // The tolerance's edges are inclusive; the margin keeps a whole number at the edge in.
+    let lo = (yhat - r - 1e-9).ceil().max(0.0);
+    let hi = (yhat + r + 1e-9).floor();
+    (lo <= hi).then_some((lo - 0.5 - yhat, hi + 0.5 - yhat))
+}
+
+/// The band that the sorted normalized errors `z` give a forecast `yhat` of scale `s`, with
+/// confidence the share of errors within `hit` (see [`hit_range`]).
+fn conformal(z: &[f64], yhat: f64, s: f64, hit: Option<(f64, f64)>, adapt: &Adaptive) -> Band {
     let q = |p: f64| yhat + s * quantile(z, p);
     let (a80, a95) = (adapt.alpha80.clamp(0.0, 1.0), adapt.alpha95.clamp(0.0, 1.0));
-    let bound = tolerance * yhat.abs() / (s * adapt.confidence_scale);
-    let inside = z.partition_point(|v| *v <= bound) - z.partition_point(|v| *v < -bound);
+    let inside = hit.map_or(0, |(lo, hi)| {
+        let k = s * adapt.confidence_scale;
+        z.partition_point(|v| *v <= hi / k) - z.partition_point(|v| *v < lo / k)
+    });
     // Add-one smoothing keeps confidence off 0 and 1 on finite evidence.
     let confidence = (inside as f64 + 0.5) / (z.len() as f64 + 1.0);
     Band {
@@ -745,6 +802,81 @@ mod tests {
                 special_seen,
             )
         }
+    }
+
+    /// Calibration error over ten bins of confidence of (confidence, hit) pairs.
+    fn calibration_error(points: &[(f64, bool)]) -> f64 {
+        let mut bins = [(0usize, 0.0, 0.0); 10];
+        for &(c, hit) in points {
+            let b = &mut bins[((c * 10.0) as usize).min(9)];
+            *b = (b.0 + 1, b.1 + c, b.2 + f64::from(u8::from(hit)));
+        }
+        let n = points.len() as f64;
+        bins.iter().map(|b| (b.1 - b.2).abs() / n).sum()
+    }
+
+    #[test]
+    fn confidence_of_small_counts_is_the_chance_of_the_whole_numbers_within_tolerance() {
+        // Simulated counts with known noise: Poisson demand of mean 1 to 8, forecast exactly.
+        let mut s = 11u64;
+        let mut poisson = |mean: f64| {
+            let (limit, mut k, mut p) = ((-mean).exp(), 0.0, 1.0);
+            loop {
+                p *= crate::bench::uniform(&mut s);
+                if p <= limit {
+                    return k;
+                }
+                k += 1.0;
+            }
+        };
+        let level = 5.0;
+        let mean = |i: usize| 1.0 + 7.0 * ((i * 37) % 1000) as f64 / 1000.0;
+        let cal = Calibration::from_lead_errors(
+            (0..4000).map(|i| (1, poisson(mean(i)) - mean(i), scale(mean(i), level))),
+            true,
+        );
+        let tol = 0.2;
+        let band = |yhat: f64, outcomes| {
+            let cond = Conditions {
+                history_hours: 10_000,
+                outcomes,
+                ..Conditions::default()
+            };
+            cal.band(yhat, level, 1, 0, tol, &cond).confidence
+        };
+        let counts = Outcomes::Counts { zeros: true };
+        let (mut as_counts, mut as_continuous) = (Vec::new(), Vec::new());
+        for i in 0..4000 {
+            let (yhat, y) = (mean(i + 500), poisson(mean(i + 500)));
+            let hit = (y - yhat).abs() <= tol * yhat;
+            as_counts.push((band(yhat, counts), hit));
+            as_continuous.push((band(yhat, Outcomes::Continuous), hit));
+        }
+        let (ece_counts, ece_continuous) = (
+            calibration_error(&as_counts),
+            calibration_error(&as_continuous),
+        );
+        assert!(
+            ece_counts < 0.02 && ece_continuous > 1.5 * ece_counts,
+            "counts {ece_counts}, continuous {ece_continuous}"
+        );
+        // 1.5 ± 20% holds no count; 5 ± 20% holds 4, 5 and 6.
+        assert!(band(1.5, counts) < 0.01 && band(1.5, Outcomes::Continuous) > 0.05);
+        let p456: f64 = [4.0, 5.0, 6.0]
+            .iter()
+            .map(|&k: &f64| {
+                (-5.0f64).exp() * 5.0f64.powf(k) / (1..=k as u32).product::<u32>() as f64
+            })
+            .sum();
+        assert!(
+            (band(5.0, counts) - p456).abs() < 0.05,
+            "{} vs {p456}",
+            band(5.0, counts)
+        );
+        // A forecast of 0 is hit by a count of 0 alone: its chance where zeros were seen lately,
+        // ~0 where none were.
+        assert!(band(0.0, counts) > 0.1);
+        assert!(band(0.0, Outcomes::Counts { zeros: false }) < 0.01);
     }
 
     #[test]

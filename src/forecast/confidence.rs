@@ -115,13 +115,16 @@ pub enum Outcomes {
 }
 
 impl Conditions {
-    /// The history-wide conditions of origin `p`: observed hours before it, and the share of
-    /// the last 24 without an observation.
+    /// The history-wide conditions of origin `p`: observed hours before it, the share of the
+    /// last 24 without an observation, and whether demand is counted.
     pub fn at_origin(frame: &Frame, p: usize) -> Self {
-        let observed = || frame.y[..p].iter().filter(|v| !v.is_nan());
-        let history_hours = observed().count();
-        let counts = history_hours > 0 && observed().all(|v| *v >= 0.0 && v.fract() == 0.0);
-        let outcomes = if counts {
+        let (history_hours, counts) = frame.y[..p]
+            .iter()
+            .filter(|v| !v.is_nan())
+            .fold((0, true), |(n, counts), v| {
+                (n + 1, counts && *v >= 0.0 && v.fract() == 0.0)
+            });
+        let outcomes = if counts && history_hours > 0 {
             Outcomes::Counts {
                 zeros: frame.y[p.saturating_sub(24 * 28)..p].contains(&0.0),
             }
@@ -813,6 +816,33 @@ mod tests {
         }
         let n = points.len() as f64;
         bins.iter().map(|b| (b.1 - b.2).abs() / n).sum()
+    }
+
+    #[test]
+    fn a_history_of_whole_numbers_none_negative_is_counted_with_its_recent_zeros() {
+        use crate::forecast::features::testing::frame;
+        let at = |y: Vec<f64>| Conditions::at_origin(&frame(y), 1000).outcomes;
+        let counts = |i: usize| (i % 7) as f64 + 1.0;
+        assert_eq!(
+            at((0..1000).map(counts).collect()),
+            Outcomes::Counts { zeros: false }
+        );
+        // A zero in the last four weeks, or only before them.
+        let zero_at = |z: usize| {
+            let mut y: Vec<f64> = (0..1000).map(counts).collect();
+            y[z] = 0.0;
+            at(y)
+        };
+        assert_eq!(zero_at(990), Outcomes::Counts { zeros: true });
+        assert_eq!(zero_at(100), Outcomes::Counts { zeros: false });
+        // Missing hours do not matter; a fraction or a negative value anywhere before does.
+        let mut y: Vec<f64> = (0..1000).map(counts).collect();
+        y[500] = f64::NAN;
+        assert_eq!(at(y.clone()), Outcomes::Counts { zeros: false });
+        for odd in [2.5, -1.0] {
+            y[10] = odd;
+            assert_eq!(at(y.clone()), Outcomes::Continuous);
+        }
     }
 
     #[test]

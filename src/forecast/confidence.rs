@@ -109,8 +109,9 @@ pub enum Outcomes {
     #[default]
     Continuous,
     /// Counts: every observed hour a whole number, none negative. Confidence is then the
-    /// probability of the counts within tolerance (see [`hit_range`]); `zeros` says whether a
-    /// count of 0 was seen in the last four weeks.
+    /// probability of the counts within tolerance, each the rounding of a continuous outcome
+    /// (from k - 0.5 to k + 0.5); `zeros` says whether a count of 0 was seen in the last four
+    /// weeks (only then is a forecast of 0 given the chance of one).
     Counts { zeros: bool },
 }
 

@@ -786,8 +786,8 @@ fn simulate_cmd(args: &SimulateArgs) -> Result<String> {
             .with_context(|| format!("reading events {}", path.display()))?,
         None => Vec::new(),
     };
-    let frame = crate::forecast::Frame::from_csv(&args.file, args.tz, &events)
-        .with_context(|| format!("reading {}", args.file.display()))?;
+    // Its errors name the file (and line, column, value).
+    let frame = crate::forecast::Frame::from_csv(&args.file, args.tz, &events)?;
     let opts = Options {
         test_days: args.test_days,
         refit_every_days: args.refit_every_days,
@@ -856,8 +856,8 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
             .with_context(|| format!("reading events {}", path.display()))?,
         None => Vec::new(),
     };
-    let frame = Frame::from_csv(&args.file, args.tz, &events)
-        .with_context(|| format!("reading {}", args.file.display()))?;
+    // Its errors name the file (and line, column, value).
+    let frame = Frame::from_csv(&args.file, args.tz, &events)?;
     let specs = model_specs(&args.models)?;
     let protocol = Protocol {
         test_days: args.test_days,
@@ -1615,8 +1615,7 @@ fn demo_backtest(data: &Path, out: &Path) -> Result<String> {
     use std::fmt::Write;
     let started = std::time::Instant::now();
     let frame =
-        crate::forecast::Frame::from_csv(data, Some(TimeZone::parse("America/New_York")?), &[])
-            .with_context(|| format!("reading {}", data.display()))?;
+        crate::forecast::Frame::from_csv(data, Some(TimeZone::parse("America/New_York")?), &[])?;
     let specs = crate::forecast::ModelSpec::candidates();
     let bt = run(&frame, &Protocol::default(), &specs, 0.2);
     let (m, f) = (out.join("M.json"), out.join("F.csv"));

@@ -627,3 +627,31 @@ fn the_demo_tells_the_whole_story_and_writes_the_report() {
         "seven accuracy charts and the policies"
     );
 }
+
+#[test]
+fn backtest_bad_input_names_the_file_once_with_its_line_column_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "timestamp,y\n2020-01-01T00:00:00-05:00,1\n2020-01-01T01:00:00-05:00,abc\n",
+    )
+    .unwrap();
+    let out = prescale(dir.path(), &["backtest", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.csv:3: column \"y\": value \"abc\" is not a number"),
+        "{err}"
+    );
+    assert_eq!(err.matches("bad.csv").count(), 1, "{err}");
+    let missing = dir.path().join("missing.csv");
+    let out = prescale(dir.path(), &["backtest", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out).matches("missing.csv").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}

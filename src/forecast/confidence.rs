@@ -808,17 +808,6 @@ mod tests {
         }
     }
 
-    /// Calibration error over ten bins of confidence of (confidence, hit) pairs.
-    fn calibration_error(points: &[(f64, bool)]) -> f64 {
-        let mut bins = [(0usize, 0.0, 0.0); 10];
-        for &(c, hit) in points {
-            let b = &mut bins[((c * 10.0) as usize).min(9)];
-            *b = (b.0 + 1, b.1 + c, b.2 + f64::from(u8::from(hit)));
-        }
-        let n = points.len() as f64;
-        bins.iter().map(|b| (b.1 - b.2).abs() / n).sum()
-    }
-
     #[test]
     fn a_history_of_whole_numbers_none_negative_is_counted_with_its_recent_zeros() {
         use crate::forecast::features::testing::frame;
@@ -883,10 +872,10 @@ mod tests {
             as_counts.push((band(yhat, counts), hit));
             as_continuous.push((band(yhat, Outcomes::Continuous), hit));
         }
-        let (ece_counts, ece_continuous) = (
-            calibration_error(&as_counts),
-            calibration_error(&as_continuous),
-        );
+        let ece = |points: &[(f64, bool)]| {
+            crate::forecast::metrics::reliability_of(points.iter().copied()).1
+        };
+        let (ece_counts, ece_continuous) = (ece(&as_counts), ece(&as_continuous));
         assert!(
             ece_counts < 0.02 && ece_continuous > 1.5 * ece_counts,
             "counts {ece_counts}, continuous {ece_continuous}"

@@ -9,12 +9,12 @@ use std::time::Instant;
 use chrono::Duration;
 use serde::Serialize;
 
-use super::confidence::{Adaptive, Band, Conditions, Outcome};
+use super::confidence::{Adaptive, Band, Conditions, Outcome, scale};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::metrics::{Metrics, Scored, mase_scale, metrics};
-use super::models::Model;
 use super::models::ModelSpec;
+use super::models::{Forecast, Model};
 use super::trainer::{
     CandidateScore, Points, RECALIBRATION_DAYS, TrainOptions, Trained, calibrate, choose,
     recalibration_origin, train_all, validate,
@@ -221,7 +221,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     let recent = |pts: &Points, o: usize| -> Points {
         pts.iter()
             .copied()
-            .filter(|&(q, lead, _, _)| {
+            .filter(|&(q, lead, ..)| {
                 q + lead - 1 < o && q + window >= o && recalibration_origin(frame, q)
             })
             .collect()
@@ -230,7 +230,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     for (k, &o) in origins.iter().enumerate() {
         if k % refit_every == 0 {
             for pts in &mut candidates.rolling {
-                pts.retain(|&(q, lead, _, _)| q + lead - 1 < o && q + 24 * ROLLING_DAYS >= o);
+                pts.retain(|&(q, lead, ..)| q + lead - 1 < o && q + 24 * ROLLING_DAYS >= o);
             }
             let t = refit(frame, &w, o, &opts, &mut candidates);
             fit_s += t.fit_seconds;
@@ -268,12 +268,16 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         for (m, pts) in candidates.fitted.iter().zip(&mut candidates.rolling) {
             pts.extend(validate(m, frame, &w, &calibrating, frame.len(), p.horizon));
         }
-        let yhat = t.model.forecast(frame, &w, o, p.horizon);
+        let Forecast {
+            values: yhat,
+            spread,
+        } = t.model.forecast_spread(frame, &w, o, p.horizon);
         served.extend(
             yhat.iter()
+                .zip(&spread)
                 .enumerate()
                 .filter(|(i, _)| o + i < frame.len() && !frame.y[o + i].is_nan())
-                .map(|(i, f)| (o, i + 1, frame.y[o + i], f.max(0.0))),
+                .map(|(i, (f, s))| (o, i + 1, frame.y[o + i], f.max(0.0), *s)),
         );
         let between: Vec<usize> = (o + 1..next.min(frame.len()))
             .filter(|&q| recalibration_origin(frame, q))
@@ -289,7 +293,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         let last_day = served
             .iter()
             .filter(|p| Some(p.0) == prev && p.0 + p.1 - 1 < o)
-            .map(|&(q, lead, y, f)| (lead, y, f, level(&w, q)));
+            .map(|&(q, lead, y, f, _)| (lead, y, f, level(&w, q)));
         // Forecasts made on one local day share its surprises (at hourly origins they forecast
         // mostly the same hours): the calibration floor draws one shock per origin day.
         let origin_day = chrono::Datelike::num_days_from_ce(&frame.local[o].wall.date()) as usize;
@@ -297,10 +301,12 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             recent_errors: calibration.recent_errors(last_day),
             ..Conditions::at_origin(frame, o)
         };
-        for (i, f) in yhat.into_iter().enumerate() {
+        for (i, (f, spread)) in yhat.into_iter().zip(spread).enumerate() {
             let pos = o + i;
-            let cond = origin_cond.at(frame, pos);
             let f = if clip { f.max(0.0) } else { f };
+            let cond = origin_cond
+                .at(frame, pos)
+                .with_spread(spread, scale(f, lvl));
             let b = calibration
                 .band_adapted(
                     f,

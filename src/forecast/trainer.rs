@@ -101,7 +101,8 @@ fn calibrating_origins(frame: &Frame, from: usize, end: usize, horizon: usize) -
     })
 }
 
-/// Validation forecasts of one fitted model: (origin, lead, y, yhat) of observed targets.
+/// Validation forecasts of one fitted model: (origin, lead, y, yhat, members' spread) of observed
+/// targets.
 pub fn validate(
     model: &Model,
     frame: &Frame,
@@ -109,31 +110,35 @@ pub fn validate(
     origins: &[usize],
     end: usize,
     horizon: usize,
-) -> Vec<(usize, usize, f64, f64)> {
+) -> Points {
     let mut out = Vec::new();
     for (&q, forecast) in origins
         .iter()
         .zip(model.forecast_each(frame, w, origins, horizon))
     {
-        for (k, f) in forecast.into_iter().enumerate() {
+        for (k, (f, spread)) in forecast.values.into_iter().zip(forecast.spread).enumerate() {
             let t = q + k;
             if t < end && !frame.y[t].is_nan() {
-                out.push((q, k + 1, frame.y[t], f.max(0.0)));
+                out.push((q, k + 1, frame.y[t], f.max(0.0), spread));
             }
         }
     }
     out
 }
 
-fn mae(points: &[(usize, usize, f64, f64)]) -> f64 {
+fn mae(points: &[Point]) -> f64 {
     if points.is_empty() {
         return f64::INFINITY;
     }
     points.iter().map(|p| (p.3 - p.2).abs()).sum::<f64>() / points.len() as f64
 }
 
-/// Validation forecasts of every candidate: (origin, lead, y, yhat) of observed targets.
-pub type Points = Vec<(usize, usize, f64, f64)>;
+/// A validation forecast of an observed target: (origin, lead, y, yhat, spread), the spread of a
+/// combination's members (NaN for a single model, see [`Forecast`](super::models::Forecast)).
+pub type Point = (usize, usize, f64, f64, f64);
+
+/// Validation forecasts of one model.
+pub type Points = Vec<Point>;
 
 /// Fits the candidates on data before `end` and returns the one (or the combination) that
 /// validates best. With too little history for that, only the seasonal naive models compete
@@ -474,16 +479,21 @@ pub fn choose(
 }
 
 /// The weighted sum of the forecasts of candidates that forecast the same points (they line up
-/// index by index).
+/// index by index), with their spread.
 fn weighted(lists: &[&Points], weights: &[f64]) -> Points {
     let Some(first) = lists.first() else {
         return Vec::new();
     };
     (0..first.len())
         .map(|k| {
-            let (q, lead, y, _) = first[k];
+            let (q, lead, y, ..) = first[k];
             let f = lists.iter().zip(weights).map(|(p, wt)| wt * p[k].3).sum();
-            (q, lead, y, f)
+            let (lo, hi) = lists
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |r, p| {
+                    (r.0.min(p[k].3), r.1.max(p[k].3))
+                });
+            (q, lead, y, f, hi - lo)
         })
         .collect()
 }
@@ -532,8 +542,8 @@ pub fn recalibrate(
 }
 
 /// Whether any target of `points` is a holiday or has an event on.
-fn special_seen(frame: &Frame, points: &[(usize, usize, f64, f64)]) -> bool {
-    points.iter().any(|&(q, lead, _, _)| {
+fn special_seen(frame: &Frame, points: &[Point]) -> bool {
+    points.iter().any(|&(q, lead, ..)| {
         let t = q + lead - 1;
         frame.local[t].holiday || frame.events.active[t] > 0.0
     })
@@ -544,20 +554,21 @@ fn special_seen(frame: &Frame, points: &[(usize, usize, f64, f64)]) -> bool {
 fn errors<'a>(
     frame: &'a Frame,
     w: &'a Windows,
-    points: &'a [(usize, usize, f64, f64)],
+    points: &'a [Point],
 ) -> impl Iterator<Item = (Residual, Regime)> + 'a {
-    points.iter().map(|&(q, lead, y, f)| {
+    points.iter().map(|&(q, lead, y, f, spread)| {
         let t = q + lead - 1;
         let hour = frame.local[t].hour;
+        let s = scale(f, level(w, q));
         (
-            (lead, hour, y - f, scale(f, level(w, q))),
-            Regime::of(frame, t),
+            (lead, hour, y - f, s),
+            Regime::of(frame, t).with_spread(spread, s),
         )
     })
 }
 
 /// Calibration from out-of-sample forecasts of one model.
-pub fn calibrate(frame: &Frame, w: &Windows, points: &[(usize, usize, f64, f64)]) -> Calibration {
+pub fn calibrate(frame: &Frame, w: &Windows, points: &[Point]) -> Calibration {
     Calibration::default().with_regime_errors(errors(frame, w, points), special_seen(frame, points))
 }
 
@@ -573,7 +584,7 @@ mod tests {
         (0..24)
             .map(|k| {
                 let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
-                (389, k + 1, 100.0, 100.0 + sign * e)
+                (389, k + 1, 100.0, 100.0 + sign * e, f64::NAN)
             })
             .collect()
     }
@@ -908,14 +919,16 @@ mod tests {
             Regime::of(&f, 24 + 3),
             Regime {
                 wet: Some(true),
-                weather: Some(2)
+                weather: Some(2),
+                spread: None,
             }
         );
         assert_eq!(
             Regime::of(&f, 3),
             Regime {
                 wet: Some(false),
-                weather: Some(0)
+                weather: Some(0),
+                spread: None,
             }
         );
         // Forecasts from every sixth hour: errors of 4 when dry, 16 when wet, alternating.
@@ -926,7 +939,7 @@ mod tests {
                     let t = q + lead - 1;
                     let e = if wet_at(t) { 16.0 } else { 4.0 };
                     let sign = if (q + lead) % 2 == 0 { 1.0 } else { -1.0 };
-                    (q, lead, 100.0 + sign * e, 100.0)
+                    (q, lead, 100.0 + sign * e, 100.0, f64::NAN)
                 })
             })
             .collect();

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::domain::{Hour, SeriesId};
 use crate::forecast::ForecastPoint;
-use crate::forecast::confidence::{Adaptive, Conditions};
+use crate::forecast::confidence::{Adaptive, Conditions, scale};
 use crate::forecast::features::{BASE_FEATURES, Windows, level};
 use crate::forecast::models::LOOKBACK_HOURS;
 use crate::forecast::registry::Registry;
@@ -75,7 +75,7 @@ pub async fn forecast(
     }
     let w = Windows::new(&frame.y);
     let clip = frame.non_negative();
-    let yhat = artifact.model.forecast(&frame, &w, p, horizon);
+    let yhat = artifact.model.forecast_spread(&frame, &w, p, horizon);
     let lvl = level(&w, p);
     // Intervals and confidence: the model's validation errors with those of its own forecasts
     // since its training data ended, as the backtest recalibrates at every origin.
@@ -100,21 +100,18 @@ pub async fn forecast(
             .await?,
     );
     let points = yhat
+        .values
         .into_iter()
+        .zip(yhat.spread)
         .enumerate()
-        .map(|(i, f)| {
+        .map(|(i, (f, spread))| {
             let pos = p + i;
             let f = if clip { f.max(0.0) } else { f };
+            let cond = origin_cond
+                .at(&frame, pos)
+                .with_spread(spread, scale(f, lvl));
             let b = calibration
-                .band_adapted(
-                    f,
-                    lvl,
-                    i + 1,
-                    frame.local[pos].hour,
-                    tol,
-                    &origin_cond.at(&frame, pos),
-                    &adapt,
-                )
+                .band_adapted(f, lvl, i + 1, frame.local[pos].hour, tol, &cond, &adapt)
                 .ordered(f, clip);
             ForecastPoint {
                 hour: frame.hour(pos),

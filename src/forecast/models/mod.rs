@@ -178,6 +178,24 @@ impl ModelSpec {
     }
 }
 
+/// Forecasts from one origin, with how far apart a combination's members were at each: the
+/// range of their forecasts (each clipped at 0), in demand units; NaN for a single model. Members
+/// that disagree are a warning that the forecast is a guess (see
+/// [`Regime::spread`](crate::forecast::confidence::Regime::spread)).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Forecast {
+    pub values: Vec<f64>,
+    pub spread: Vec<f64>,
+}
+
+impl Forecast {
+    /// A single model's forecasts: no spread.
+    pub fn alone(values: Vec<f64>) -> Self {
+        let spread = vec![f64::NAN; values.len()];
+        Self { values, spread }
+    }
+}
+
 /// A fitted model, saved whole in `models/<series>/<version>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -213,33 +231,58 @@ impl Model {
             Self::Profile(m) => m.forecast(frame, windows, p, end),
             Self::Ets(m) => m.forecast(&frame.y, p, end),
             Self::Mstl(m) => m.forecast(&frame.y, p, end),
-            Self::Combination { members } => {
-                let mut out = vec![0.0; end.saturating_sub(p)];
-                for (w, m) in members {
-                    for (o, v) in out.iter_mut().zip(m.forecast(frame, windows, p, horizon)) {
-                        *o += w * v;
-                    }
-                }
-                out
+            Self::Combination { .. } | Self::Corrected(_) => {
+                self.forecast_spread(frame, windows, p, horizon).values
             }
-            Self::Corrected(m) => m.forecast(frame, windows, p, horizon),
         }
     }
 
-    /// [`Model::forecast`] from each of `origins`. A corrected model shares its inner forecasts
-    /// between origins a day apart; the others forecast from each in turn.
+    /// [`Model::forecast`] with the spread of a combination's members at each point (see
+    /// [`Forecast`]).
+    pub fn forecast_spread(
+        &self,
+        frame: &Frame,
+        windows: &Windows,
+        p: usize,
+        horizon: usize,
+    ) -> Forecast {
+        match self {
+            Self::Combination { members } => {
+                let n = (p + horizon).min(frame.len()).saturating_sub(p);
+                let mut values = vec![0.0; n];
+                let mut range = vec![(f64::INFINITY, f64::NEG_INFINITY); n];
+                for (w, m) in members {
+                    for ((o, r), v) in values
+                        .iter_mut()
+                        .zip(&mut range)
+                        .zip(m.forecast(frame, windows, p, horizon))
+                    {
+                        *o += w * v;
+                        *r = (r.0.min(v.max(0.0)), r.1.max(v.max(0.0)));
+                    }
+                }
+                let spread = range.into_iter().map(|(lo, hi)| hi - lo).collect();
+                Forecast { values, spread }
+            }
+            Self::Corrected(m) => m.forecast_spread(frame, windows, p, horizon),
+            _ => Forecast::alone(self.forecast(frame, windows, p, horizon)),
+        }
+    }
+
+    /// [`Model::forecast_spread`] from each of `origins`. A corrected model shares its inner
+    /// forecasts between origins a day apart; the others forecast from each in turn.
     pub fn forecast_each(
         &self,
         frame: &Frame,
         windows: &Windows,
         origins: &[usize],
         horizon: usize,
-    ) -> Vec<Vec<f64>> {
+    ) -> Vec<Forecast> {
         match self {
             Self::Corrected(m) => m.forecast_each(frame, windows, origins, horizon),
             _ => origins
                 .iter()
-                .map(|&q| self.forecast(frame, windows, q, horizon))
+                .map(|&q| self.forecast_spread(frame, windows, q, horizon))
                 .collect(),
         }
     }
@@ -432,6 +475,48 @@ mod tests {
                 mae(&fc, truth)
             );
         }
+    }
+
+    #[test]
+    fn a_combination_gives_the_range_of_its_members_and_a_single_model_none() {
+        let f = periodic(4);
+        let w = Windows::new(&f.y);
+        let p = f.len() - 24;
+        let (yesterday, last_week) = (
+            Model::SeasonalNaive { period: 24 },
+            Model::SeasonalNaive { period: 168 },
+        );
+        let members = [yesterday.clone(), last_week.clone()];
+        let combo = Model::Combination {
+            members: vec![(0.25, yesterday.clone()), (0.75, last_week)],
+        };
+        let fc = combo.forecast_spread(&f, &w, p, 24);
+        assert_eq!(fc.values, combo.forecast(&f, &w, p, 24));
+        let each: Vec<Vec<f64>> = members.iter().map(|m| m.forecast(&f, &w, p, 24)).collect();
+        for (k, s) in fc.spread.iter().enumerate() {
+            let (a, b) = (each[0][k].max(0.0), each[1][k].max(0.0));
+            assert_eq!(*s, (a - b).abs(), "lead {}", k + 1);
+        }
+        // Weekdays differ here, so the members disagree somewhere.
+        assert!(fc.spread.iter().any(|s| *s > 1.0));
+        // A single model has no spread; a corrected combination keeps its members'.
+        assert!(
+            yesterday
+                .forecast_spread(&f, &w, p, 24)
+                .spread
+                .iter()
+                .all(|s| s.is_nan())
+        );
+        let corrected = Model::Corrected(Corrected {
+            inner: Box::new(combo),
+            correction: LastHour {
+                weight: 0.5,
+                decay: 0.9,
+                blend: 0.0,
+                blend_decay: 1.0,
+            },
+        });
+        assert_eq!(corrected.forecast_spread(&f, &w, p, 24).spread, fc.spread);
     }
 
     #[test]

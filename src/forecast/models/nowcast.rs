@@ -34,7 +34,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Model;
+use super::{Forecast, Model};
 use crate::forecast::features::{Windows, level};
 use crate::forecast::frame::Frame;
 
@@ -77,8 +77,8 @@ pub struct Corrected {
     pub correction: LastHour,
 }
 
-/// One validation forecast: (origin, lead, y, yhat).
-type Point = (usize, usize, f64, f64);
+/// One validation forecast: (origin, lead, y, yhat, members' spread).
+type Point = (usize, usize, f64, f64, f64);
 
 /// The smoothed, clamped ratio of the last hour `y_last` to its forecast `reference`, for an
 /// origin at `level`; `None` when either is unknown or negative.
@@ -225,10 +225,10 @@ impl LastHour {
         let anchors = origin_anchors(frame, w, points);
         points
             .iter()
-            .map(|&(q, lead, y, f)| {
+            .map(|&(q, lead, y, f, spread)| {
                 let f = ratios.get(&q).map_or(f, |r| f * r.powf(self.at(lead)));
                 let v = anchors.get(&q).and_then(|&a| anchored(frame, q, lead, a));
-                (q, lead, y, self.blended(f, v, lead))
+                (q, lead, y, self.blended(f, v, lead), spread)
             })
             .collect()
     }
@@ -251,7 +251,7 @@ fn origin_ratios(frame: &Frame, w: &Windows, points: &[Point]) -> HashMap<usize,
     let day_ahead: HashMap<usize, f64> = points
         .iter()
         .filter(|p| p.1 == 24)
-        .map(|&(q, _, _, f)| (q, f))
+        .map(|&(q, _, _, f, _)| (q, f))
         .collect();
     let mut out = HashMap::new();
     for &(q, ..) in points {
@@ -282,51 +282,65 @@ fn origin_anchors(frame: &Frame, w: &Windows, points: &[Point]) -> HashMap<usize
 }
 
 impl Corrected {
-    /// Point forecasts for positions `p .. min(p + horizon, frame.len())`.
-    pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, horizon: usize) -> Vec<f64> {
-        let out = self.inner.forecast(frame, w, p, horizon);
+    /// Point forecasts for positions `p .. min(p + horizon, frame.len())`, with the inner model's
+    /// spread (see [`Forecast`]).
+    pub fn forecast_spread(
+        &self,
+        frame: &Frame,
+        w: &Windows,
+        p: usize,
+        horizon: usize,
+    ) -> Forecast {
+        let out = self.inner.forecast_spread(frame, w, p, horizon);
         // Without a ratio, no reference is read.
         let reference = p
             .checked_sub(24)
             .filter(|_| self.correction.weight > 0.0)
             .map(|back| self.inner.forecast(frame, w, back, 24));
-        self.corrected(frame, w, p, out, reference.as_deref())
+        Forecast {
+            values: self.corrected(frame, w, p, out.values, reference.as_deref()),
+            spread: out.spread,
+        }
     }
 
-    /// The forecasts from each of `origins`, as [`Corrected::forecast`] gives them, with each
-    /// inner forecast made once: from origins 6 hours apart (recalibration's), the forecast from
-    /// `q` is also the reference of the origin a day later, so this halves the inner forecasts.
+    /// The forecasts from each of `origins`, as [`Corrected::forecast_spread`] gives them, with
+    /// each inner forecast made once: from origins 6 hours apart (recalibration's), the forecast
+    /// from `q` is also the reference of the origin a day later, so this halves the inner
+    /// forecasts.
     pub fn forecast_each(
         &self,
         frame: &Frame,
         w: &Windows,
         origins: &[usize],
         horizon: usize,
-    ) -> Vec<Vec<f64>> {
-        let mut inner: HashMap<usize, Vec<f64>> = HashMap::new();
+    ) -> Vec<Forecast> {
+        let mut inner: HashMap<usize, Forecast> = HashMap::new();
         // Without a ratio, no reference is read.
         let references = origins
             .iter()
             .filter(|_| self.correction.weight > 0.0)
             .filter_map(|q| Some((q.checked_sub(24)?, 24)));
         for (q, h) in origins.iter().map(|&q| (q, horizon)).chain(references) {
-            let known = inner.get(&q).map_or(0, Vec::len);
+            let known = inner.get(&q).map_or(0, |f| f.values.len());
             if known < h.min(frame.len().saturating_sub(q)) {
-                inner.insert(q, self.inner.forecast(frame, w, q, h.max(known)));
+                inner.insert(q, self.inner.forecast_spread(frame, w, q, h.max(known)));
             }
         }
         origins
             .iter()
             .map(|&q| {
-                let out = inner
-                    .get(&q)
-                    .map(|v| v[..horizon.min(v.len())].to_vec())
-                    .unwrap_or_default();
+                let n = |f: &Forecast| horizon.min(f.values.len());
+                let (values, spread) = inner.get(&q).map_or_else(Default::default, |f| {
+                    (f.values[..n(f)].to_vec(), f.spread[..n(f)].to_vec())
+                });
                 let reference = q
                     .checked_sub(24)
                     .and_then(|back| inner.get(&back))
-                    .map(Vec::as_slice);
-                self.corrected(frame, w, q, out, reference)
+                    .map(|f| f.values.as_slice());
+                Forecast {
+                    values: self.corrected(frame, w, q, values, reference),
+                    spread,
+                }
             })
             .collect()
     }
@@ -417,7 +431,7 @@ mod tests {
         let points = (24 * 20..n - 24)
             .step_by(6)
             .flat_map(|q| (1..=24).map(move |lead| (q, lead, 0.0, pattern(q + lead - 1))))
-            .map(|(q, lead, _, f)| (q, lead, y[q + lead - 1], f))
+            .map(|(q, lead, _, f)| (q, lead, y[q + lead - 1], f, f64::NAN))
             .collect();
         (frame(y), points)
     }
@@ -507,7 +521,7 @@ mod tests {
         let points: Vec<Point> = (24 * 30..n - 24)
             .step_by(6)
             .flat_map(|q| (1..=24).map(move |lead| (q, lead)))
-            .map(|(q, lead)| (q, lead, y[q + lead - 1], daily(q + lead - 1)))
+            .map(|(q, lead)| (q, lead, y[q + lead - 1], daily(q + lead - 1), f64::NAN))
             .collect();
         let f = frame(y);
         let w = Windows::new(&f.y);
@@ -533,7 +547,7 @@ mod tests {
             .into_iter()
             .flat_map(|o| {
                 let fc = inner.forecast(&f, &w, o, 24);
-                (1..=24).map(move |lead| (o, lead, 0.0, fc[lead - 1]))
+                (1..=24).map(move |lead| (o, lead, 0.0, fc[lead - 1], f64::NAN))
             })
             .collect();
         let validated: Vec<f64> = c.apply_to(&f, &w, &own)[24..].iter().map(|p| p.3).collect();
@@ -541,7 +555,7 @@ mod tests {
             inner: Box::new(inner),
             correction: c,
         };
-        assert_eq!(model.forecast(&f, &w, q, 24), validated);
+        assert_eq!(model.forecast_spread(&f, &w, q, 24).values, validated);
         // An artifact written before the blend existed reads as none.
         let old: LastHour = serde_json::from_str(r#"{"weight":0.5,"decay":0.9}"#).unwrap();
         assert_eq!((old.blend, old.blend_at(1)), (0.0, 0.0));
@@ -585,10 +599,11 @@ mod tests {
             };
             let each = model.forecast_each(&f, &w, &origins, horizon);
             for (q, fc) in origins.iter().zip(&each) {
-                let one = model.forecast(&f, &w, *q, horizon);
-                assert_eq!(fc.len(), one.len());
+                let one = model.forecast_spread(&f, &w, *q, horizon);
+                assert_eq!(fc.values.len(), one.values.len());
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert!(
-                    fc.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    bits(&fc.values) == bits(&one.values) && bits(&fc.spread) == bits(&one.spread),
                     "origin {q}, horizon {horizon}, weight {weight}"
                 );
             }
@@ -619,7 +634,7 @@ mod tests {
         let mut shifted = y.clone();
         shifted[p - 1] *= 2.0;
         let (a, b, c) = (frame(y), frame(changed), frame(shifted));
-        let fc = |f: &Frame| model.forecast(f, &Windows::new(&f.y), p, 24);
+        let fc = |f: &Frame| model.forecast_spread(f, &Windows::new(&f.y), p, 24).values;
         assert_eq!(fc(&a), fc(&b), "demand from the origin on was read");
         // The hour before the origin is read: doubling it raises every lead, the first most.
         let (base, up) = (fc(&a), fc(&c));

@@ -9,12 +9,12 @@ use std::time::Instant;
 use chrono::Duration;
 use serde::Serialize;
 
-use super::confidence::{Adaptive, Band, Conditions, Outcome, scale};
+use super::confidence::{Adaptive, Band, Conditions, Outcome};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::metrics::{Metrics, Scored, mase_scale, metrics};
+use super::models::Model;
 use super::models::ModelSpec;
-use super::models::{Forecast, Model};
 use super::trainer::{
     CandidateScore, Points, RECALIBRATION_DAYS, TrainOptions, Trained, calibrate, choose,
     recalibration_origin, train_all, validate,
@@ -268,13 +268,11 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         for (m, pts) in candidates.fitted.iter().zip(&mut candidates.rolling) {
             pts.extend(validate(m, frame, &w, &calibrating, frame.len(), p.horizon));
         }
-        let Forecast {
-            values: yhat,
-            spread,
-        } = t.model.forecast_spread(frame, &w, o, p.horizon);
+        let fc = t.model.forecast_spread(frame, &w, o, p.horizon);
         served.extend(
-            yhat.iter()
-                .zip(&spread)
+            fc.values
+                .iter()
+                .zip(&fc.spread)
                 .enumerate()
                 .filter(|(i, _)| o + i < frame.len() && !frame.y[o + i].is_nan())
                 .map(|(i, (f, s))| (o, i + 1, frame.y[o + i], f.max(0.0), *s)),
@@ -301,23 +299,9 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             recent_errors: calibration.recent_errors(last_day),
             ..Conditions::at_origin(frame, o)
         };
-        for (i, (f, spread)) in yhat.into_iter().zip(spread).enumerate() {
+        let bands = calibration.bands(frame, &fc, o, lvl, tolerance, &origin_cond, &adapt, clip);
+        for (i, (f, b)) in bands.into_iter().enumerate() {
             let pos = o + i;
-            let f = if clip { f.max(0.0) } else { f };
-            let cond = origin_cond
-                .at(frame, pos)
-                .with_spread(spread, scale(f, lvl));
-            let b = calibration
-                .band_adapted(
-                    f,
-                    lvl,
-                    i + 1,
-                    frame.local[pos].hour,
-                    tolerance,
-                    &cond,
-                    &adapt,
-                )
-                .ordered(f, clip);
             let y = frame.y[pos];
             let row = ForecastRow {
                 origin: local_iso(frame, o),

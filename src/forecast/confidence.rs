@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use super::features::{Windows, level};
 use super::frame::Frame;
-use super::models::Model;
+use super::models::{Forecast, Model};
 use crate::domain::is_hourly_precipitation;
 
 /// Lead buckets: 1, 2-3, 4-6, 7-12, 13-24, 25+ hours. Lead 1 has its own: the last hour's
@@ -647,6 +647,36 @@ impl Calibration {
         } else {
             1.0
         }
+    }
+
+    /// The forecasts `fc` from origin `p` (with origin level `level` and conditions `origin`),
+    /// clipped at 0 when `clip`, each with its band: as the backtest and serving publish them,
+    /// each point under its target's conditions and its members' spread.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bands(
+        &self,
+        frame: &Frame,
+        fc: &Forecast,
+        p: usize,
+        level: f64,
+        tolerance: f64,
+        origin: &Conditions,
+        adapt: &Adaptive,
+        clip: bool,
+    ) -> Vec<(f64, Band)> {
+        fc.values
+            .iter()
+            .zip(&fc.spread)
+            .enumerate()
+            .map(|(i, (&f, &spread))| {
+                let pos = p + i;
+                let f = if clip { f.max(0.0) } else { f };
+                let cond = origin.at(frame, pos).with_spread(spread, scale(f, level));
+                let hour = frame.local[pos].hour;
+                let b = self.band_adapted(f, level, i + 1, hour, tolerance, &cond, adapt);
+                (f, b.ordered(f, clip))
+            })
+            .collect()
     }
 
     /// Bounds and confidence of a forecast `yhat` with origin level `level`, for a target `lead`
@@ -1274,6 +1304,40 @@ mod tests {
         let more = cal.with_regime_errors(draw(500).into_iter().map(|e| (e.0, e.1)), true);
         assert_eq!(more.regimes.spread_edges, cal.regimes.spread_edges);
         assert_eq!(more.regimes.spread.iter().map(|q| q.n).sum::<usize>(), 4500);
+        // Backtested and served alike (`Calibration::bands`): the same forecasts with members
+        // far apart are trusted less than a single model's, and those with members close more.
+        let frame = crate::forecast::features::testing::frame(vec![100.0; 400]);
+        let cond = Conditions {
+            history_hours: 10_000,
+            ..Conditions::default()
+        };
+        let confidence = |spread: f64| -> Vec<f64> {
+            let fc = Forecast {
+                values: vec![100.0; 24],
+                spread: vec![spread; 24],
+            };
+            cal.bands(
+                &frame,
+                &fc,
+                300,
+                100.0,
+                0.1,
+                &cond,
+                &Adaptive::default(),
+                true,
+            )
+            .into_iter()
+            .map(|(_, b)| b.confidence)
+            .collect()
+        };
+        let (close, single, apart) = (confidence(3.0), confidence(f64::NAN), confidence(37.0));
+        for k in 0..24 {
+            assert!(
+                close[k] > single[k] && single[k] > apart[k],
+                "lead {}",
+                k + 1
+            );
+        }
         // An artifact written before the spread was learnt reads with none.
         let mut old = serde_json::to_value(&cal).unwrap();
         let regimes = old["regimes"].as_object_mut().unwrap();

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::domain::{Hour, SeriesId};
 use crate::forecast::ForecastPoint;
-use crate::forecast::confidence::{Adaptive, Conditions, scale};
+use crate::forecast::confidence::{Adaptive, Conditions};
 use crate::forecast::features::{BASE_FEATURES, Windows, level};
 use crate::forecast::models::LOOKBACK_HOURS;
 use crate::forecast::registry::Registry;
@@ -99,20 +99,12 @@ pub async fn forecast(
             .published_outcomes(id, frame.hour(p).plus(-window), frame.hour(p).plus(-1), tol)
             .await?,
     );
-    let points = yhat
-        .values
+    let points = calibration
+        .bands(&frame, &yhat, p, lvl, tol, &origin_cond, &adapt, clip)
         .into_iter()
-        .zip(yhat.spread)
         .enumerate()
-        .map(|(i, (f, spread))| {
+        .map(|(i, (f, b))| {
             let pos = p + i;
-            let f = if clip { f.max(0.0) } else { f };
-            let cond = origin_cond
-                .at(&frame, pos)
-                .with_spread(spread, scale(f, lvl));
-            let b = calibration
-                .band_adapted(f, lvl, i + 1, frame.local[pos].hour, tol, &cond, &adapt)
-                .ordered(f, clip);
             ForecastPoint {
                 hour: frame.hour(pos),
                 expected: f,

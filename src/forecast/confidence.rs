@@ -218,12 +218,11 @@ impl Conditions {
 }
 
 /// A target hour's weather, and how far a combination's members disagree on it, as far as the
-/// size of its error goes. Rain makes demand erratic,
-/// beyond what the models make of the weather: measured on the 45 rolling windows of
-/// `scripts/rolling` before this was learnt, confidence was 0.50 on dc_bikeshare's hours of
-/// light rain or snow (weather category 3) and 0.26 of them hit, against 0.57 and 0.61 on its
-/// clear hours; on uber_nyc's hours with precipitation 0.82 against 0.67, on its dry ones 0.87
-/// against 0.89.
+/// size of its error goes. Rain makes demand erratic, beyond what the models make of the
+/// weather: measured on the 45 rolling windows of `scripts/rolling` before this was learnt,
+/// confidence was 0.50 on dc_bikeshare's hours of light rain or snow (weather category 3) and
+/// 0.26 of them hit, against 0.57 and 0.61 on its clear hours; on uber_nyc's hours with
+/// precipitation 0.82 against 0.67, on its dry ones 0.87 against 0.89.
 ///
 /// Each factor's size of error is learnt from the validation errors (see
 /// [`Calibration::with_regime_errors`]); a factor a series has no column for is left out.
@@ -342,10 +341,12 @@ impl RegimeSizes {
         })
     }
 
-    /// The quarter of the members' spread that `regime` is in, once the edges are learnt.
+    /// The quarter of the members' spread that `regime` is in, once the edges are learnt. A
+    /// spread at an edge is in the quarter below: where many members agree exactly (all 0 at
+    /// night), those hours are the lowest quarter, not the next.
     fn spread_quarter(&self, regime: &Regime) -> Option<usize> {
         let s = regime.spread?;
-        (!self.spread_edges.is_empty()).then(|| self.spread_edges.partition_point(|e| *e <= s))
+        (!self.spread_edges.is_empty()).then(|| self.spread_edges.partition_point(|e| *e < s))
     }
 
     fn spread(&self, regime: &Regime) -> f64 {

@@ -247,7 +247,7 @@ pub struct Regime {
     /// nasa_http and uber_nyc; after, 0.70 / 0.75 ... 0.22 / 0.09, 0.87 / 0.89 ... 0.52 / 0.50,
     /// 0.65 / 0.72 ... 0.31 / 0.28. On the 45 windows of `scripts/rolling` the Brier score fell
     /// from 0.1603 to 0.1559 (from every hour 0.1597 to 0.1550), the calibration error pooled
-    /// over them stayed about 0.01 (0.009 -> 0.011), and per window 0.0434 -> 0.0439 (from every
+    /// over them stayed about 0.01 (0.009 -> 0.011), and per window 0.0434 -> 0.0438 (from every
     /// hour 0.0377 -> 0.0354). Shrunk by fewer pseudo-errors (30 or 96) its Brier was the same
     /// and the calibration error per window 0.046.
     pub spread: Option<f64>,

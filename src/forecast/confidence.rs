@@ -186,16 +186,6 @@ impl Conditions {
         }
     }
 
-    /// These conditions with the members' `spread` of a forecast whose error has scale `scale`
-    /// (see [`Regime::with_spread`]).
-    #[must_use]
-    pub fn with_spread(self, spread: f64, scale: f64) -> Self {
-        Self {
-            regime: self.regime.with_spread(spread, scale),
-            ..self
-        }
-    }
-
     /// How much wider than in validation the error distribution is taken to be: the size of
     /// error of the target's weather (see [`Regime`]) and what validation did not cover.
     pub fn inflation(&self, cal: &Calibration) -> f64 {
@@ -672,7 +662,8 @@ impl Calibration {
             .map(|(i, (&f, &spread))| {
                 let pos = p + i;
                 let f = if clip { f.max(0.0) } else { f };
-                let cond = origin.at(frame, pos).with_spread(spread, scale(f, level));
+                let mut cond = origin.at(frame, pos);
+                cond.regime = cond.regime.with_spread(spread, scale(f, level));
                 let hour = frame.local[pos].hour;
                 let b = self.band_adapted(f, level, i + 1, hour, tolerance, &cond, adapt);
                 (f, b.ordered(f, clip))

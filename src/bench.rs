@@ -303,6 +303,7 @@ pub async fn publish_bench(
                             lower95: 0.8 * e,
                             upper95: 1.2 * e,
                             confidence: 0.8,
+                            doubts: Default::default(),
                         },
                     }
                 })

@@ -93,7 +93,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Forecast a series with its champion: expected demand, 80/95% bounds and confidence.
+    /// Forecast a series with its champion: expected demand, 80/95% bounds, confidence and what
+    /// lowered it.
     Forecast {
         #[arg(long)]
         series: SeriesId,
@@ -1394,6 +1395,7 @@ async fn forecast_cmd(
                 format!("{:.1} .. {:.1}", p.lower80, p.upper80),
                 format!("{:.1} .. {:.1}", p.lower95, p.upper95),
                 format!("{:.2}", p.confidence),
+                doubts_cell(p.doubts),
             ]
         })
         .collect();
@@ -1402,8 +1404,20 @@ async fn forecast_cmd(
         f.series,
         f.model_version,
         f.model,
-        table(&["HOUR", "EXPECTED", "80%", "95%", "CONFIDENCE"], &rows)
+        table(
+            &["HOUR", "EXPECTED", "80%", "95%", "CONFIDENCE", "WIDER FOR"],
+            &rows
+        )
     ))
+}
+
+/// A point's doubts in a table: their names, or "-" when none.
+fn doubts_cell(d: crate::forecast::confidence::Doubts) -> String {
+    if d.is_empty() {
+        "-".to_owned()
+    } else {
+        d.to_string()
+    }
 }
 
 /// Writes a file whole or not at all: a temp file beside it, then a rename.
@@ -1552,6 +1566,7 @@ async fn demo(settings: &Settings, datasets: &Path) -> Result<String> {
                 format!("{:.0} .. {:.0}", p.lower80, p.upper80),
                 format!("{:.0} .. {:.0}", p.lower95, p.upper95),
                 format!("{:.2}", p.confidence),
+                doubts_cell(p.doubts),
             ]
         })
         .collect();
@@ -1560,7 +1575,10 @@ async fn demo(settings: &Settings, datasets: &Path) -> Result<String> {
         "\nnext 24 hours of {show} (model v{}: {}):\n{}",
         f.model_version,
         f.model,
-        table(&["HOUR", "EXPECTED", "80%", "95%", "CONFIDENCE"], &rows)
+        table(
+            &["HOUR", "EXPECTED", "80%", "95%", "CONFIDENCE", "WIDER FOR"],
+            &rows
+        )
     );
     let _ = writeln!(
         o,

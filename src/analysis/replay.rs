@@ -175,6 +175,8 @@ pub fn replay(
             lower95: r.lo95,
             upper95: r.hi95,
             confidence: r.confidence,
+            // The backtest's forecasts file does not carry them.
+            doubts: Default::default(),
         });
     }
     let by_hour: HashMap<usize, ForecastPoint> = by_origin

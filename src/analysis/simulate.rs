@@ -261,6 +261,7 @@ mod tests {
             lower95: 0.0,
             upper95: upper80,
             confidence,
+            doubts: Default::default(),
         })
     }
 

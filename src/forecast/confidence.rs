@@ -189,21 +189,169 @@ impl Conditions {
     /// How much wider than in validation the error distribution is taken to be: the size of
     /// error of the target's weather (see [`Regime`]) and what validation did not cover.
     pub fn inflation(&self, cal: &Calibration) -> f64 {
-        let mut f = cal.regime_size(&self.regime);
-        if self.special_day && !cal.special_seen {
-            f *= UNSEEN_SPECIAL_DAY;
+        self.factors(cal).iter().map(|(_, f)| f).product()
+    }
+
+    /// The factors of [`Conditions::inflation`], in the order they multiply, each with the
+    /// doubt that names it (see [`Doubts`]).
+    fn factors(&self, cal: &Calibration) -> [(usize, f64); 7] {
+        let r = &cal.regimes;
+        let history = self.history_hours as f64;
+        let month = 24.0 * 28.0;
+        [
+            (
+                Doubts::WEATHER,
+                r.wet(&self.regime) * r.weather(&self.regime),
+            ),
+            (Doubts::MEMBERS_DISAGREE, r.spread(&self.regime)),
+            (
+                Doubts::UNSEEN_SPECIAL_DAY,
+                if self.special_day && !cal.special_seen {
+                    UNSEEN_SPECIAL_DAY
+                } else {
+                    1.0
+                },
+            ),
+            (Doubts::EVENT, if self.event { 1.3 } else { 1.0 }),
+            (
+                Doubts::MISSING_RECENT_DATA,
+                1.0 + 2.0 * self.missing_recent.clamp(0.0, 1.0),
+            ),
+            // Widen (never narrow) by the square root of how much larger than usual the last
+            // day's errors were, at most 2x.
+            (
+                Doubts::RECENT_ERRORS,
+                self.recent_errors.clamp(1.0, 4.0).sqrt(),
+            ),
+            (
+                Doubts::SHORT_HISTORY,
+                if history < month {
+                    1.0 + (month - history) / month
+                } else {
+                    1.0
+                },
+            ),
+        ]
+    }
+
+    /// The factors of [`Conditions::inflation`] that widen a band by more than 5%, by name;
+    /// and `recent_misses` when `adapt` computes confidence at a scale more than 5% wider.
+    pub fn doubts(&self, cal: &Calibration, adapt: &Adaptive) -> Doubts {
+        self.factors(cal)
+            .into_iter()
+            .fold(Doubts::default(), |d, (doubt, factor)| {
+                d.with(doubt, factor > NAMED_WIDENING)
+            })
+            .with(
+                Doubts::RECENT_MISSES,
+                adapt.confidence_scale > NAMED_WIDENING,
+            )
+    }
+}
+
+/// A factor widens a band enough to be named among its [`Doubts`] when it multiplies the
+/// error's scale by more than this.
+const NAMED_WIDENING: f64 = 1.05;
+
+/// Why a point's band is wider, and its confidence lower, than its lead and hour of day alone
+/// would make them: each condition of [`Conditions::inflation`] that widened it, and the online
+/// correction when recent forecasts hit less often than their confidence said (see
+/// [`Adaptive`]). Published with every point, so that the scaler's log and an analyst can tell
+/// a held recommendation's cause: an expected one (a holiday validation never saw, an event)
+/// from one to fix (observations that stopped arriving). Serialized as the list of its names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Doubts(u16);
+
+impl Doubts {
+    /// The names, in bit order.
+    pub const NAMES: [&'static str; 8] = [
+        "unseen_special_day",
+        "event",
+        "missing_recent_data",
+        "short_history",
+        "recent_errors",
+        "weather",
+        "members_disagree",
+        "recent_misses",
+    ];
+    const UNSEEN_SPECIAL_DAY: usize = 0;
+    const EVENT: usize = 1;
+    const MISSING_RECENT_DATA: usize = 2;
+    const SHORT_HISTORY: usize = 3;
+    const RECENT_ERRORS: usize = 4;
+    const WEATHER: usize = 5;
+    const MEMBERS_DISAGREE: usize = 6;
+    const RECENT_MISSES: usize = 7;
+
+    /// As stored: one bit per name (bits of names this version does not know are dropped).
+    pub fn bits(self) -> u16 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u16) -> Self {
+        Self(bits & ((1 << Self::NAMES.len()) - 1))
+    }
+
+    #[must_use]
+    fn with(self, i: usize, on: bool) -> Self {
+        Self(self.0 | (u16::from(on) << i))
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The names of the doubts held, in bit order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMES
+            .into_iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, n)| n)
+    }
+
+    /// The doubt named `name`.
+    ///
+    /// # Errors
+    /// When no doubt has that name, with the names there are.
+    pub fn named(name: &str) -> Result<Self, String> {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| Self(1 << i))
+            .ok_or_else(|| {
+                format!(
+                    "unknown doubt {name:?}: expected one of {}",
+                    Self::NAMES.join(", ")
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for Doubts {
+    /// The names joined by ", "; "none" when empty.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
         }
-        if self.event {
-            f *= 1.3;
-        }
-        f *= 1.0 + 2.0 * self.missing_recent.clamp(0.0, 1.0);
-        // Widen (never narrow) by the square root of how much larger than usual the last
-        // day's errors were, at most 2x.
-        f *= self.recent_errors.clamp(1.0, 4.0).sqrt();
-        if self.history_hours < 24 * 28 {
-            f *= 1.0 + (24.0 * 28.0 - self.history_hours as f64) / (24.0 * 28.0);
-        }
-        f
+        f.write_str(&self.names().collect::<Vec<_>>().join(", "))
+    }
+}
+
+impl Serialize for Doubts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
+}
+
+impl<'de> Deserialize<'de> for Doubts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .try_fold(Self::default(), |acc, n| {
+                Self::named(n).map(|one| Self(acc.0 | one.0))
+            })
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -641,8 +789,8 @@ impl Calibration {
     }
 
     /// The forecasts `fc` from origin `p` (with origin level `level` and conditions `origin`),
-    /// clipped at 0 when `clip`, each with its band: as the backtest and serving publish them,
-    /// each point under its target's conditions and its members' spread.
+    /// clipped at 0 when `clip`, each with its band and what widened it: as the backtest and
+    /// serving publish them, each point under its target's conditions and its members' spread.
     #[allow(clippy::too_many_arguments)]
     pub fn bands(
         &self,
@@ -654,7 +802,7 @@ impl Calibration {
         origin: &Conditions,
         adapt: &Adaptive,
         clip: bool,
-    ) -> Vec<(f64, Band)> {
+    ) -> Vec<(f64, Band, Doubts)> {
         fc.values
             .iter()
             .zip(&fc.spread)
@@ -666,7 +814,7 @@ impl Calibration {
                 cond.regime = cond.regime.with_spread(spread, scale(f, level));
                 let hour = frame.local[pos].hour;
                 let b = self.band_adapted(f, level, i + 1, hour, tolerance, &cond, adapt);
-                (f, b.ordered(f, clip))
+                (f, b.ordered(f, clip), cond.doubts(self, adapt))
             })
             .collect()
     }
@@ -1303,7 +1451,7 @@ mod tests {
             history_hours: 10_000,
             ..Conditions::default()
         };
-        let confidence = |spread: f64| -> Vec<f64> {
+        let confidence = |spread: f64| -> Vec<(f64, Doubts)> {
             let fc = Forecast {
                 values: vec![100.0; 24],
                 spread: vec![spread; 24],
@@ -1319,16 +1467,19 @@ mod tests {
                 true,
             )
             .into_iter()
-            .map(|(_, b)| b.confidence)
+            .map(|(_, b, d)| (b.confidence, d))
             .collect()
         };
         let (close, single, apart) = (confidence(3.0), confidence(f64::NAN), confidence(37.0));
         for k in 0..24 {
             assert!(
-                close[k] > single[k] && single[k] > apart[k],
+                close[k].0 > single[k].0 && single[k].0 > apart[k].0,
                 "lead {}",
                 k + 1
             );
+            // Each point says why: members far apart widened it, nothing else did.
+            assert_eq!(apart[k].1.to_string(), "members_disagree");
+            assert!(close[k].1.is_empty() && single[k].1.is_empty());
         }
         // An artifact written before the spread was learnt reads with none.
         let mut old = serde_json::to_value(&cal).unwrap();
@@ -1660,6 +1811,145 @@ mod tests {
                     }
                 ),
             "short history"
+        );
+    }
+
+    #[test]
+    fn doubts_name_each_condition_that_widened_a_band() {
+        // Members' spread learnt as in the spread test: the top quarter's errors are larger.
+        let mut s = 5u64;
+        let errors: Vec<(Residual, Regime)> = (0..4000)
+            .map(|i| {
+                let lead = 1 + i % 24;
+                let spread = 40.0 * crate::bench::uniform(&mut s);
+                let e = (5.0 + spread / 4.0) * crate::bench::normal(&mut s);
+                let sc = scale(100.0, 100.0);
+                let regime = Regime::default().with_spread(spread, sc);
+                ((lead, midnight(lead), e, sc), regime)
+            })
+            .collect();
+        let cal = Calibration::default().with_regime_errors(errors, false);
+        let usual = Conditions {
+            history_hours: 10_000,
+            ..Conditions::default()
+        };
+        let doubts = |cond: Conditions, adapt: Adaptive| cond.doubts(&cal, &adapt);
+        let calm = Adaptive::default();
+        assert!(doubts(usual, calm).is_empty());
+        let one = |cond: Conditions, name: &str| {
+            let d = doubts(cond, calm);
+            assert_eq!(d.names().collect::<Vec<_>>(), [name], "{cond:?}");
+            // What is named did widen the band: confidence falls against the usual conditions.
+            let conf = |c: &Conditions| cal.band(100.0, 100.0, 3, 2, 0.1, c).confidence;
+            assert!(conf(&cond) < conf(&usual), "{name}");
+        };
+        let at = |spread: f64| Regime::default().with_spread(spread, 100.0);
+        one(
+            Conditions {
+                special_day: true,
+                ..usual
+            },
+            "unseen_special_day",
+        );
+        one(
+            Conditions {
+                event: true,
+                ..usual
+            },
+            "event",
+        );
+        one(
+            Conditions {
+                missing_recent: 1.0 / 24.0,
+                ..usual
+            },
+            "missing_recent_data",
+        );
+        one(
+            Conditions {
+                history_hours: 24 * 10,
+                ..usual
+            },
+            "short_history",
+        );
+        one(
+            Conditions {
+                recent_errors: 2.0,
+                ..usual
+            },
+            "recent_errors",
+        );
+        one(
+            Conditions {
+                regime: at(37.0),
+                ..usual
+            },
+            "members_disagree",
+        );
+        // Members that agree narrow the band: nothing to name. Nor is a last day better than
+        // usual, nor a holiday validation saw.
+        assert!(
+            doubts(
+                Conditions {
+                    regime: at(3.0),
+                    recent_errors: 0.5,
+                    ..usual
+                },
+                calm
+            )
+            .is_empty()
+        );
+        let seen = Calibration {
+            special_seen: true,
+            ..cal.clone()
+        };
+        let holiday = Conditions {
+            special_day: true,
+            ..usual
+        };
+        assert!(holiday.doubts(&seen, &calm).is_empty());
+        // Recent forecasts that hit less often than said widen the scale confidence is at.
+        let missed = Adaptive {
+            confidence_scale: 1.3,
+            ..calm
+        };
+        assert_eq!(
+            doubts(usual, missed).names().collect::<Vec<_>>(),
+            ["recent_misses"]
+        );
+        // Several at once, in a fixed order, as names in JSON and bits in the store.
+        let many = doubts(
+            Conditions {
+                event: true,
+                missing_recent: 0.5,
+                ..holiday
+            },
+            missed,
+        );
+        let json = serde_json::to_value(many).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                "unseen_special_day",
+                "event",
+                "missing_recent_data",
+                "recent_misses"
+            ])
+        );
+        assert_eq!(serde_json::from_value::<Doubts>(json).unwrap(), many);
+        assert_eq!(Doubts::from_bits(many.bits()), many);
+        assert_eq!(
+            many.to_string(),
+            "unseen_special_day, event, missing_recent_data, recent_misses"
+        );
+        // Bits a later version may add are dropped; an unknown name is an error that names it.
+        assert_eq!(Doubts::from_bits(0xff00 | many.bits()), many);
+        let err = serde_json::from_value::<Doubts>(serde_json::json!(["event", "gremlins"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gremlins") && err.contains("members_disagree"),
+            "{err}"
         );
     }
 }

@@ -162,6 +162,7 @@ mod tests {
                 lower95: expected - 20.0,
                 upper95: expected + 20.0,
                 confidence: 0.5,
+                doubts: Default::default(),
             },
         }
     }

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Hour;
 
-/// One forecast hour: expected demand, its 80% and 95% bounds, and the confidence that demand
-/// lands within the series' tolerance of it.
+/// One forecast hour: expected demand, its 80% and 95% bounds, the confidence that demand
+/// lands within the series' tolerance of it, and what made its band wider than its lead and
+/// hour alone would (see [`Doubts`](confidence::Doubts)).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ForecastPoint {
     pub hour: Hour,
@@ -29,5 +30,7 @@ pub struct ForecastPoint {
     pub lower95: f64,
     pub upper95: f64,
     pub confidence: f64,
+    #[serde(default)]
+    pub doubts: confidence::Doubts,
 }
 pub use models::{Model, ModelSpec};

@@ -103,7 +103,7 @@ pub async fn forecast(
         .bands(&frame, &yhat, p, lvl, tol, &origin_cond, &adapt, clip)
         .into_iter()
         .enumerate()
-        .map(|(i, (f, b))| {
+        .map(|(i, (f, b, doubts))| {
             let pos = p + i;
             ForecastPoint {
                 hour: frame.hour(pos),
@@ -113,6 +113,7 @@ pub async fn forecast(
                 lower95: b.lo95,
                 upper95: b.hi95,
                 confidence: b.confidence,
+                doubts,
             }
         })
         .collect();

@@ -63,7 +63,16 @@ fn reason_of(r: &Recommendation) -> String {
         Decision::Hold(HoldReason::LowConfidence {
             confidence,
             threshold,
-        }) => format!("confidence {confidence:.3} is below the threshold {threshold:.3}"),
+        }) if r.doubts.is_empty() => {
+            format!("confidence {confidence:.3} is below the threshold {threshold:.3}")
+        }
+        Decision::Hold(HoldReason::LowConfidence {
+            confidence,
+            threshold,
+        }) => format!(
+            "confidence {confidence:.3} is below the threshold {threshold:.3} (band widened by: {})",
+            r.doubts
+        ),
         Decision::Apply => r
             .stage
             .clone()
@@ -478,4 +487,44 @@ pub async fn rollback(
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forecast::confidence::Doubts;
+
+    #[test]
+    fn a_hold_names_what_lowered_the_confidence() {
+        let rec = |doubts: Doubts| Recommendation {
+            hour: Hour::from_unix(1_785_207_600).unwrap(),
+            apply_at: Utc::now(),
+            needed: 3,
+            instances: 3,
+            confidence: 0.62,
+            doubts,
+            decision: crate::scaling::policy::gate(0.62, 0.8),
+            stage: None,
+        };
+        assert_eq!(
+            reason_of(&rec(Doubts::default())),
+            "confidence 0.620 is below the threshold 0.800"
+        );
+        let doubts = serde_json::from_value(serde_json::json!([
+            "missing_recent_data",
+            "unseen_special_day"
+        ]))
+        .unwrap();
+        assert_eq!(
+            reason_of(&rec(doubts)),
+            "confidence 0.620 is below the threshold 0.800 \
+             (band widened by: unseen_special_day, missing_recent_data)"
+        );
+        // Applied, the doubts are not a reason.
+        let applied = Recommendation {
+            decision: Decision::Apply,
+            ..rec(doubts)
+        };
+        assert_eq!(reason_of(&applied), "forecast");
+    }
 }

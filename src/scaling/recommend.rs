@@ -96,6 +96,9 @@ pub struct Recommendation {
     /// What to set.
     pub instances: u32,
     pub confidence: f64,
+    /// What widened the forecast's band and lowered its confidence (see
+    /// [`Doubts`](crate::forecast::confidence::Doubts)): with a hold, its causes.
+    pub doubts: crate::forecast::confidence::Doubts,
     pub decision: Decision,
     /// The event stage that raised the need, if one did (`concert: 24 h before`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -228,6 +231,7 @@ impl<'a> Planner<'a> {
             needed,
             instances: stepped,
             confidence: p.confidence,
+            doubts: p.doubts,
             decision,
             stage,
         }
@@ -292,6 +296,7 @@ mod tests {
             lower95: 0.0,
             upper95: upper80 * 1.2,
             confidence,
+            doubts: Default::default(),
         }
     }
 

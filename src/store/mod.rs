@@ -268,6 +268,11 @@ fn migrator(backend: Backend) -> Migrator {
                 "series_counts",
                 include_str!("../../migrations/sqlite/0008_series_counts.sql"),
             ),
+            (
+                9,
+                "published_doubts",
+                include_str!("../../migrations/sqlite/0009_published_doubts.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (
@@ -309,6 +314,11 @@ fn migrator(backend: Backend) -> Migrator {
                 8,
                 "series_counts",
                 include_str!("../../migrations/postgres/0008_series_counts.sql"),
+            ),
+            (
+                9,
+                "published_doubts",
+                include_str!("../../migrations/postgres/0009_published_doubts.sql"),
             ),
         ],
     };

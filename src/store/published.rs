@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::{BATCH_ROWS, Store, StoreError, values_placeholders};
 use crate::domain::{Hour, SeriesId, TimeZone};
 use crate::forecast::ForecastPoint;
-use crate::forecast::confidence::Outcome;
+use crate::forecast::confidence::{Doubts, Outcome};
 
 /// One published forecast point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,7 +54,7 @@ pub(super) fn first_of_local_day(issues: &[Hour], tz: TimeZone) -> Vec<bool> {
         .collect()
 }
 
-const COLUMNS: &str = "issued_at, model_version, hour, lead, expected, lower80, upper80, lower95, upper95, confidence";
+const COLUMNS: &str = "issued_at, model_version, hour, lead, expected, lower80, upper80, lower95, upper95, confidence, doubts";
 
 fn point(r: &sqlx::any::AnyRow) -> Result<PublishedPoint, StoreError> {
     Ok(PublishedPoint {
@@ -69,6 +69,7 @@ fn point(r: &sqlx::any::AnyRow) -> Result<PublishedPoint, StoreError> {
             lower95: r.try_get("lower95")?,
             upper95: r.try_get("upper95")?,
             confidence: r.try_get("confidence")?,
+            doubts: Doubts::from_bits(u16::try_from(r.try_get::<i64, _>("doubts")?).unwrap_or(0)),
         },
     })
 }
@@ -94,7 +95,7 @@ impl Store {
         for chunk in points.chunks(BATCH_ROWS / 2) {
             let sql = format!(
                 "INSERT INTO published (series, {COLUMNS}) VALUES {}",
-                values_placeholders(self.backend, chunk.len(), 11)
+                values_placeholders(self.backend, chunk.len(), 12)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for p in chunk {
@@ -109,7 +110,8 @@ impl Store {
                     .bind(p.point.upper80)
                     .bind(p.point.lower95)
                     .bind(p.point.upper95)
-                    .bind(p.point.confidence);
+                    .bind(p.point.confidence)
+                    .bind(i64::from(p.point.doubts.bits()));
             }
             q.execute(&mut *tx).await?;
         }

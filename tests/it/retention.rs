@@ -46,6 +46,7 @@ fn forecast(at: Hour) -> Vec<PublishedPoint> {
                 lower95: 80.0,
                 upper95: 120.0,
                 confidence: 0.7,
+                doubts: Default::default(),
             },
         })
         .collect()

@@ -293,6 +293,7 @@ on_each_backend!(
                         lower95: 1e9,
                         upper95: 1e9,
                         confidence: 0.99,
+                        doubts: Default::default(),
                     },
                 })
                 .collect()
@@ -393,6 +394,11 @@ on_each_backend!(
             mean(&adapted, &conf),
             mean(&plain, &conf)
         );
+        // Each point says so: recent forecasts hit less often than their confidence said.
+        let missed =
+            |p: &prescale::forecast::ForecastPoint| p.doubts.names().any(|n| n == "recent_misses");
+        assert!(adapted.points.iter().all(missed), "{:?}", adapted.points);
+        assert!(!plain.points.iter().any(missed), "{:?}", plain.points);
         assert!(
             adapted
                 .points
@@ -400,6 +406,100 @@ on_each_backend!(
                 .zip(&plain.points)
                 .all(|(a, b)| a.expected == b.expected)
         );
+        app.stop().await;
+    }
+);
+
+on_each_backend!(
+    each_point_says_what_widened_its_band_as_computed_published_and_stored,
+    |db| {
+        let app = spawn_app(&db).await;
+        let now = Hour::containing(Utc::now());
+        // Two series of the same synthetic demand up to the current hour; one has lost five of
+        // its last ten hours.
+        crate::import::import_recent(&db, "whole", 3, 42).await;
+        let cal =
+            prescale::domain::Calendar::new(TimeZone::LIMA, prescale::domain::CalendarName::Pe, []);
+        let frame = prescale::bench::synthetic(3, 24 * 42, &cal);
+        let mut csv = String::from("timestamp,y\n");
+        for (i, y) in frame.y.iter().enumerate() {
+            if (24 * 42 - 10..24 * 42 - 5).contains(&i) {
+                continue;
+            }
+            csv.push_str(&format!("{},{y}\n", now.plus(i as i64 - 24 * 42)));
+        }
+        let mut opts = options("gappy");
+        opts.time_zone = Some(TimeZone::LIMA);
+        import(&db, &db.write("gappy.csv", &csv), &opts)
+            .await
+            .unwrap();
+        let specs = quick_specs();
+        for id in ["whole", "gappy"] {
+            retrain::retrain(
+                &db.store,
+                &app.settings,
+                &SeriesId::parse(id).unwrap(),
+                &specs,
+            )
+            .await
+            .unwrap();
+        }
+        let names = |p: &serde_json::Value| -> Vec<String> {
+            p["doubts"]
+                .as_array()
+                .unwrap_or_else(|| panic!("doubts in {p}"))
+                .iter()
+                .map(|d| d.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mut points = Vec::new();
+        for id in ["whole", "gappy"] {
+            let v = app
+                .get(&format!("/v1/series/{id}/forecast?horizon=12"))
+                .await
+                .json();
+            assert_eq!(v["source"], "computed", "{v}");
+            points.push(v["points"].as_array().unwrap().clone());
+        }
+        let (whole, gappy) = (&points[0], &points[1]);
+        assert_eq!((whole.len(), gappy.len()), (12, 12));
+        for (w, g) in whole.iter().zip(gappy) {
+            assert!(!names(w).contains(&"missing_recent_data".to_owned()), "{w}");
+            assert!(names(g).contains(&"missing_recent_data".to_owned()), "{g}");
+            // The same forecast hour is trusted less without its last hours.
+            assert!(
+                g["confidence"].as_f64().unwrap() < w["confidence"].as_f64().unwrap(),
+                "{g} vs {w}"
+            );
+        }
+        // Published, the doubts are stored with each point and read back as computed.
+        serving::publish_once(&db.store, &app.settings, now, 12, 2)
+            .await
+            .unwrap();
+        let stored = db
+            .store
+            .latest_published(&SeriesId::parse("gappy").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 12);
+        for (p, g) in stored.iter().zip(gappy) {
+            assert_eq!(
+                p.point.doubts.names().collect::<Vec<_>>(),
+                names(g),
+                "{p:?} vs {g}"
+            );
+        }
+        app.forecasts.drop_computed();
+        let served = app.get("/v1/series/gappy/forecast?horizon=12").await.json();
+        assert_eq!(served["source"], "published", "{served}");
+        let served_names: Vec<Vec<String>> = served["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(names)
+            .collect();
+        let computed_names: Vec<Vec<String>> = gappy.iter().map(names).collect();
+        assert_eq!(served_names, computed_names);
         app.stop().await;
     }
 );

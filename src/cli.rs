@@ -911,6 +911,21 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         );
     }
     let _ = writeln!(o, "confidence Brier score {}", m.brier);
+    let groups: Vec<String> = m
+        .by_doubt
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} {:.2}/{:.2}",
+                d.doubt, d.n, d.mean_confidence, d.hit_rate
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "confidence by doubt (points, mean confidence/hit rate): {}",
+        groups.join("; ")
+    );
     for r in &result.refits {
         let _ = writeln!(o, "refit {}: {} ({})", r.origin, r.chosen, r.reason);
     }

@@ -218,6 +218,8 @@ pub fn build(
             hi95: r.hi95,
             confidence: r.confidence,
             hit: (y - r.yhat).abs() <= tolerance * r.yhat.abs(),
+            // A forecasts file does not carry them.
+            doubts: Default::default(),
         })
         .collect();
     let horizon = rows.iter().map(|r| r.lead).max().unwrap_or(1);

@@ -139,7 +139,7 @@ pub(super) const ROUTES: &[Route] = &[
         ],
         ..read(
             "/v1/series/{id}/accuracy",
-            "Live accuracy of published forecasts (every one, or each local day's first: issues=all|daily; default all within retention.published_days, else daily): MAE, MAPE, MASE, bias, coverage, by lead and hour",
+            "Live accuracy of published forecasts (every one, or each local day's first: issues=all|daily; default all within retention.published_days, else daily): MAE, MAPE, MASE, bias, coverage, by lead and hour; the confidence's reliability, calibration error, Brier score, and by doubt (confidence against hit rate of the points naming each)",
         )
     },
     Route {

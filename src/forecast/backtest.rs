@@ -300,7 +300,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             ..Conditions::at_origin(frame, o)
         };
         let bands = calibration.bands(frame, &fc, o, lvl, tolerance, &origin_cond, &adapt, clip);
-        for (i, (f, b, _)) in bands.into_iter().enumerate() {
+        for (i, (f, b, doubts)) in bands.into_iter().enumerate() {
             let pos = o + i;
             let y = frame.y[pos];
             let row = ForecastRow {
@@ -332,6 +332,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                     hi95: row.hi95,
                     confidence: b.confidence,
                     hit: (y - f).abs() <= tolerance * f.abs(),
+                    doubts,
                 });
             }
             rows.push(row);

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::metrics::{Brier, ReliabilityBin, brier_of, reliability_of};
+use super::metrics::{Brier, DoubtCalibration, ReliabilityBin, brier_of, by_doubt, reliability_of};
 use crate::domain::{Calendar, Hour};
 use crate::store::PublishedPoint;
 
@@ -35,6 +35,9 @@ pub struct LiveAccuracy {
     pub reliability: Vec<ReliabilityBin>,
     /// The Brier score of the published confidence, with its decomposition.
     pub brier: Brier,
+    /// The published confidence against the hit rate, of the points without doubts and of
+    /// those with each doubt (see [`Metrics::by_doubt`](super::metrics::Metrics::by_doubt)).
+    pub by_doubt: Vec<DoubtCalibration>,
 }
 
 fn score<'a>(pairs: impl Iterator<Item = (&'a PublishedPoint, f64)>) -> Score {
@@ -141,6 +144,12 @@ pub fn live_accuracy(
         calibration_error,
         brier: brier_of(hits(), &reliability),
         reliability,
+        by_doubt: by_doubt(
+            &hits()
+                .zip(&scored)
+                .map(|((c, hit), (p, _))| (c, hit, p.point.doubts))
+                .collect::<Vec<_>>(),
+        ),
     }
 }
 
@@ -199,5 +208,9 @@ mod tests {
         assert!((a.reliability[0].hit_rate - 1.0 / 3.0).abs() < 1e-12);
         assert!((a.calibration_error - (0.5 - 1.0 / 3.0)).abs() < 1e-12);
         assert!((a.brier.score - (0.25 + 0.25 + 0.25) / 3.0).abs() < 1e-12);
+        // No point says what widened it: all three are `none`.
+        assert_eq!(a.by_doubt.len(), 1);
+        assert_eq!((a.by_doubt[0].doubt, a.by_doubt[0].n), ("none", 3));
+        assert!((a.by_doubt[0].hit_rate - 1.0 / 3.0).abs() < 1e-12);
     }
 }

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::confidence::Doubts;
+
 /// One scored forecast point.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Scored {
@@ -20,6 +22,8 @@ pub struct Scored {
     pub confidence: f64,
     /// Whether `y` fell within the tolerance of `yhat` (what confidence predicts).
     pub hit: bool,
+    /// What widened the point's band (none when its source does not say, as a forecasts file).
+    pub doubts: Doubts,
 }
 
 /// The protocol's metrics over scored points.
@@ -46,6 +50,45 @@ pub struct Metrics {
     pub reliability: Vec<ReliabilityBin>,
     /// The Brier score of the confidence, with its decomposition.
     pub brier: Brier,
+    /// Confidence against hit rate of the points without doubts (`none`) and of those with each
+    /// doubt (a point with two counts in both): whether each doubt lowers confidence as much as
+    /// it lowers the hit rate. Groups without points are left out.
+    pub by_doubt: Vec<DoubtCalibration>,
+}
+
+/// The points of one doubt (or of none): how many, their mean confidence and hit rate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DoubtCalibration {
+    pub doubt: &'static str,
+    pub n: usize,
+    pub mean_confidence: f64,
+    pub hit_rate: f64,
+}
+
+/// See [`Metrics::by_doubt`]: of points given as (confidence, hit, doubts).
+pub fn by_doubt(points: &[(f64, bool, Doubts)]) -> Vec<DoubtCalibration> {
+    let group = |doubt: &'static str, of: &dyn Fn(Doubts) -> bool| {
+        let (n, conf, hits) = points
+            .iter()
+            .filter(|p| of(p.2))
+            .fold((0, 0.0, 0.0), |a, p| {
+                (a.0 + 1, a.1 + p.0, a.2 + f64::from(u8::from(p.1)))
+            });
+        (n > 0).then(|| DoubtCalibration {
+            doubt,
+            n,
+            mean_confidence: conf / n as f64,
+            hit_rate: hits / n as f64,
+        })
+    };
+    std::iter::once(group("none", &|d| d.is_empty()))
+        .chain(
+            Doubts::NAMES
+                .iter()
+                .map(|&name| group(name, &|d| d.names().any(|n| n == name))),
+        )
+        .flatten()
+        .collect()
 }
 
 /// The Brier score of a confidence (the mean of (confidence - hit)², a proper score: lower is
@@ -370,6 +413,12 @@ pub fn metrics(points: &[Scored], scale: f64, horizon: usize) -> Metrics {
         calibration_error_floor: calibration_floor(points, calibration_error),
         brier: brier_of(points.iter().map(|p| (p.confidence, p.hit)), &reliability),
         reliability,
+        by_doubt: by_doubt(
+            &points
+                .iter()
+                .map(|p| (p.confidence, p.hit, p.doubts))
+                .collect::<Vec<_>>(),
+        ),
     }
 }
 
@@ -389,7 +438,45 @@ mod tests {
             hi95: yhat + 2.0,
             confidence: 0.5,
             hit: true,
+            doubts: Doubts::default(),
         }
+    }
+
+    #[test]
+    fn confidence_is_told_apart_by_doubt() {
+        let doubt = |names: &[&str]| -> Doubts {
+            serde_json::from_value(serde_json::json!(names)).unwrap()
+        };
+        let at = |confidence: f64, hit: bool, doubts: Doubts| Scored {
+            confidence,
+            hit,
+            doubts,
+            ..point(1, 10.0, 10.0)
+        };
+        let pts = [
+            at(0.9, true, Doubts::default()),
+            at(0.7, false, Doubts::default()),
+            at(0.4, false, doubt(&["event"])),
+            at(0.2, true, doubt(&["event", "missing_recent_data"])),
+        ];
+        let triples: Vec<_> = pts
+            .iter()
+            .map(|p| (p.confidence, p.hit, p.doubts))
+            .collect();
+        let by: Vec<(&str, usize, f64, f64)> = by_doubt(&triples)
+            .iter()
+            .map(|d| (d.doubt, d.n, d.mean_confidence, d.hit_rate))
+            .collect();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // A point with two doubts counts in both; doubts without points are left out.
+        assert_eq!(
+            by.iter().map(|d| (d.0, d.1)).collect::<Vec<_>>(),
+            [("none", 2), ("event", 2), ("missing_recent_data", 1)]
+        );
+        assert!(close(by[0].2, 0.8) && close(by[0].3, 0.5));
+        assert!(close(by[1].2, 0.3) && close(by[1].3, 0.5));
+        assert!(close(by[2].2, 0.2) && close(by[2].3, 1.0));
+        assert_eq!(metrics(&pts, 1.0, 24).by_doubt, by_doubt(&triples));
     }
 
     #[test]

@@ -139,6 +139,28 @@ on_each_backend!(
             (v["brier"]["score"].as_f64().unwrap() - brier).abs() < 1e-9,
             "{v}"
         );
+        // And by doubt, as published: each group's points are those that name it.
+        for g in v["by_doubt"].as_array().unwrap() {
+            let name = g["doubt"].as_str().unwrap();
+            let of = published
+                .iter()
+                .filter(|p| match name {
+                    "none" => p.point.doubts.is_empty(),
+                    _ => p.point.doubts.names().any(|d| d == name),
+                })
+                .count();
+            assert_eq!(g["n"].as_u64(), Some(of as u64), "{name}: {v}");
+        }
+        let none = published
+            .iter()
+            .filter(|p| p.point.doubts.is_empty())
+            .count();
+        assert_eq!(
+            v["by_doubt"][0]["doubt"] == "none",
+            none > 0,
+            "{}",
+            v["by_doubt"]
+        );
         assert_eq!(app.get("/v1/series/nasa/accuracy?days=0").await.status, 400);
         // Within retention.published_days (35) every forecast is scored, beyond it each local
         // day's first; either on request. The one issue here is its day's first.

@@ -33,7 +33,8 @@
 //! a holiday or event hour, missing recent observations, a short history, and a last day whose
 //! errors were larger than usual (errors come in spells: a storm's first day warns of its
 //! second). Rain has its own size of error, learnt from validation, and so has a combination's
-//! hour whose members disagree (see [`Regime`]).
+//! hour whose members disagree (see [`Regime`]). Each point names the conditions that widened
+//! it (see [`Doubts`]).
 
 use std::collections::BTreeMap;
 

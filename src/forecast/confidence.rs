@@ -1361,23 +1361,26 @@ mod tests {
         assert!((size / 2.29 - 1.0).abs() < 0.1, "a wet hour's size {size}");
     }
 
+    /// `n` errors of midnight forecasts at forecast and level 100, N(0, 5 + spread / 4) for a
+    /// members' spread uniform in 0..40 (the more the members disagree, the larger the error),
+    /// each with its regime and spread; `s` is the random state.
+    fn spread_errors(s: &mut u64, n: usize) -> Vec<(Residual, Regime, f64)> {
+        (0..n)
+            .map(|i| {
+                let lead = 1 + i % 24;
+                let spread = 40.0 * crate::bench::uniform(s);
+                let e = (5.0 + spread / 4.0) * crate::bench::normal(s);
+                let sc = scale(100.0, 100.0);
+                let regime = Regime::default().with_spread(spread, sc);
+                ((lead, midnight(lead), e, sc), regime, spread)
+            })
+            .collect()
+    }
+
     #[test]
     fn members_that_disagree_get_the_size_of_error_of_their_spread() {
-        // At forecast and level 100, errors N(0, 5 + spread / 4) for a members' spread uniform
-        // in 0..40: the more the members disagree, the larger the error.
         let mut s = 21u64;
-        let mut draw = |n: usize| -> Vec<(Residual, Regime, f64)> {
-            (0..n)
-                .map(|i| {
-                    let lead = 1 + i % 24;
-                    let spread = 40.0 * crate::bench::uniform(&mut s);
-                    let e = (5.0 + spread / 4.0) * crate::bench::normal(&mut s);
-                    let sc = scale(100.0, 100.0);
-                    let regime = Regime::default().with_spread(spread, sc);
-                    ((lead, midnight(lead), e, sc), regime, spread)
-                })
-                .collect()
-        };
+        let mut draw = |n: usize| spread_errors(&mut s, n);
         let errors = draw(4000);
         let cal =
             Calibration::default().with_regime_errors(errors.iter().map(|e| (e.0, e.1)), true);
@@ -1818,17 +1821,7 @@ mod tests {
     #[test]
     fn doubts_name_each_condition_that_widened_a_band() {
         // Members' spread learnt as in the spread test: the top quarter's errors are larger.
-        let mut s = 5u64;
-        let errors: Vec<(Residual, Regime)> = (0..4000)
-            .map(|i| {
-                let lead = 1 + i % 24;
-                let spread = 40.0 * crate::bench::uniform(&mut s);
-                let e = (5.0 + spread / 4.0) * crate::bench::normal(&mut s);
-                let sc = scale(100.0, 100.0);
-                let regime = Regime::default().with_spread(spread, sc);
-                ((lead, midnight(lead), e, sc), regime)
-            })
-            .collect();
+        let errors = spread_errors(&mut 5, 4000).into_iter().map(|e| (e.0, e.1));
         let cal = Calibration::default().with_regime_errors(errors, false);
         let usual = Conditions {
             history_hours: 10_000,

@@ -257,7 +257,8 @@ const NAMED_WIDENING: f64 = 1.05;
 /// Why a point's band is wider, and its confidence lower, than its lead and hour of day alone
 /// would make them: each condition of [`Conditions::inflation`] that widened it, and the online
 /// correction when recent forecasts hit less often than their confidence said (see
-/// [`Adaptive`]). Published with every point, so that the scaler's log and an analyst can tell
+/// [`Adaptive`]); at the scaling gate, also the forecast-miss penalty that lowers confidence
+/// until the series is retrained (`forecast_miss`). Published with every point, so that the scaler's log and an analyst can tell
 /// a held recommendation's cause: an expected one (a holiday validation never saw, an event)
 /// from one to fix (observations that stopped arriving). Serialized as the list of its names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -265,7 +266,7 @@ pub struct Doubts(u16);
 
 impl Doubts {
     /// The names, in bit order.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "unseen_special_day",
         "event",
         "missing_recent_data",
@@ -274,6 +275,7 @@ impl Doubts {
         "weather",
         "members_disagree",
         "recent_misses",
+        "forecast_miss",
     ];
     const UNSEEN_SPECIAL_DAY: usize = 0;
     const EVENT: usize = 1;
@@ -283,6 +285,7 @@ impl Doubts {
     const WEATHER: usize = 5;
     const MEMBERS_DISAGREE: usize = 6;
     const RECENT_MISSES: usize = 7;
+    const FORECAST_MISS: usize = 8;
 
     /// As stored: one bit per name (bits of names this version does not know are dropped).
     pub fn bits(self) -> u16 {
@@ -300,6 +303,14 @@ impl Doubts {
 
     pub fn is_empty(self) -> bool {
         self.0 == 0
+    }
+
+    /// These doubts and, when `penalized`, `forecast_miss`: the scaling gate reads a confidence
+    /// lowered after the series' demand passed its forecast's bounds (see
+    /// [`confidence_factor`](crate::scaling::cycle::confidence_factor)).
+    #[must_use]
+    pub fn with_forecast_miss(self, penalized: bool) -> Self {
+        self.with(Self::FORECAST_MISS, penalized)
     }
 
     /// The names of the doubts held, in bit order.
@@ -1902,6 +1913,12 @@ mod tests {
             ..usual
         };
         assert!(holiday.doubts(&seen, &calm).is_empty());
+        // The forecast-miss penalty is named at the scaling gate, not by the band.
+        assert_eq!(
+            Doubts::default().with_forecast_miss(true).to_string(),
+            "forecast_miss"
+        );
+        assert!(Doubts::default().with_forecast_miss(false).is_empty());
         // Recent forecasts that hit less often than said widen the scale confidence is at.
         let missed = Adaptive {
             confidence_scale: 1.3,
@@ -1937,7 +1954,7 @@ mod tests {
             "unseen_special_day, event, missing_recent_data, recent_misses"
         );
         // Bits a later version may add are dropped; an unknown name is an error that names it.
-        assert_eq!(Doubts::from_bits(0xff00 | many.bits()), many);
+        assert_eq!(Doubts::from_bits(0xfe00 | many.bits()), many);
         let err = serde_json::from_value::<Doubts>(serde_json::json!(["event", "gremlins"]))
             .unwrap_err()
             .to_string();

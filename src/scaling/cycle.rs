@@ -208,6 +208,7 @@ async fn target_cycle(
         .iter()
         .map(|p| ForecastPoint {
             confidence: p.point.confidence * factor,
+            doubts: p.point.doubts.with_forecast_miss(factor < 1.0),
             ..p.point
         })
         .collect();

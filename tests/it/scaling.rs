@@ -398,6 +398,33 @@ on_each_backend!(
                 .unwrap(),
             prescale::scaling::safety::PENALTY
         );
+        // A target that holds says why: the penalty, by name.
+        let cold = format!("[google]\nmetadata_endpoint = \"{}\"\n", g.url)
+            + &cloud_run_target("cold", "matching", 0.99, false, &g.url);
+        std::fs::write(dir.join("prescale.toml"), cold).unwrap();
+        let held = || {
+            let (db, dir, ctx, id) = (&db, &dir, &ctx, &id);
+            async move {
+                let mut settings = Settings::load(
+                    Some(&dir.join("prescale.toml")),
+                    Vec::new(),
+                    Overrides::default(),
+                )
+                .unwrap();
+                settings.models_dir = dir.join("models");
+                cycle(db, &settings, ctx, id, at.to_utc()).await;
+                db.store
+                    .latest_recommendations(Some(id), Some("cold"))
+                    .await
+                    .unwrap()
+            }
+        };
+        let recs = held().await;
+        assert!(!recs.is_empty());
+        for r in &recs {
+            assert_eq!(r.decision, "hold", "{r:?}");
+            assert!(r.reason.contains("forecast_miss"), "{}", r.reason);
+        }
         retrain::retrain(&db.store, &settings, &id, &crate::helpers::quick_specs())
             .await
             .unwrap();
@@ -407,6 +434,10 @@ on_each_backend!(
                 .unwrap(),
             1.0
         );
+        // Retrained, the penalty is lifted and no longer named.
+        for r in &held().await {
+            assert!(!r.reason.contains("forecast_miss"), "{}", r.reason);
+        }
     }
 );
 

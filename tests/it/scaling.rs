@@ -60,6 +60,18 @@ lead_minutes = 10
     )
 }
 
+/// The settings of `dir/prescale.toml`, with models under `dir/models`.
+fn settings_in(dir: &Path) -> Settings {
+    let mut settings = Settings::load(
+        Some(&dir.join("prescale.toml")),
+        Vec::new(),
+        Overrides::default(),
+    )
+    .unwrap();
+    settings.models_dir = dir.join("models");
+    settings
+}
+
 /// NASA's shipped series as `matching`, trained; returns the hour after its last observation.
 async fn trained(db: &TestDb, dir: &Path) -> (Settings, Hour) {
     let mut opts = options("matching");
@@ -71,13 +83,7 @@ async fn trained(db: &TestDb, dir: &Path) -> (Settings, Hour) {
     )
     .await
     .unwrap();
-    let mut settings = Settings::load(
-        Some(&dir.join("prescale.toml")),
-        Vec::new(),
-        Overrides::default(),
-    )
-    .unwrap();
-    settings.models_dir = dir.join("models");
+    let settings = settings_in(dir);
     let id = SeriesId::parse("matching").unwrap();
     retrain::retrain(&db.store, &settings, &id, &crate::helpers::quick_specs())
         .await
@@ -405,14 +411,7 @@ on_each_backend!(
         let held = || {
             let (db, dir, ctx, id) = (&db, &dir, &ctx, &id);
             async move {
-                let mut settings = Settings::load(
-                    Some(&dir.join("prescale.toml")),
-                    Vec::new(),
-                    Overrides::default(),
-                )
-                .unwrap();
-                settings.models_dir = dir.join("models");
-                cycle(db, &settings, ctx, id, at.to_utc()).await;
+                cycle(db, &settings_in(dir), ctx, id, at.to_utc()).await;
                 db.store
                     .latest_recommendations(Some(id), Some("cold"))
                     .await
@@ -644,13 +643,7 @@ on_each_backend!(
         ) + &cloud_run_target("hot", "matching", 0.0, true, &g.url)
             .replace("0.05", "0.0005");
         std::fs::write(dir.join("prescale.toml"), config).unwrap();
-        let mut settings = Settings::load(
-            Some(&dir.join("prescale.toml")),
-            Vec::new(),
-            Overrides::default(),
-        )
-        .unwrap();
-        settings.models_dir = dir.join("models");
+        let settings = settings_in(&dir);
         let id = SeriesId::parse("matching").unwrap();
         retrain::retrain(&db.store, &settings, &id, &crate::helpers::quick_specs())
             .await

@@ -1434,14 +1434,11 @@ mod tests {
         };
         let (g_with, g_without) = (gaps(&with), gaps(&without));
         let pairs = |p: &[(usize, f64, bool)]| p.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>();
-        let ece = |p: &[(usize, f64, bool)]| {
-            crate::forecast::metrics::reliability_of(pairs(p).into_iter()).1
-        };
+        use crate::forecast::metrics::{brier_of, reliability_of};
+        let ece = |p: &[(usize, f64, bool)]| reliability_of(pairs(p).into_iter()).1;
         let brier = |p: &[(usize, f64, bool)]| {
-            p.iter()
-                .map(|x| (x.1 - f64::from(u8::from(x.2))).powi(2))
-                .sum::<f64>()
-                / p.len() as f64
+            let (bins, _) = reliability_of(pairs(p).into_iter());
+            brier_of(pairs(p).into_iter(), &bins).score
         };
         let worst = |g: &[f64]| g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(

@@ -85,7 +85,8 @@ pub fn by_doubt(points: &[(f64, bool, Doubts)]) -> Vec<DoubtCalibration> {
         .chain(
             Doubts::NAMES
                 .iter()
-                .map(|&name| group(name, &|d| d.names().any(|n| n == name))),
+                .enumerate()
+                .map(|(i, &name)| group(name, &move |d| d.bits() & (1 << i) != 0)),
         )
         .flatten()
         .collect()

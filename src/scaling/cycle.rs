@@ -63,16 +63,14 @@ fn reason_of(r: &Recommendation) -> String {
         Decision::Hold(HoldReason::LowConfidence {
             confidence,
             threshold,
-        }) if r.doubts.is_empty() => {
-            format!("confidence {confidence:.3} is below the threshold {threshold:.3}")
+        }) => {
+            let mut reason =
+                format!("confidence {confidence:.3} is below the threshold {threshold:.3}");
+            if !r.doubts.is_empty() {
+                reason += &format!(" (lowered by: {})", r.doubts);
+            }
+            reason
         }
-        Decision::Hold(HoldReason::LowConfidence {
-            confidence,
-            threshold,
-        }) => format!(
-            "confidence {confidence:.3} is below the threshold {threshold:.3} (band widened by: {})",
-            r.doubts
-        ),
         Decision::Apply => r
             .stage
             .clone()
@@ -519,7 +517,7 @@ mod tests {
         assert_eq!(
             reason_of(&rec(doubts)),
             "confidence 0.620 is below the threshold 0.800 \
-             (band widened by: unseen_special_day, missing_recent_data)"
+             (lowered by: unseen_special_day, missing_recent_data)"
         );
         // Applied, the doubts are not a reason.
         let applied = Recommendation {

@@ -114,7 +114,7 @@ pub fn train_bench(
                             return names;
                         }
                         let frame = synthetic(i as u64 + 1, hours, &calendar);
-                        let w = Windows::new(&frame.y);
+                        let w = Windows::of(&frame);
                         let t = train(&frame, &w, frame.len(), &specs, &opts);
                         names.push(family(&t.model));
                         on_done(done.fetch_add(1, Ordering::Relaxed) + 1);

@@ -189,7 +189,7 @@ const ROLLING_DAYS: usize = 28;
 
 /// Runs the protocol with the trainer choosing among `specs` at every refit.
 pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> Backtest {
-    let w = Windows::new(&frame.y);
+    let w = Windows::of(frame);
     let origins = origins(frame, p);
     let refit_every = ((p.refit_every_days * 24) as f64 / p.origin_every as f64)
         .round()

@@ -73,7 +73,7 @@ pub async fn forecast(
              they are read as missing"
         );
     }
-    let w = Windows::new(&frame.y);
+    let w = Windows::of(&frame);
     let clip = frame.non_negative();
     let yhat = artifact.model.forecast_spread(&frame, &w, p, horizon);
     let lvl = level(&w, p);

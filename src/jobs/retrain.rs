@@ -154,7 +154,7 @@ pub async fn retrain(
     let (trained, comparison) = tokio::task::spawn_blocking({
         let frame = Arc::clone(&frame);
         move || {
-            let w = Windows::new(&frame.y);
+            let w = Windows::of(&frame);
             let t = train(&frame, &w, end, &specs, &opts);
             let cmp = champion
                 .as_ref()

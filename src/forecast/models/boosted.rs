@@ -79,7 +79,7 @@ impl Boosted {
     }
 
     pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, end: usize) -> Vec<f64> {
-        scaled_forecast(&self.gbm, frame, p, end, |t, r| {
+        scaled_forecast(&self.gbm, w.values(), p, end, |t, r| {
             features::row(frame, w, p, t, r)
         })
     }

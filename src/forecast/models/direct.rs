@@ -56,7 +56,7 @@ fn row(frame: &Frame, w: &Windows, p: usize, t: usize, row: &mut Vec<f64>) -> f6
     let y = |k: i64| {
         let s = ti - k;
         if s >= 0 && (s as usize) < p {
-            frame.y[s as usize]
+            w.at(s as usize)
         } else {
             f64::NAN
         }
@@ -129,7 +129,7 @@ impl Direct {
     }
 
     pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, end: usize) -> Vec<f64> {
-        scaled_forecast(&self.gbm, frame, p, end, |t, r| row(frame, w, p, t, r))
+        scaled_forecast(&self.gbm, w.values(), p, end, |t, r| row(frame, w, p, t, r))
     }
 }
 

@@ -147,7 +147,7 @@ impl Linear {
             .map(|t| {
                 let lvl = features::row(frame, w, p, t, &mut row);
                 if lvl.is_nan() {
-                    return naive::seasonal(&frame.y, p, t, 168);
+                    return naive::seasonal(w.values(), p, t, 168);
                 }
                 design(&row, exog, &mut d);
                 let z: f64 = d

@@ -172,8 +172,10 @@ impl ModelSpec {
                 cycles: *cycles,
                 damping: *damping,
             }),
-            Self::Ets { period, cycles } => Model::Ets(Ets::fit(&frame.y, end, *period, *cycles)),
-            Self::Mstl { weeks } => Model::Mstl(Mstl::fit(&frame.y, end, *weeks)),
+            Self::Ets { period, cycles } => {
+                Model::Ets(Ets::fit(windows.values(), end, *period, *cycles))
+            }
+            Self::Mstl { weeks } => Model::Mstl(Mstl::fit(windows.values(), end, *weeks)),
         }
     }
 }
@@ -223,14 +225,14 @@ impl Model {
         let end = (p + horizon).min(frame.len());
         match self {
             Self::SeasonalNaive { period } => (p..end)
-                .map(|t| naive::seasonal(&frame.y, p, t, usize::from(*period)))
+                .map(|t| naive::seasonal(windows.values(), p, t, usize::from(*period)))
                 .collect(),
             Self::Boosted(m) => m.forecast(frame, windows, p, end),
             Self::Direct(m) => m.forecast(frame, windows, p, end),
             Self::Linear(m) => m.forecast(frame, windows, p, end),
-            Self::Profile(m) => m.forecast(frame, windows, p, end),
-            Self::Ets(m) => m.forecast(&frame.y, p, end),
-            Self::Mstl(m) => m.forecast(&frame.y, p, end),
+            Self::Profile(m) => m.forecast(windows, p, end),
+            Self::Ets(m) => m.forecast(windows.values(), p, end),
+            Self::Mstl(m) => m.forecast(windows.values(), p, end),
             Self::Combination { .. } | Self::Corrected(_) => {
                 self.forecast_spread(frame, windows, p, horizon).values
             }
@@ -400,10 +402,10 @@ impl Holdout<'_> {
 
 /// Forecasts for hours `p..end` of trees fitted on [`ScaledRows`]: each hour's level (what
 /// `row` returns after filling the features) times the trees' prediction, or the seasonal naive
-/// forecast (168 h) for an hour without a level.
+/// forecast (168 h) of demand `y` as the models read it for an hour without a level.
 pub(crate) fn scaled_forecast(
     gbm: &Gbm,
-    frame: &Frame,
+    y: &[f64],
     p: usize,
     end: usize,
     mut row: impl FnMut(usize, &mut Vec<f64>) -> f64,
@@ -413,7 +415,7 @@ pub(crate) fn scaled_forecast(
         .map(|t| {
             let level = row(t, &mut r);
             if level.is_nan() {
-                naive::seasonal(&frame.y, p, t, 168)
+                naive::seasonal(y, p, t, 168)
             } else {
                 level * gbm.predict(&r)
             }

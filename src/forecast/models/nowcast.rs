@@ -106,21 +106,29 @@ fn anchor(frame: &Frame, w: &Windows, p: usize) -> Option<f64> {
     if p < 169 {
         return None;
     }
-    let (last, week) = (frame.y[p - 1], frame.y[p - 169]);
+    let (last, week) = (frame.y[p - 1], w.at(p - 169));
     let k = ANCHOR_SMOOTHING * level(w, p);
     (last >= 0.0 && week >= 0.0 && k > 0.0)
         .then(|| ((last + k) / (week + k)).clamp(1.0 / MAX_RATIO, MAX_RATIO))
 }
 
 /// `y[t-168]` times the anchor of origin `p` (see [`anchor`]), for the target at `lead`.
-fn anchored(frame: &Frame, p: usize, lead: usize, anchor: f64) -> Option<f64> {
-    let week = frame.y[(p + lead - 1).checked_sub(168)?];
+fn anchored(w: &Windows, p: usize, lead: usize, anchor: f64) -> Option<f64> {
+    let week = w.at((p + lead - 1).checked_sub(168)?);
     (week >= 0.0).then_some(week * anchor)
 }
 
 /// `weight * decay^(lead-1)`.
 fn faded(weight: f64, decay: f64, lead: usize) -> f64 {
     weight * decay.powi(i32::try_from(lead.max(1) - 1).unwrap_or(i32::MAX))
+}
+
+/// Whether the last hour before origin `p` speaks for target `t`: both on a holiday or both not.
+/// A holiday's surprise says nothing of the working day after it: carrying Christmas night's
+/// ratio, a seasonal naive model forecast the day after Christmas a third low. Nor, the other
+/// way, does a working day's say much of a holiday.
+fn carries(frame: &Frame, p: usize, t: usize) -> bool {
+    p > 0 && frame.local[p - 1].holiday == frame.local[t].holiday
 }
 
 impl LastHour {
@@ -174,7 +182,10 @@ impl LastHour {
         let ratios = origin_ratios(frame, w, points);
         let log_ratio: Vec<f64> = points
             .iter()
-            .map(|p| ratios.get(&p.0).map_or(0.0, |r| r.ln()))
+            .map(|p| match ratios.get(&p.0) {
+                Some(r) if carries(frame, p.0, p.0 + p.1 - 1) => r.ln(),
+                _ => 0.0,
+            })
             .collect();
         let (weight, decay) = if ratios.len() >= MIN_ORIGINS {
             best(&DECAYS, &|weight, decay, k| {
@@ -193,7 +204,11 @@ impl LastHour {
         let anchors = origin_anchors(frame, w, points);
         let week: Vec<Option<f64>> = points
             .iter()
-            .map(|&(q, lead, ..)| anchored(frame, q, lead, *anchors.get(&q)?))
+            .map(|&(q, lead, ..)| {
+                carries(frame, q, q + lead - 1)
+                    .then(|| anchored(w, q, lead, *anchors.get(&q)?))
+                    .flatten()
+            })
             .collect();
         let mix = |blend: f64, blend_decay: f64, k: usize| {
             let c = LastHour {
@@ -226,8 +241,11 @@ impl LastHour {
         points
             .iter()
             .map(|&(q, lead, y, f, spread)| {
+                if !carries(frame, q, q + lead - 1) {
+                    return (q, lead, y, f, spread);
+                }
                 let f = ratios.get(&q).map_or(f, |r| f * r.powf(self.at(lead)));
-                let v = anchors.get(&q).and_then(|&a| anchored(frame, q, lead, a));
+                let v = anchors.get(&q).and_then(|&a| anchored(w, q, lead, a));
                 (q, lead, y, self.blended(f, v, lead), spread)
             })
             .collect()
@@ -363,14 +381,18 @@ impl Corrected {
             && let Some(r) = ratio(frame.y[p - 1], reference, level(w, p))
         {
             for (i, v) in out.iter_mut().enumerate() {
-                *v *= r.powf(c.at(i + 1));
+                if carries(frame, p, p + i) {
+                    *v *= r.powf(c.at(i + 1));
+                }
             }
         }
         if c.blend > 0.0
             && let Some(a) = anchor(frame, w, p)
         {
             for (i, v) in out.iter_mut().enumerate() {
-                *v = c.blended(*v, anchored(frame, p, i + 1, a), i + 1);
+                if carries(frame, p, p + i) {
+                    *v = c.blended(*v, anchored(w, p, i + 1, a), i + 1);
+                }
             }
         }
         out
@@ -490,7 +512,7 @@ mod tests {
         let mut g = y.clone();
         g[p + 2 - 168] = 80.0;
         let fg = frame(g);
-        assert_eq!(anchored(&fg, p, 3, a), Some(80.0 * a));
+        assert_eq!(anchored(&Windows::of(&fg), p, 3, a), Some(80.0 * a));
         // Clamped; absent before a week and a hour of history, or with either hour missing.
         let mut burst = y.clone();
         burst[p - 1] = 1e9;
@@ -503,7 +525,7 @@ mod tests {
         assert_eq!(anchor(&fgap, &Windows::new(&fgap.y), p), None);
         let mut hole = y;
         hole[p - 168] = f64::NAN;
-        assert_eq!(anchored(&frame(hole), p, 1, a), None);
+        assert_eq!(anchored(&Windows::of(&frame(hole)), p, 1, a), None);
     }
 
     /// A model that knows the level of the series but not that weekends are quieter: last week's
@@ -559,6 +581,46 @@ mod tests {
         // An artifact written before the blend existed reads as none.
         let old: LastHour = serde_json::from_str(r#"{"weight":0.5,"decay":0.9}"#).unwrap();
         assert_eq!((old.blend, old.blend_at(1)), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_holiday_surprise_does_not_carry_into_the_working_day_after_it() {
+        use crate::forecast::features::testing::frame_with;
+        // A flat 100 an hour; a holiday on Tuesday 20 January at 40.
+        let dates = ["2026-01-20"];
+        let f0 = frame_with(vec![100.0; 900], &dates, &[]);
+        let y: Vec<f64> = (0..900)
+            .map(|i| if f0.local[i].holiday { 40.0 } else { 100.0 })
+            .collect();
+        let f = frame_with(y, &dates, &[]);
+        let w = Windows::of(&f);
+        let model = Corrected {
+            inner: Box::new(Model::SeasonalNaive { period: 168 }),
+            correction: LastHour {
+                weight: 1.0,
+                decay: 1.0,
+                blend: 0.5,
+                blend_decay: 1.0,
+            },
+        };
+        // (New Year's Day, also a holiday, has no week before it.)
+        let after = (200..f.len())
+            .find(|&i| f.local[i - 1].holiday && !f.local[i].holiday)
+            .unwrap();
+        // From the midnight after it, the day is forecast as the ordinary day it is.
+        let out = model.forecast_spread(&f, &w, after, 24).values;
+        assert!(out.iter().all(|v| (v - 100.0).abs() < 1e-9), "{out:?}");
+        // From the holiday's last hour, its own last hour is forecast at its 40.
+        let last = model.forecast_spread(&f, &w, after - 1, 2).values;
+        assert!(last[0] < 60.0 && (last[1] - 100.0).abs() < 1e-9, "{last:?}");
+        // A surprise on a working day does carry into the next working day.
+        let mut z = f.y;
+        z[after + 47] = 150.0;
+        let g = frame_with(z, &dates, &[]);
+        let lifted = model
+            .forecast_spread(&g, &Windows::of(&g), after + 48, 24)
+            .values;
+        assert!(lifted.iter().all(|v| *v > 100.0), "{lifted:?}");
     }
 
     #[test]

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use super::naive;
 use crate::forecast::features::Windows;
-use crate::forecast::frame::Frame;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -17,7 +16,7 @@ pub struct Profile {
 }
 
 impl Profile {
-    pub fn forecast(&self, frame: &Frame, w: &Windows, p: usize, end: usize) -> Vec<f64> {
+    pub fn forecast(&self, w: &Windows, p: usize, end: usize) -> Vec<f64> {
         let period = usize::from(self.period);
         let pi = p as i64;
         // Level now against the level at the same point of the averaged cycles.
@@ -40,13 +39,13 @@ impl Profile {
                 let mut back = period;
                 while vals.len() < usize::from(self.cycles) && back <= t {
                     let s = t - back;
-                    if s < p && !frame.y[s].is_nan() {
-                        vals.push(frame.y[s]);
+                    if s < p && !w.at(s).is_nan() {
+                        vals.push(w.at(s));
                     }
                     back += period;
                 }
                 if vals.is_empty() {
-                    naive::seasonal(&frame.y, p, t, period)
+                    naive::seasonal(w.values(), p, t, period)
                 } else {
                     ratio * vals.iter().sum::<f64>() / vals.len() as f64
                 }

@@ -9,31 +9,46 @@
 //! makes the model scale-free: trends, growth and new series need no retraining to be in range.
 //! Demand is read through [`Windows`], which reads a holiday as an ordinary day.
 
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::frame::Frame;
 
 /// Demand as the features read it, with running sums for O(1) means over windows.
 ///
-/// Holidays are read as the same hour a week before (two weeks, if that was a holiday too):
-/// lags, windows and the level describe an ordinary day, and the holiday flags of the target
-/// and of its lags say how a holiday differs. Read as it was, Christmas made the day after it
-/// look like a quiet day: on a year of a Portuguese client's electricity, every candidate
-/// forecast 26 December a third low (MAE 740 against 40 for last week's hours).
+/// A holiday that breaks an ordinary week is read as the same hour a week before (two weeks, if
+/// that was a holiday too): lags, windows and the level then describe the ordinary day it
+/// interrupted, and the holiday flags of the target and of its lags say how a holiday differs.
+/// Read as it was, Christmas made the day after it look like a quiet day: on a year of a
+/// Portuguese client's electricity, every candidate forecast 26 December a third low. A holiday
+/// inside a season of its own is read as it was: when the last working day before it already
+/// strayed from its weekday a week earlier by more than [`ORDINARY_DAY`] (Christmas Eve in
+/// Washington's bike rentals was a fifth of the Monday before), the days around it are not
+/// ordinary either, and what they were says more than a week ago does. So is a holiday within a
+/// day of an event: demand is the event's.
 #[derive(Debug, Clone)]
 pub struct Windows {
     y: Vec<f64>,
     sum: Vec<f64>,
     count: Vec<u32>,
+    /// The positions read as a week before, ascending.
+    substituted: Vec<usize>,
 }
+
+/// How far (as a ratio, either way) the last working day before a holiday may stray from the
+/// same weekday a week earlier for the holiday to be read as an ordinary day.
+pub const ORDINARY_DAY: f64 = 1.25;
 
 impl Windows {
     /// Windows over `y` as it is (no holidays).
     pub fn new(y: &[f64]) -> Self {
-        Self::read(y.to_vec())
+        Self::read(y.to_vec(), Vec::new())
     }
 
-    /// Windows over a frame's demand, its holidays read as ordinary days (see [`Windows`]).
+    /// Windows over a frame's demand, a holiday that breaks an ordinary week read as an ordinary
+    /// day (see [`Windows`]).
     pub fn of(frame: &Frame) -> Self {
         let holiday = |i: usize| frame.local[i].holiday;
         // Within a day of an event hour, demand is the event's, not the calendar's.
@@ -43,21 +58,65 @@ impl Windows {
                 .iter()
                 .any(|v| *v > 0.0)
         };
-        let y = (0..frame.y.len())
-            .map(|i| {
-                if !holiday(i) || near_event(i) {
-                    return frame.y[i];
+        // Each local date's observed mean, hours and holiday flag.
+        let mut days: BTreeMap<NaiveDate, (f64, u32, bool)> = BTreeMap::new();
+        for (i, l) in frame.local.iter().enumerate() {
+            let d = days.entry(l.date()).or_insert((0.0, 0, l.holiday));
+            if !frame.y[i].is_nan() {
+                d.0 += frame.y[i];
+                d.1 += 1;
+            }
+        }
+        let day_mean = |d: NaiveDate| match days.get(&d) {
+            Some(&(sum, n, false)) if n >= 18 => Some(sum / f64::from(n)),
+            _ => None,
+        };
+        // Whether the holiday on `d` breaks an ordinary week: its last working day before
+        // (within a week) was within `ORDINARY_DAY` of its weekday a week earlier.
+        let breaks_ordinary_week = |d: NaiveDate| {
+            let before = (1..=7)
+                .map(|k| d - Days::new(k))
+                .find(|b| days.get(b).is_none_or(|x| !x.2));
+            let Some(b) = before else { return false };
+            match (day_mean(b), day_mean(b - Days::new(7))) {
+                (Some(m), Some(w)) if m > 0.0 && w > 0.0 => {
+                    (1.0 / ORDINARY_DAY..=ORDINARY_DAY).contains(&(m / w))
                 }
-                (1..=2)
-                    .filter_map(|k| i.checked_sub(168 * k))
-                    .find(|&s| !holiday(s) && !near_event(s) && !frame.y[s].is_nan())
-                    .map_or(frame.y[i], |s| frame.y[s])
-            })
-            .collect();
-        Self::read(y)
+                _ => false,
+            }
+        };
+        let mut ordinary_holiday: BTreeMap<NaiveDate, bool> = BTreeMap::new();
+        let mut y = frame.y.clone();
+        let mut substituted = Vec::new();
+        for i in 0..frame.y.len() {
+            if !holiday(i) || near_event(i) {
+                continue;
+            }
+            let d = frame.local[i].date();
+            if !*ordinary_holiday
+                .entry(d)
+                .or_insert_with(|| breaks_ordinary_week(d))
+            {
+                continue;
+            }
+            if let Some(s) = (1..=2)
+                .filter_map(|k| i.checked_sub(168 * k))
+                .find(|&s| !holiday(s) && !near_event(s) && !frame.y[s].is_nan())
+            {
+                y[i] = frame.y[s];
+                substituted.push(i);
+            }
+        }
+        Self::read(y, substituted)
     }
 
-    fn read(y: Vec<f64>) -> Self {
+    /// Whether demand at `pos` is read as the same hour of an ordinary day before (see
+    /// [`Windows`]).
+    pub fn reads_as_ordinary(&self, pos: usize) -> bool {
+        self.substituted.binary_search(&pos).is_ok()
+    }
+
+    fn read(y: Vec<f64>, substituted: Vec<usize>) -> Self {
         let mut sum = Vec::with_capacity(y.len() + 1);
         let mut count = Vec::with_capacity(y.len() + 1);
         sum.push(0.0);
@@ -67,12 +126,30 @@ impl Windows {
             sum.push(sum.last().unwrap() + if ok { *v } else { 0.0 });
             count.push(count.last().unwrap() + u32::from(ok));
         }
-        Self { y, sum, count }
+        Self {
+            y,
+            sum,
+            count,
+            substituted,
+        }
     }
 
     /// Demand as the models read it.
     pub fn values(&self) -> &[f64] {
         &self.y
+    }
+
+    /// Demand at `pos` as the lags of target `t` read it: for a holiday, as it was (its own
+    /// hours so far, and the holidays before it, are what it resembles); for any other hour, as
+    /// the features read it ([`Windows::at`]). Measured with the lags of holidays read as
+    /// ordinary days too, dc_bikeshare's MASE was 0.6117 against 0.6066, above the best peer's
+    /// 0.6076.
+    pub fn for_target(&self, frame: &Frame, t: usize, pos: usize) -> f64 {
+        if frame.local[t].holiday {
+            frame.y[pos]
+        } else {
+            self.at(pos)
+        }
     }
 
     /// Demand at `pos` as the features read it (NaN outside the grid).
@@ -171,7 +248,7 @@ pub fn row(frame: &Frame, w: &Windows, p: usize, t: usize, row: &mut Vec<f64>) -
     let lvl = level(w, p);
     let y = |pos: i64| {
         if pos >= 0 && (pos as usize) < p {
-            w.at(pos as usize)
+            w.for_target(frame, t, pos as usize)
         } else {
             f64::NAN
         }
@@ -367,10 +444,17 @@ mod tests {
         (0..f.len()).filter(|&i| f.local[i].date() == d).collect()
     }
 
+    /// A weekly shape on a slow rise, so that every hour is distinct and every week ordinary.
+    fn weekly(n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| 1000.0 + (i % 168) as f64 + 0.01 * i as f64)
+            .collect()
+    }
+
     #[test]
     fn a_holiday_is_read_as_the_same_hour_of_an_ordinary_day_a_week_before() {
-        // Every hour distinct; holidays on two Tuesdays a week apart and on New Year's Day.
-        let y: Vec<f64> = (0..900).map(|i| i as f64 + 1.0).collect();
+        // Holidays on two Tuesdays a week apart and on New Year's Day.
+        let y = weekly(900);
         let f = frame_with(y, &["2026-01-20", "2026-01-27"], &[]);
         let w = Windows::of(&f);
         let (first, second) = (hours_of(&f, "2026-01-20"), hours_of(&f, "2026-01-27"));
@@ -392,13 +476,45 @@ mod tests {
         // Means and the level read the same.
         let p = second[0] + 24;
         let day: f64 = second.iter().map(|&i| f.y[i - 336]).sum::<f64>() / 24.0;
-        assert_eq!(level(&w, p), day);
+        assert!((level(&w, p) - day).abs() < 1e-9);
         assert_eq!(Windows::new(&f.y).at(second[0]), f.y[second[0]]);
+        assert!(first.iter().all(|&i| w.reads_as_ordinary(i)));
+        assert!(!w.reads_as_ordinary(first[0] - 1));
+        // The lags of a holiday read it as it was; those of an ordinary hour as a week before.
+        let next = second[0] + 24;
+        assert_eq!(w.for_target(&f, second[0] + 3, second[0]), f.y[second[0]]);
+        assert_eq!(w.for_target(&f, next, second[0]), f.y[second[0] - 336]);
+    }
+
+    #[test]
+    fn a_holiday_in_a_season_of_its_own_is_read_as_it_was() {
+        // The Monday before a Tuesday holiday is a fifth of the Monday before it: the days
+        // around the holiday are not ordinary, and it is read as it was.
+        let mut y = weekly(900);
+        let plain = frame_with(y.clone(), &["2026-01-20"], &[]);
+        let holiday = hours_of(&plain, "2026-01-20");
+        for i in hours_of(&plain, "2026-01-19") {
+            y[i] *= 0.2;
+        }
+        let f = frame_with(y.clone(), &["2026-01-20"], &[]);
+        let w = Windows::of(&f);
+        assert!(
+            holiday
+                .iter()
+                .all(|&i| w.at(i) == f.y[i] && !w.reads_as_ordinary(i))
+        );
+        // Within the bound, it is read as a week before.
+        for i in hours_of(&plain, "2026-01-19") {
+            y[i] = plain.y[i] / (ORDINARY_DAY - 0.01);
+        }
+        let f = frame_with(y, &["2026-01-20"], &[]);
+        let w = Windows::of(&f);
+        assert!(holiday.iter().all(|&i| w.at(i) == f.y[i - 168]));
     }
 
     #[test]
     fn a_holiday_near_an_event_is_read_as_it_was() {
-        let y: Vec<f64> = (0..900).map(|i| i as f64 + 1.0).collect();
+        let y = weekly(900);
         let plain = frame_with(y.clone(), &["2026-01-20"], &[]);
         let holiday = hours_of(&plain, "2026-01-20");
         // A match on the evening of the holiday itself, and one on the evening a week before.

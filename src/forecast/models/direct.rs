@@ -56,7 +56,7 @@ fn row(frame: &Frame, w: &Windows, p: usize, t: usize, row: &mut Vec<f64>) -> f6
     let y = |k: i64| {
         let s = ti - k;
         if s >= 0 && (s as usize) < p {
-            w.at(s as usize)
+            w.for_target(frame, t, s as usize)
         } else {
             f64::NAN
         }

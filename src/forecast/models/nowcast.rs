@@ -123,12 +123,13 @@ fn faded(weight: f64, decay: f64, lead: usize) -> f64 {
     weight * decay.powi(i32::try_from(lead.max(1) - 1).unwrap_or(i32::MAX))
 }
 
-/// Whether the last hour before origin `p` speaks for target `t`: both on a holiday or both not.
-/// A holiday's surprise says nothing of the working day after it: carrying Christmas night's
-/// ratio, a seasonal naive model forecast the day after Christmas a third low. Nor, the other
-/// way, does a working day's say much of a holiday.
-fn carries(frame: &Frame, p: usize, t: usize) -> bool {
-    p > 0 && frame.local[p - 1].holiday == frame.local[t].holiday
+/// Whether the last hour before origin `p` speaks for target `t`: not when it fell on a holiday
+/// read as an ordinary day (see [`Windows`]) and `t` is no holiday. That holiday's surprise says
+/// nothing of the working day after it: carrying Christmas night's ratio, a seasonal naive model
+/// forecast the day after Christmas a third low. Where the holiday sits in a season of its own
+/// (Christmas week in Washington), the surprise carries as any other.
+fn carries(frame: &Frame, w: &Windows, p: usize, t: usize) -> bool {
+    p > 0 && (frame.local[t].holiday || !w.reads_as_ordinary(p - 1))
 }
 
 impl LastHour {
@@ -183,7 +184,7 @@ impl LastHour {
         let log_ratio: Vec<f64> = points
             .iter()
             .map(|p| match ratios.get(&p.0) {
-                Some(r) if carries(frame, p.0, p.0 + p.1 - 1) => r.ln(),
+                Some(r) if carries(frame, w, p.0, p.0 + p.1 - 1) => r.ln(),
                 _ => 0.0,
             })
             .collect();
@@ -205,7 +206,7 @@ impl LastHour {
         let week: Vec<Option<f64>> = points
             .iter()
             .map(|&(q, lead, ..)| {
-                carries(frame, q, q + lead - 1)
+                carries(frame, w, q, q + lead - 1)
                     .then(|| anchored(w, q, lead, *anchors.get(&q)?))
                     .flatten()
             })
@@ -241,7 +242,7 @@ impl LastHour {
         points
             .iter()
             .map(|&(q, lead, y, f, spread)| {
-                if !carries(frame, q, q + lead - 1) {
+                if !carries(frame, w, q, q + lead - 1) {
                     return (q, lead, y, f, spread);
                 }
                 let f = ratios.get(&q).map_or(f, |r| f * r.powf(self.at(lead)));
@@ -381,7 +382,7 @@ impl Corrected {
             && let Some(r) = ratio(frame.y[p - 1], reference, level(w, p))
         {
             for (i, v) in out.iter_mut().enumerate() {
-                if carries(frame, p, p + i) {
+                if carries(frame, w, p, p + i) {
                     *v *= r.powf(c.at(i + 1));
                 }
             }
@@ -390,7 +391,7 @@ impl Corrected {
             && let Some(a) = anchor(frame, w, p)
         {
             for (i, v) in out.iter_mut().enumerate() {
-                if carries(frame, p, p + i) {
+                if carries(frame, w, p, p + i) {
                     *v = c.blended(*v, anchored(w, p, i + 1, a), i + 1);
                 }
             }

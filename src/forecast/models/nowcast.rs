@@ -584,6 +584,14 @@ mod tests {
         assert_eq!((old.blend, old.blend_at(1)), (0.0, 0.0));
     }
 
+    /// Last week's hours (seasonal naive, 168 h) with correction `c`.
+    fn last_week_with(c: LastHour) -> Corrected {
+        Corrected {
+            inner: Box::new(Model::SeasonalNaive { period: 168 }),
+            correction: c,
+        }
+    }
+
     #[test]
     fn a_holiday_surprise_does_not_carry_into_the_working_day_after_it() {
         use crate::forecast::features::testing::frame_with;
@@ -595,15 +603,12 @@ mod tests {
             .collect();
         let f = frame_with(y, &dates, &[]);
         let w = Windows::of(&f);
-        let model = Corrected {
-            inner: Box::new(Model::SeasonalNaive { period: 168 }),
-            correction: LastHour {
-                weight: 1.0,
-                decay: 1.0,
-                blend: 0.5,
-                blend_decay: 1.0,
-            },
-        };
+        let model = last_week_with(LastHour {
+            weight: 1.0,
+            decay: 1.0,
+            blend: 0.5,
+            blend_decay: 1.0,
+        });
         // (New Year's Day, also a holiday, has no week before it.)
         let after = (200..f.len())
             .find(|&i| f.local[i - 1].holiday && !f.local[i].holiday)
@@ -678,17 +683,14 @@ mod tests {
         let y: Vec<f64> = (0..800)
             .map(|i| 100.0 + (i % 24) as f64 * 3.0 + (i % 7) as f64)
             .collect();
-        let model = Corrected {
-            // Last week's hours: the hour before the origin reaches the forecast only through
-            // the correction.
-            inner: Box::new(Model::SeasonalNaive { period: 168 }),
-            correction: LastHour {
-                weight: 0.7,
-                decay: 0.8,
-                blend: 0.5,
-                blend_decay: 0.8,
-            },
-        };
+        // Last week's hours: the hour before the origin reaches the forecast only through the
+        // correction.
+        let model = last_week_with(LastHour {
+            weight: 0.7,
+            decay: 0.8,
+            blend: 0.5,
+            blend_decay: 0.8,
+        });
         let p = 500;
         let mut changed = y.clone();
         for v in &mut changed[p..] {

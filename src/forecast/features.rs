@@ -23,11 +23,11 @@ use super::frame::Frame;
 /// interrupted, and the holiday flags of the target and of its lags say how a holiday differs.
 /// Read as it was, Christmas made the day after it look like a quiet day: on a year of a
 /// Portuguese client's electricity, every candidate forecast 26 December a third low. A holiday
-/// inside a season of its own is read as it was: when the last working day before it already
-/// strayed from its weekday a week earlier by more than [`ORDINARY_DAY`] (Christmas Eve in
+/// inside a season of its own is read as it was: when the last day before it that was no holiday
+/// already strayed from its weekday a week earlier by more than [`ORDINARY_DAY`] (Christmas Eve in
 /// Washington's bike rentals was a fifth of the Monday before), the days around it are not
 /// ordinary either, and what they were says more than a week ago does. So is a holiday within a
-/// day of an event: demand is the event's.
+/// day of an event (demand is the event's), and a missing hour stays missing.
 #[derive(Debug, Clone)]
 pub struct Windows {
     y: Vec<f64>,
@@ -37,8 +37,8 @@ pub struct Windows {
     substituted: Vec<usize>,
 }
 
-/// How far (as a ratio, either way) the last working day before a holiday may stray from the
-/// same weekday a week earlier for the holiday to be read as an ordinary day.
+/// How far (as a ratio, either way) the last day before a holiday that was no holiday may stray
+/// from the same weekday a week earlier for the holiday to be read as an ordinary day.
 pub const ORDINARY_DAY: f64 = 1.25;
 
 impl Windows {
@@ -71,8 +71,8 @@ impl Windows {
             Some(&(sum, n, false)) if n >= 18 => Some(sum / f64::from(n)),
             _ => None,
         };
-        // Whether the holiday on `d` breaks an ordinary week: its last working day before
-        // (within a week) was within `ORDINARY_DAY` of its weekday a week earlier.
+        // Whether the holiday on `d` breaks an ordinary week: the last day before it that was no
+        // holiday (within a week) was within `ORDINARY_DAY` of its weekday a week earlier.
         let breaks_ordinary_week = |d: NaiveDate| {
             let before = (1..=7)
                 .map(|k| d - Days::new(k))
@@ -89,7 +89,7 @@ impl Windows {
         let mut y = frame.y.clone();
         let mut substituted = Vec::new();
         for i in 0..frame.y.len() {
-            if !holiday(i) || near_event(i) {
+            if !holiday(i) || frame.y[i].is_nan() || near_event(i) {
                 continue;
             }
             let d = frame.local[i].date();
@@ -480,6 +480,12 @@ mod tests {
         assert_eq!(Windows::new(&f.y).at(second[0]), f.y[second[0]]);
         assert!(first.iter().all(|&i| w.reads_as_ordinary(i)));
         assert!(!w.reads_as_ordinary(first[0] - 1));
+        // A missing holiday hour (as every hour after a serving origin) stays missing.
+        let mut gap = f.y.clone();
+        gap[first[5]] = f64::NAN;
+        let wg = Windows::of(&frame_with(gap, &["2026-01-20", "2026-01-27"], &[]));
+        assert!(wg.at(first[5]).is_nan() && !wg.reads_as_ordinary(first[5]));
+        assert_eq!(wg.at(first[6]), f.y[first[6] - 168]);
         // The lags of a holiday read it as it was; those of an ordinary hour as a week before.
         let next = second[0] + 24;
         assert_eq!(w.for_target(&f, second[0] + 3, second[0]), f.y[second[0]]);

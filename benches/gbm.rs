@@ -21,7 +21,7 @@ fn main() {
     let frames: Vec<_> = (1..=3)
         .map(|seed| synthetic(seed, 24 * 365, &calendar))
         .collect();
-    let windows: Vec<_> = frames.iter().map(|f| Windows::new(&f.y)).collect();
+    let windows: Vec<_> = frames.iter().map(Windows::of).collect();
     for spec in ModelSpec::candidates()
         .into_iter()
         .filter(|s| matches!(s, ModelSpec::Boosted { .. } | ModelSpec::Direct { .. }))

@@ -539,7 +539,7 @@ on_each_backend!(
         let (frame, p) = prescale::jobs::history::load(&db.store, &s, &series, None, 24, None)
             .await
             .unwrap();
-        let w = prescale::forecast::features::Windows::new(&frame.y);
+        let w = prescale::forecast::features::Windows::of(&frame);
         let whole = artifact.model.forecast(&frame, &w, p, 24);
         for (a, b) in served.points.iter().zip(&whole) {
             assert!(

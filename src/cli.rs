@@ -926,6 +926,20 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         "confidence by doubt (points, mean confidence/hit rate): {}",
         groups.join("; ")
     );
+    let dates = |d: &[chrono::NaiveDate]| {
+        let s: Vec<String> = d.iter().map(ToString::to_string).collect();
+        if s.is_empty() {
+            "none".to_owned()
+        } else {
+            s.join(", ")
+        }
+    };
+    let _ = writeln!(
+        o,
+        "holidays read as ordinary days: {}; read as they were: {}",
+        dates(&result.holidays_read_as_ordinary),
+        dates(&result.holidays_read_as_they_were)
+    );
     for r in &result.refits {
         let _ = writeln!(o, "refit {}: {} ({})", r.origin, r.chosen, r.reason);
     }

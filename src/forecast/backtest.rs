@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 
 use super::confidence::{Adaptive, Band, Conditions, Outcome};
@@ -92,6 +92,10 @@ pub struct Backtest {
     pub exogenous: Vec<String>,
     pub ignored_columns: Vec<String>,
     pub tolerance: f64,
+    /// The local dates of the series' holidays whose demand the models read as an ordinary
+    /// day's, and those read as they were (see [`Windows`]).
+    pub holidays_read_as_ordinary: Vec<NaiveDate>,
+    pub holidays_read_as_they_were: Vec<NaiveDate>,
     pub n_origins: usize,
     pub first_origin: String,
     pub metrics: Metrics,
@@ -342,6 +346,8 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     let scale = origins
         .first()
         .map_or(f64::NAN, |&o| mase_scale(&frame.y, o));
+    let (ordinary, as_they_were): (Vec<_>, Vec<_>) =
+        w.holiday_reading(frame).into_iter().partition(|d| d.1);
     Backtest {
         dataset: frame.name.clone(),
         protocol: *p,
@@ -349,6 +355,8 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
         exogenous: frame.exog.iter().map(|e| e.name.clone()).collect(),
         ignored_columns: frame.ignored_columns.clone(),
         tolerance,
+        holidays_read_as_ordinary: ordinary.into_iter().map(|d| d.0).collect(),
+        holidays_read_as_they_were: as_they_were.into_iter().map(|d| d.0).collect(),
         n_origins: origins.len(),
         first_origin: origins
             .first()

@@ -112,6 +112,20 @@ impl Windows {
         Self::read(y, substituted)
     }
 
+    /// The local dates of a frame's holidays, each with whether its demand is read as an ordinary
+    /// day's (see [`Windows`]), for an analyst to see which holidays were.
+    pub fn holiday_reading(&self, frame: &Frame) -> Vec<(NaiveDate, bool)> {
+        let mut out: Vec<(NaiveDate, bool)> = Vec::new();
+        for (i, l) in frame.local.iter().enumerate().filter(|(_, l)| l.holiday) {
+            let ordinary = self.reads_as_ordinary(i);
+            match out.last_mut() {
+                Some((d, o)) if *d == l.date() => *o |= ordinary,
+                _ => out.push((l.date(), ordinary)),
+            }
+        }
+        out
+    }
+
     /// Whether demand at `pos` is read as the same hour of an ordinary day before (see
     /// [`Windows`]).
     pub fn reads_as_ordinary(&self, pos: usize) -> bool {
@@ -482,6 +496,15 @@ mod tests {
         assert_eq!(Windows::new(&f.y).at(second[0]), f.y[second[0]]);
         assert!(first.iter().all(|&i| w.reads_as_ordinary(i)));
         assert!(!w.reads_as_ordinary(first[0] - 1));
+        let date = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            w.holiday_reading(&f),
+            [
+                (date("2026-01-01"), false),
+                (date("2026-01-20"), true),
+                (date("2026-01-27"), true)
+            ]
+        );
         // A missing holiday hour (as every hour after a serving origin) stays missing.
         let mut gap = f.y.clone();
         gap[first[5]] = f64::NAN;

@@ -23,6 +23,12 @@ fn the_backtest_metrics_are_recomputed_from_its_forecasts() {
     assert_eq!(result.rows.len(), 28 * 24);
     assert_eq!(result.refits.len(), 4);
     assert_eq!(origins(&frame, &p).len(), 28);
+    // Independence Day, three days into the history, has no week before it: read as it was.
+    assert!(result.holidays_read_as_ordinary.is_empty());
+    assert_eq!(
+        result.holidays_read_as_they_were,
+        ["1995-07-04".parse::<chrono::NaiveDate>().unwrap()]
+    );
 
     // Recompute from the rows alone.
     let scored: Vec<_> = result.rows.iter().filter(|r| r.y.is_some()).collect();

@@ -29,6 +29,13 @@ print("| series | prescale MASE | best peer MASE | ratio | cov80 | cov95 | ECE "
       "| calibrated ECE median | Brier (skill) |")
 print("|---|---|---|---|---|---|---|---|---|")
 ratios = []
+
+
+def skill(s):
+    """Brier skill, undefined (null in M.json) when every point hit or every point missed."""
+    return "undefined" if s is None or math.isnan(s) else f"{s:.3f}"
+
+
 for name in names:
     m = json.load(open(f"{out}/{name}.M.json"))["metrics"]
     peers = json.load(open(f"{out}/peers/{name}.json"))["models"]
@@ -41,9 +48,9 @@ for name in names:
     b = m["brier"]
     print(f"| {name} | {m['mase']:.4f} | {ok[best]:.4f} ({best}) | {ratio:.3f} "
           f"| {m['coverage80']:.3f} | {m['coverage95']:.3f} | {m['calibration_error']:.3f} "
-          f"| {floor:.3f} | {b['score']:.4f} ({b['skill']:.3f}) |")
+          f"| {floor:.3f} | {b['score']:.4f} ({skill(b['skill'])}) |")
 print(f"\ngeometric mean of the ratios over {len(ratios)} series: "
       f"{math.exp(sum(map(math.log, ratios)) / len(ratios)):.4f}")
 p = pooled(f"{out}/{name}.F.csv" for name in names)
 print(f"pooled over {p['points']} points: calibration error {p['ece']:.3f}, Brier {p['brier']:.4f} "
-      f"(skill {p['skill']:.3f})")
+      f"(skill {skill(p['skill'])})")

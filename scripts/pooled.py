@@ -36,6 +36,6 @@ def pooled(paths):
         "points": total,
         "ece": ece,
         "brier": brier / total,
-        "skill": 1 - brier / total / (rate * (1 - rate)),
+        "skill": 1 - brier / total / (rate * (1 - rate)) if 0 < rate < 1 else float("nan"),
         "bins": bins,
     }

@@ -99,7 +99,8 @@ pub fn by_doubt(points: &[(f64, bool, Doubts)]) -> Vec<DoubtCalibration> {
 /// (how far the bins' hit rates are from the overall one: what the confidence tells apart) plus
 /// `uncertainty` (that of the overall hit rate, the score of always stating it). The three add
 /// up to the score up to the spread of confidences within a bin. `skill` is 1 - score /
-/// uncertainty: 0 for always stating the overall hit rate, 1 for knowing every hit.
+/// uncertainty: 0 for always stating the overall hit rate, 1 for knowing every hit; NaN (null in
+/// JSON) when every point hit or every point missed, since nothing was left to tell apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Brier {
     pub score: f64,
@@ -112,10 +113,15 @@ pub struct Brier {
 /// The score, its skill and decomposition, in one line.
 impl std::fmt::Display for Brier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let skill = if self.skill.is_finite() {
+            format!("{:.3}", self.skill)
+        } else {
+            "undefined: every point hit, or every point missed".to_owned()
+        };
         write!(
             f,
-            "{:.4} (skill {:.3}; reliability {:.4}, resolution {:.4}, uncertainty {:.4})",
-            self.score, self.skill, self.reliability, self.resolution, self.uncertainty
+            "{:.4} (skill {skill}; reliability {:.4}, resolution {:.4}, uncertainty {:.4})",
+            self.score, self.reliability, self.resolution, self.uncertainty
         )
     }
 }
@@ -141,7 +147,11 @@ pub fn brier_of(pairs: impl Iterator<Item = (f64, bool)>, bins: &[ReliabilityBin
         reliability: weighted(&|b| (b.mean_confidence - b.hit_rate).powi(2)),
         resolution: weighted(&|b| (b.hit_rate - base).powi(2)),
         uncertainty,
-        skill: 1.0 - score / uncertainty,
+        skill: if uncertainty > 0.0 {
+            1.0 - score / uncertainty
+        } else {
+            f64::NAN
+        },
     }
 }
 
@@ -525,6 +535,12 @@ mod tests {
         let flat_pairs = || pairs.iter().map(|&(_, h)| (base, h));
         let flat = brier_of(flat_pairs(), &reliability_of(flat_pairs()).0);
         assert!(flat.skill.abs() < 1e-12 && flat.resolution.abs() < 1e-12);
+        // Every point hit: no uncertainty, and no skill to speak of (not minus infinity).
+        let all_hit = [(0.99, true), (0.95, true)];
+        let b = brier_of(all_hit.into_iter(), &reliability_of(all_hit.into_iter()).0);
+        assert!(b.uncertainty == 0.0 && b.skill.is_nan(), "{b:?}");
+        assert!(b.to_string().contains("skill undefined"), "{b}");
+        assert_eq!(serde_json::to_value(b).unwrap()["skill"], serde_json::Value::Null);
     }
 
     #[test]

@@ -378,6 +378,29 @@ pub(crate) mod testing {
         )
     }
 
+    /// Nine weeks of a daily and weekly shape in Lima from 1 January 2026; on three Wednesday
+    /// holidays two weeks apart, the last on 25 February, demand is 40% of an ordinary day's.
+    /// With the position of the last holiday's midnight.
+    pub(crate) fn wednesday_holidays() -> (Frame, usize) {
+        let dates = ["2026-01-28", "2026-02-11", "2026-02-25"];
+        let shape = |f: &Frame, i: usize| {
+            let l = f.local[i];
+            let week = if l.weekend() { 0.6 } else { 1.0 };
+            let holiday = if l.holiday { 0.4 } else { 1.0 };
+            let wobble = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+            (100.0 + 50.0 * (f64::from(l.hour) / 4.0).sin())
+                * week
+                * holiday
+                * (1.0 + 0.04 * wobble)
+        };
+        let f0 = frame_with(vec![0.0; 24 * 63], &dates, &[]);
+        let f = frame_with((0..f0.len()).map(|i| shape(&f0, i)).collect(), &dates, &[]);
+        let p = (24 * 49..f.len())
+            .find(|&i| f.local[i].holiday && f.local[i].hour == 0)
+            .unwrap();
+        (f, p)
+    }
+
     /// The holidays of [`check_no_leak`]'s frames, between its origins, and a week apart (so
     /// the second is read two weeks back).
     const LEAK_HOLIDAYS: [&str; 2] = ["2026-01-20", "2026-01-27"];

@@ -540,7 +540,10 @@ mod tests {
         let b = brier_of(all_hit.into_iter(), &reliability_of(all_hit.into_iter()).0);
         assert!(b.uncertainty == 0.0 && b.skill.is_nan(), "{b:?}");
         assert!(b.to_string().contains("skill undefined"), "{b}");
-        assert_eq!(serde_json::to_value(b).unwrap()["skill"], serde_json::Value::Null);
+        assert_eq!(
+            serde_json::to_value(b).unwrap()["skill"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

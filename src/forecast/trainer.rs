@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::confidence::{Calibration, Regime, Residual, scale};
 use super::features::{Windows, level};
 use super::frame::Frame;
-use super::models::{Corrected, Holdout, LastHour, Model, ModelSpec};
+use super::models::{Corrected, Holdout, LastHour, Model, ModelSpec, member_weight};
 
 /// The combination of the best three is chosen unless the best single model's validation MAE
 /// is lower by more than this factor: combinations are the safer bet when validation is short
@@ -384,7 +384,8 @@ pub fn choose(
     let raw: Vec<f64> = top.iter().map(|&i| 1.0 / (maes[i] * maes[i])).collect();
     let total: f64 = raw.iter().sum();
     let weights: Vec<f64> = raw.iter().map(|r| r / total).collect();
-    let combine = |lists: Vec<&Points>| weighted(&lists, &weights);
+    let reads: Vec<bool> = top.iter().map(|&i| specs[i].reads_holidays()).collect();
+    let combine = |lists: Vec<&Points>| weighted(frame, &lists, &weights, &reads);
     let combined: Points = if top.len() >= 2 {
         combine(top.iter().map(|&i| &points[i]).collect())
     } else {
@@ -479,20 +480,22 @@ pub fn choose(
 }
 
 /// The weighted sum of the forecasts of candidates that forecast the same points (they line up
-/// index by index), with their spread.
-fn weighted(lists: &[&Points], weights: &[f64]) -> Points {
+/// index by index), with their spread, as [`Model::forecast_spread`] serves a combination: on a
+/// holiday by the members that read holidays (see [`member_weight`]), the spread of every member
+/// clipped at 0.
+fn weighted(frame: &Frame, lists: &[&Points], weights: &[f64], reads: &[bool]) -> Points {
     let Some(first) = lists.first() else {
         return Vec::new();
     };
     (0..first.len())
         .map(|k| {
             let (q, lead, y, ..) = first[k];
-            let f = lists.iter().zip(weights).map(|(p, wt)| wt * p[k].3).sum();
-            let (lo, hi) = lists
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |r, p| {
-                    (r.0.min(p[k].3), r.1.max(p[k].3))
-                });
+            let holiday = frame.local[q + lead - 1].holiday;
+            let (mut f, mut lo, mut hi) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+            for (m, p) in lists.iter().enumerate() {
+                f += member_weight(weights, reads, m, holiday) * p[k].3;
+                (lo, hi) = (lo.min(p[k].3.max(0.0)), hi.max(p[k].3.max(0.0)));
+            }
             (q, lead, y, f, hi - lo)
         })
         .collect()
@@ -733,6 +736,40 @@ mod tests {
             .sum::<f64>()
             / 24.0;
         assert!(err < 0.05, "{}: mean relative error {err:.3}", t.chosen);
+    }
+
+    #[test]
+    fn a_combination_is_validated_as_it_forecasts_holidays() {
+        // The validation points that choose, correct and calibrate a combination are what it
+        // serves: on the holiday only the ridge, after it both members by their weights.
+        let (f, p) = crate::forecast::features::testing::wednesday_holidays();
+        let w = Windows::of(&f);
+        let members = [
+            ModelSpec::SeasonalNaive { period: 168 },
+            ModelSpec::Linear { penalty: 1.0 },
+        ];
+        let fitted: Vec<Model> = members.iter().map(|s| s.fit(&f, &w, p)).collect();
+        let points: Vec<Points> = fitted
+            .iter()
+            .map(|m| {
+                let fc = m.forecast(&f, &w, p, 48);
+                (0..48)
+                    .map(|h| (p, h + 1, f.y[p + h], fc[h], f64::NAN))
+                    .collect()
+            })
+            .collect();
+        let reads: Vec<bool> = members.iter().map(ModelSpec::reads_holidays).collect();
+        let combined = weighted(&f, &[&points[0], &points[1]], &[0.6, 0.4], &reads);
+        let combo = Model::Combination {
+            members: vec![(0.6, fitted[0].clone()), (0.4, fitted[1].clone())],
+        };
+        let served = combo.forecast_spread(&f, &w, p, 48);
+        for (h, v) in combined.iter().enumerate() {
+            assert!((v.3 - served.values[h]).abs() < 1e-9, "lead {}", h + 1);
+            assert!((v.4 - served.spread[h]).abs() < 1e-9, "lead {}", h + 1);
+        }
+        assert!((combined[0].3 - points[1][0].3).abs() < 1e-9);
+        assert!((combined[30].3 - points[0][30].3).abs() > 1e-6);
     }
 
     #[test]

@@ -131,6 +131,14 @@ impl ModelSpec {
         (model, tuned)
     }
 
+    /// Whether the fitted model reads the calendar's holiday flags (see [`member_weight`]).
+    pub fn reads_holidays(&self) -> bool {
+        matches!(
+            self,
+            Self::Boosted { .. } | Self::Direct { .. } | Self::Linear { .. }
+        )
+    }
+
     /// A short name for reports (`snaive24`, `boosted`, ...).
     pub fn name(&self) -> String {
         match self {
@@ -177,6 +185,34 @@ impl ModelSpec {
             }
             Self::Mstl { weeks } => Model::Mstl(Mstl::fit(windows.values(), end, *weeks)),
         }
+    }
+}
+
+/// The weight of member `k` of a combination (weights `weights`, of which those in `reads` read
+/// the holiday flags) at a target hour. On a holiday, when any member reads the flags, only those
+/// forecast it, their weights rescaled to sum to 1; otherwise each member has its own weight.
+/// The spread still counts every member: that they disagree on a holiday is a doubt.
+/// The weights were chosen on validation hours, nearly all ordinary, and a member that sees only
+/// demand forecasts a holiday as the ordinary day it displaces: on a year of a Bay Area
+/// freeway's occupancy, Christmas observed (Monday 26 December 2016) was forecast with a Monday's
+/// rush hours by seasonal profiles and ETS weighted 0.63, an MAE of 300 against 136 for the best
+/// peer. Measured (MASE, geometric mean of the ratios to before): holiday hours' MAE fell on 14
+/// of the 20 rolling windows that hold one, rose on 6 (uber's, where the learners are weak);
+/// over all hours 0.9984 on the 45 windows of `scripts/rolling` (0.9977 from every hour), the
+/// five outside series of `scripts/holdout` 0.9621 -> 0.9517 against the peers (the freeway
+/// 1.211 -> 1.182, I-94 0.931 -> 0.899), the shared five unchanged but uber (0.6504 -> 0.6507),
+/// Brier 0.1542 -> 0.1544 on the windows. Holidays only: bridge days too was no better.
+pub fn member_weight(weights: &[f64], reads: &[bool], k: usize, holiday: bool) -> f64 {
+    let readers: f64 = weights
+        .iter()
+        .zip(reads)
+        .filter(|(_, r)| **r)
+        .map(|(w, _)| w)
+        .sum();
+    if holiday && readers > 0.0 {
+        if reads[k] { weights[k] / readers } else { 0.0 }
+    } else {
+        weights[k]
     }
 }
 
@@ -251,15 +287,18 @@ impl Model {
         match self {
             Self::Combination { members } => {
                 let n = (p + horizon).min(frame.len()).saturating_sub(p);
+                let reads: Vec<bool> = members.iter().map(|(_, m)| m.reads_holidays()).collect();
+                let weights: Vec<f64> = members.iter().map(|(w, _)| *w).collect();
                 let mut values = vec![0.0; n];
                 let mut range = vec![(f64::INFINITY, f64::NEG_INFINITY); n];
-                for (w, m) in members {
-                    for ((o, r), v) in values
+                for (k, (_, m)) in members.iter().enumerate() {
+                    for (i, ((o, r), v)) in values
                         .iter_mut()
                         .zip(&mut range)
                         .zip(m.forecast(frame, windows, p, horizon))
+                        .enumerate()
                     {
-                        *o += w * v;
+                        *o += member_weight(&weights, &reads, k, frame.local[p + i].holiday) * v;
                         *r = (r.0.min(v.max(0.0)), r.1.max(v.max(0.0)));
                     }
                 }
@@ -287,6 +326,12 @@ impl Model {
                 .map(|&q| self.forecast_spread(frame, windows, q, horizon))
                 .collect(),
         }
+    }
+
+    /// Whether the model reads the calendar's holiday flags: the learners do; seasonal naive,
+    /// the profiles, ETS and MSTL see only demand (see [`member_weight`]).
+    pub fn reads_holidays(&self) -> bool {
+        matches!(self, Self::Boosted(_) | Self::Direct(_) | Self::Linear(_))
     }
 
     pub fn name(&self) -> String {
@@ -477,6 +522,55 @@ mod tests {
                 mae(&fc, truth)
             );
         }
+    }
+
+    #[test]
+    fn on_a_holiday_only_the_members_that_read_holidays_weigh() {
+        let (w, reads) = ([0.5, 0.3, 0.2], [false, true, true]);
+        let on = |holiday| (0..3).map(move |k| member_weight(&w, &reads, k, holiday));
+        assert!(
+            on(true)
+                .zip([0.0, 0.6, 0.4])
+                .all(|(a, b)| (a - b).abs() < 1e-12)
+        );
+        assert!(on(false).eq(w));
+        // No member reads holidays: each keeps its weight.
+        assert!(
+            (0..3)
+                .map(|k| member_weight(&w, &[false; 3], k, true))
+                .eq(w)
+        );
+    }
+
+    #[test]
+    fn a_holiday_is_forecast_by_the_members_that_read_holidays() {
+        let (f, p) = crate::forecast::features::testing::wednesday_holidays();
+        let w = Windows::of(&f);
+        let blind = Model::SeasonalNaive { period: 168 };
+        let ridge = ModelSpec::Linear { penalty: 1.0 }.fit(&f, &w, p);
+        assert!(ridge.reads_holidays() && !blind.reads_holidays());
+        let combo = Model::Combination {
+            members: vec![(0.6, blind.clone()), (0.4, ridge.clone())],
+        };
+        let (b, r) = (blind.forecast(&f, &w, p, 48), ridge.forecast(&f, &w, p, 48));
+        let c = combo.forecast_spread(&f, &w, p, 48);
+        for h in 0..48 {
+            let want = if h < 24 {
+                r[h]
+            } else {
+                0.6 * b[h] + 0.4 * r[h]
+            };
+            assert!(f.local[p + h].holiday == (h < 24));
+            assert!((c.values[h] - want).abs() < 1e-9, "lead {}", h + 1);
+            // Their disagreement is still the spread: a doubt on a holiday.
+            assert_eq!(c.spread[h], (b[h].max(0.0) - r[h].max(0.0)).abs());
+        }
+        // Last week's Wednesday was ordinary; the ridge, which has seen two holidays, says
+        // the holiday is quieter, and is nearer than the weights would have been.
+        let truth = &f.y[p..p + 24];
+        let weighted: Vec<f64> = (0..24).map(|h| 0.6 * b[h] + 0.4 * r[h]).collect();
+        let (ours, before) = (mae(&c.values[..24], truth), mae(&weighted, truth));
+        assert!(ours < 0.7 * before, "{ours:.1} against {before:.1}");
     }
 
     #[test]

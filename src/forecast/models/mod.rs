@@ -348,7 +348,18 @@ impl Model {
                     .iter()
                     .map(|(w, m)| format!("{:.2}*{}", w, m.name()))
                     .collect();
-                format!("combination({})", parts.join("+"))
+                // Which members forecast a holiday, when not all do (see `member_weight`).
+                let readers: Vec<String> = members
+                    .iter()
+                    .filter(|(_, m)| m.reads_holidays())
+                    .map(|(_, m)| m.name())
+                    .collect();
+                let holidays = if readers.is_empty() || readers.len() == members.len() {
+                    String::new()
+                } else {
+                    format!("; holidays by {}", readers.join("+"))
+                };
+                format!("combination({}{holidays})", parts.join("+"))
             }
             Self::Corrected(m) => {
                 let c = &m.correction;
@@ -553,6 +564,10 @@ mod tests {
             members: vec![(0.6, blind.clone()), (0.4, ridge.clone())],
         };
         let (b, r) = (blind.forecast(&f, &w, p, 48), ridge.forecast(&f, &w, p, 48));
+        assert_eq!(
+            combo.name(),
+            "combination(0.60*snaive168+0.40*ridge; holidays by ridge)"
+        );
         let c = combo.forecast_spread(&f, &w, p, 48);
         for h in 0..48 {
             let want = if h < 24 {

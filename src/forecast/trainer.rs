@@ -781,6 +781,13 @@ mod tests {
         let (t, fitted) = train_all(&f, &w, f.len(), &specs, &TrainOptions::default());
         let mut tuned_any = false;
         for ((spec, tuned), model) in specs.iter().zip(&t.specs).zip(&fitted) {
+            // Validation weighs a combination's holidays by the spec, serving by the model.
+            assert_eq!(
+                spec.reads_holidays(),
+                model.reads_holidays(),
+                "{}",
+                spec.name()
+            );
             let (Some(max), Some(kept)) = (spec.trees(), tuned.trees()) else {
                 assert_eq!(spec, tuned, "only boosting candidates are tuned");
                 continue;

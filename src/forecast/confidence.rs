@@ -258,9 +258,10 @@ const NAMED_WIDENING: f64 = 1.05;
 /// would make them: each condition of [`Conditions::inflation`] that widened it, and the online
 /// correction when recent forecasts hit less often than their confidence said (see
 /// [`Adaptive`]); at the scaling gate, also the forecast-miss penalty that lowers confidence
-/// until the series is retrained (`forecast_miss`). Published with every point, so that the scaler's log and an analyst can tell
-/// a held recommendation's cause: an expected one (a holiday validation never saw, an event)
-/// from one to fix (observations that stopped arriving). Serialized as the list of its names.
+/// until the series is retrained (`forecast_miss`). Published with every point, so that the
+/// scaler's log and an analyst can tell a held recommendation's cause: an expected one (a
+/// holiday validation never saw, an event) from one to fix (observations that stopped
+/// arriving). Serialized as the list of its names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Doubts(u16);
 

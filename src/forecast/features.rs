@@ -378,23 +378,32 @@ pub(crate) mod testing {
         )
     }
 
-    /// Nine weeks of a daily and weekly shape in Lima from 1 January 2026; on three Wednesday
-    /// holidays two weeks apart, the last on 25 February, demand is 40% of an ordinary day's.
-    /// With the position of the last holiday's midnight.
+    /// An ordinary day's demand at hour `i` of `f` on `level`: a daily shape in Lima, weekends
+    /// at 60%.
+    pub(crate) fn ordinary_shape(f: &Frame, i: usize, level: f64) -> f64 {
+        let l = f.local[i];
+        let week = if l.weekend() { 0.6 } else { 1.0 };
+        (100.0 + 50.0 * (f64::from(l.hour) / 4.0).sin()) * week * level
+    }
+
+    /// `days` of [`ordinary_shape`] from 1 January 2026 on the level `level(day)`, with a 4%
+    /// wobble; on the holidays `dates`, demand is 40% of an ordinary day's.
+    pub(crate) fn shaped(days: usize, dates: &[&str], level: impl Fn(usize) -> f64) -> Frame {
+        let f0 = frame_with(vec![0.0; 24 * days], dates, &[]);
+        let y = (0..f0.len())
+            .map(|i| {
+                let wobble = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+                let holiday = if f0.local[i].holiday { 0.4 } else { 1.0 };
+                ordinary_shape(&f0, i, level(i / 24)) * holiday * (1.0 + 0.04 * wobble)
+            })
+            .collect();
+        frame_with(y, dates, &[])
+    }
+
+    /// Nine weeks of [`shaped`] demand on a constant level, with three Wednesday holidays two
+    /// weeks apart, the last on 25 February; with the position of the last holiday's midnight.
     pub(crate) fn wednesday_holidays() -> (Frame, usize) {
-        let dates = ["2026-01-28", "2026-02-11", "2026-02-25"];
-        let shape = |f: &Frame, i: usize| {
-            let l = f.local[i];
-            let week = if l.weekend() { 0.6 } else { 1.0 };
-            let holiday = if l.holiday { 0.4 } else { 1.0 };
-            let wobble = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-            (100.0 + 50.0 * (f64::from(l.hour) / 4.0).sin())
-                * week
-                * holiday
-                * (1.0 + 0.04 * wobble)
-        };
-        let f0 = frame_with(vec![0.0; 24 * 63], &dates, &[]);
-        let f = frame_with((0..f0.len()).map(|i| shape(&f0, i)).collect(), &dates, &[]);
+        let f = shaped(63, &["2026-01-28", "2026-02-11", "2026-02-25"], |_| 1.0);
         let p = (24 * 49..f.len())
             .find(|&i| f.local[i].holiday && f.local[i].hour == 0)
             .unwrap();

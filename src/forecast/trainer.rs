@@ -695,29 +695,16 @@ mod tests {
 
     #[test]
     fn the_day_after_a_holiday_is_forecast_as_the_ordinary_day_it_is() {
-        use crate::forecast::features::testing::frame_with;
+        use crate::forecast::features::testing::{ordinary_shape, shaped};
         // Ten weeks of a daily and weekly shape in Lima, on a level that drifts from day to day,
         // with a 4% wobble; on two Wednesday holidays, five weeks apart, demand is 40% of an
         // ordinary day's.
-        let dates = ["2026-02-04", "2026-03-04"];
-        let f0 = frame_with(vec![0.0; 24 * 70], &dates, &[]);
         let mut level = vec![1.0; 71];
         for d in 1..level.len() {
             level[d] = level[d - 1] * (1.0 + 0.03 * (((d * 4391) % 17) as f64 / 17.0 - 0.4));
         }
-        let ordinary = |i: usize| {
-            let l = f0.local[i];
-            let week = if l.weekend() { 0.6 } else { 1.0 };
-            (100.0 + 50.0 * (f64::from(l.hour) / 4.0).sin()) * week * level[i / 24]
-        };
-        let y: Vec<f64> = (0..f0.len())
-            .map(|i| {
-                let wobble = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-                let holiday = if f0.local[i].holiday { 0.4 } else { 1.0 };
-                ordinary(i) * holiday * (1.0 + 0.04 * wobble)
-            })
-            .collect();
-        let f = frame_with(y, &dates, &[]);
+        let f = shaped(70, &["2026-02-04", "2026-03-04"], |d| level[d]);
+        let ordinary = |i: usize| ordinary_shape(&f, i, level[i / 24]);
         let w = Windows::of(&f);
         // The origin: the midnight after the second holiday.
         let p = (24 * 50..f.len())

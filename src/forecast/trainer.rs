@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::confidence::{Calibration, Regime, Residual, scale};
+use super::confidence::{Calibration, Regime, Residual, last_week, scale};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::models::{Corrected, Holdout, LastHour, Model, ModelSpec, member_weight};
@@ -565,7 +565,9 @@ fn errors<'a>(
         let s = scale(f, level(w, q));
         (
             (lead, hour, y - f, s),
-            Regime::of(frame, t).with_spread(spread, s),
+            Regime::of(frame, t)
+                .with_spread(spread, s)
+                .with_bold(f, last_week(frame, q, t), s),
         )
     })
 }
@@ -997,6 +999,7 @@ mod tests {
                 wet: Some(true),
                 weather: Some(2),
                 spread: None,
+                bold: None,
             }
         );
         assert_eq!(
@@ -1005,6 +1008,7 @@ mod tests {
                 wet: Some(false),
                 weather: Some(0),
                 spread: None,
+                bold: None,
             }
         );
         // Forecasts from every sixth hour: errors of 4 when dry, 16 when wet, alternating.

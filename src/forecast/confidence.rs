@@ -1463,13 +1463,7 @@ mod tests {
         let cal = Calibration::default().with_regime_errors(draw(4000), true);
         let size =
             |away: f64| cal.regime_size(&Regime::default().with_bold(100.0, 100.0 - away, 100.0));
-        assert!(
-            size(3.0) < 0.8 && size(37.0) > 1.2,
-            "{} {}",
-            size(3.0),
-            size(37.0)
-        );
-        assert!(size(3.0) < size(15.0) && size(15.0) < size(25.0) && size(25.0) < size(37.0));
+        rises_by_quarter(size);
         // Last week's hour unknown at the origin: sized as usual.
         let unknown = Regime::default().with_bold(100.0, f64::NAN, 100.0);
         assert_eq!(unknown.bold, None);
@@ -1484,47 +1478,67 @@ mod tests {
         let mut y = vec![100.0; 600];
         y[300..].fill(f64::NAN);
         let frame = crate::forecast::features::testing::frame(y);
-        let cond = Conditions {
-            history_hours: 10_000,
-            ..Conditions::default()
-        };
-        let points = |f: f64| {
-            let fc = Forecast {
-                values: vec![f; 200],
-                spread: vec![f64::NAN; 200],
-            };
-            cal.bands(
-                &frame,
-                &fc,
-                300,
-                100.0,
-                0.1,
-                &cond,
-                &Adaptive::default(),
-                true,
-            )
-        };
+        let points = |f: f64| served(&cal, &frame, vec![f; 200], vec![f64::NAN; 200]);
         let (same, away) = (points(100.0), points(130.0));
         for k in 0..168 {
-            assert!(
-                same[k].1.confidence > away[k].1.confidence,
-                "lead {}",
-                k + 1
-            );
-            assert!(same[k].2.is_empty(), "lead {}: {}", k + 1, same[k].2);
-            assert_eq!(away[k].2.to_string(), "unlike_last_week");
+            assert!(same[k].0 > away[k].0, "lead {}", k + 1);
+            assert!(same[k].1.is_empty(), "lead {}: {}", k + 1, same[k].1);
+            assert_eq!(away[k].1.to_string(), "unlike_last_week");
         }
-        assert!(away[168..].iter().all(|p| p.2.is_empty()));
+        assert!(away[168..].iter().all(|p| p.1.is_empty()));
         // An artifact written before reads with none.
-        let mut old = serde_json::to_value(&cal).unwrap();
-        let regimes = old["regimes"].as_object_mut().unwrap();
-        regimes.remove("bold_edges");
-        regimes.remove("bold");
-        let read: Calibration = serde_json::from_value(old).unwrap();
+        let read = without_regimes(&cal, &["bold_edges", "bold"]);
         assert_eq!(
             read.regime_size(&Regime::default().with_bold(100.0, 63.0, 100.0)),
             1.0
         );
+    }
+
+    /// Asserts that a regime's learnt `size` rises through the quarters of values uniform in
+    /// 0..40 (errors N(0, 5 + value / 4)): under 0.8 in the lowest, over 1.2 in the highest.
+    fn rises_by_quarter(size: impl Fn(f64) -> f64) {
+        let sizes = [3.0, 15.0, 25.0, 37.0].map(&size);
+        assert!(sizes[0] < 0.8 && sizes[3] > 1.2, "{sizes:?}");
+        assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    }
+
+    /// The confidence and doubts of forecasts `values` with members' spread `spread` from
+    /// origin 300 at level 100 (tolerance 10%, a long history), as backtests and serving publish
+    /// them ([`Calibration::bands`]).
+    fn served(
+        cal: &Calibration,
+        frame: &Frame,
+        values: Vec<f64>,
+        spread: Vec<f64>,
+    ) -> Vec<(f64, Doubts)> {
+        let cond = Conditions {
+            history_hours: 10_000,
+            ..Conditions::default()
+        };
+        let fc = Forecast { values, spread };
+        cal.bands(
+            frame,
+            &fc,
+            300,
+            100.0,
+            0.1,
+            &cond,
+            &Adaptive::default(),
+            true,
+        )
+        .into_iter()
+        .map(|(_, b, d)| (b.confidence, d))
+        .collect()
+    }
+
+    /// `cal` as an artifact written before its `regimes` had the fields `keys` reads it.
+    fn without_regimes(cal: &Calibration, keys: &[&str]) -> Calibration {
+        let mut old = serde_json::to_value(cal).unwrap();
+        let regimes = old["regimes"].as_object_mut().unwrap();
+        for k in keys {
+            regimes.remove(*k);
+        }
+        serde_json::from_value(old).unwrap()
     }
 
     /// `n` errors of midnight forecasts at forecast and level 100, N(0, 5 + spread / 4) for a
@@ -1553,13 +1567,7 @@ mod tests {
         let alone = Calibration::from_errors(errors.iter().map(|e| e.0), true);
         // Its quarters' sizes rise with the spread; a single model's forecast is sized as usual.
         let size = |spread: f64| cal.regime_size(&Regime::default().with_spread(spread, 100.0));
-        assert!(
-            size(3.0) < 0.8 && size(37.0) > 1.2,
-            "{} {}",
-            size(3.0),
-            size(37.0)
-        );
-        assert!(size(3.0) < size(15.0) && size(15.0) < size(25.0) && size(25.0) < size(37.0));
+        rises_by_quarter(size);
         assert_eq!(cal.regime_size(&Regime::default()), 1.0);
         // Out of sample, within ±10%: by quarter of the spread, confidence is near the hit rate
         // with the spread (-0.04 to +0.03: the quarters' sizes are shrunk, and each quarter mixes
@@ -1614,29 +1622,7 @@ mod tests {
         // Backtested and served alike (`Calibration::bands`): the same forecasts with members
         // far apart are trusted less than a single model's, and those with members close more.
         let frame = crate::forecast::features::testing::frame(vec![100.0; 400]);
-        let cond = Conditions {
-            history_hours: 10_000,
-            ..Conditions::default()
-        };
-        let confidence = |spread: f64| -> Vec<(f64, Doubts)> {
-            let fc = Forecast {
-                values: vec![100.0; 24],
-                spread: vec![spread; 24],
-            };
-            cal.bands(
-                &frame,
-                &fc,
-                300,
-                100.0,
-                0.1,
-                &cond,
-                &Adaptive::default(),
-                true,
-            )
-            .into_iter()
-            .map(|(_, b, d)| (b.confidence, d))
-            .collect()
-        };
+        let confidence = |spread: f64| served(&cal, &frame, vec![100.0; 24], vec![spread; 24]);
         let (close, single, apart) = (confidence(3.0), confidence(f64::NAN), confidence(37.0));
         for k in 0..24 {
             assert!(
@@ -1649,11 +1635,7 @@ mod tests {
             assert!(close[k].1.is_empty() && single[k].1.is_empty());
         }
         // An artifact written before the spread was learnt reads with none.
-        let mut old = serde_json::to_value(&cal).unwrap();
-        let regimes = old["regimes"].as_object_mut().unwrap();
-        regimes.remove("spread_edges");
-        regimes.remove("spread");
-        let read: Calibration = serde_json::from_value(old).unwrap();
+        let read = without_regimes(&cal, &["spread_edges", "spread"]);
         assert_eq!(
             read.regime_size(&Regime::default().with_spread(37.0, 100.0)),
             1.0

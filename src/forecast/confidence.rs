@@ -33,8 +33,8 @@
 //! a holiday or event hour, missing recent observations, a short history, and a last day whose
 //! errors were larger than usual (errors come in spells: a storm's first day warns of its
 //! second). Rain has its own size of error, learnt from validation, and so have a combination's
-//! hour whose members disagree and a forecast far from the same hour last week (see [`Regime`]). Each point names the conditions that widened
-//! it (see [`Doubts`]).
+//! hour whose members disagree and a forecast far from the same hour last week (see
+//! [`Regime`]). Each point names the conditions that widened it (see [`Doubts`]).
 
 use std::collections::BTreeMap;
 
@@ -408,17 +408,18 @@ pub struct Regime {
     /// How far the forecast is from the same hour a week before, against the scale of its
     /// error (see [`scale`]); `None` when that hour is not known at the origin. Its size of error
     /// is learnt by quarter, as the spread's. A forecast that departs from last week bets on a
-    /// change, and such bets miss more often than a forecast that repeats the week: over the 45
-    /// windows of `scripts/rolling` from every hour, by quarter of this departure (lowest first),
-    /// confidence minus hit rate was -0.08 / -0.06 / +0.03 / +0.14 on dc_bikeshare's points of
-    /// confidence 0.6-0.8, -0.12 / -0.10 / -0.11 / +0.05 on nyc_taxi's, -0.11 / -0.12 / -0.12 /
-    /// +0.00 on uber_nyc's (worldcup98 the other way round, -0.10 in the top quarter). Learnt,
-    /// the Brier score fell on every set: the 45 windows 0.1544 -> 0.1530 (from every hour
-    /// 0.1532 -> 0.1511), the five outside series of `scripts/holdout` 0.0916 -> 0.0866 (the
-    /// freeway 0.1887 -> 0.1675), the components of `scripts/components` 0.1501 -> 0.1477, the
-    /// shared test windows on nyc_taxi 0.1188 -> 0.1160, uber_nyc 0.0755 -> 0.0742 and
-    /// dc_bikeshare 0.1969 -> 0.1907, but worldcup98 0.2173 -> 0.2244, whose validation weeks
-    /// (the tournament's start) taught it the wrong way round for the test's.
+    /// change, and such bets miss more often than a forecast that repeats the week. Before it was
+    /// learnt, over the 45 windows of `scripts/rolling` from every hour, by quarter of this
+    /// departure (lowest first), confidence minus hit rate was -0.08 / -0.06 / +0.03 / +0.14 on
+    /// dc_bikeshare's points of confidence 0.6-0.8, -0.12 / -0.10 / -0.11 / +0.05 on nyc_taxi's,
+    /// -0.11 / -0.12 / -0.12 / +0.00 on uber_nyc's (worldcup98 the other way round, -0.10 in the
+    /// top quarter). Learnt, the Brier score fell on every set of series but one test window: the
+    /// 45 windows 0.1544 -> 0.1530 (from every hour 0.1532 -> 0.1511), the five outside series
+    /// of `scripts/holdout` 0.0916 -> 0.0866 (the freeway 0.1887 -> 0.1675), the components of
+    /// `scripts/components` 0.1501 -> 0.1477, the shared test windows on nyc_taxi 0.1188 ->
+    /// 0.1160, uber_nyc 0.0755 -> 0.0742 and dc_bikeshare 0.1969 -> 0.1907; but worldcup98's
+    /// 0.2173 -> 0.2244, whose validation weeks (the tournament's start) taught it the wrong way
+    /// round for its test's.
     pub bold: Option<f64>,
 }
 
@@ -703,9 +704,10 @@ impl Calibration {
         )
     }
 
-    /// This calibration with more errors, each of a target in its weather regime: first each
-    /// regime factor's size of error is learnt, as the mean of the errors' sizes against their
-    /// lead's usual (rain, then the weather's category); then the errors, divided by their
+    /// This calibration with more errors, each of a target in its regime: first each regime
+    /// factor's size of error is learnt, as the mean of the errors' sizes against their lead's
+    /// usual (rain, the weather's category, the members' spread, then the departure from last
+    /// week, each from what the earlier ones leave); then the errors, divided by their
     /// regime's size, join their lead buckets and hour-of-day blocks. A band multiplies its
     /// scale by the regime's size again (locally weighted conformal prediction).
     #[must_use]

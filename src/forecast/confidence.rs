@@ -205,7 +205,7 @@ impl Conditions {
                 r.wet(&self.regime) * r.weather(&self.regime),
             ),
             (Doubts::MEMBERS_DISAGREE, r.spread(&self.regime)),
-            (Doubts::UNLIKE_LAST_WEEK, r.bold(&self.regime)),
+            (Doubts::UNLIKE_LAST_WEEK, r.departure(&self.regime)),
             (
                 Doubts::UNSEEN_SPECIAL_DAY,
                 if self.special_day && !cal.special_seen {
@@ -420,7 +420,7 @@ pub struct Regime {
     /// 0.1160, uber_nyc 0.0755 -> 0.0742 and dc_bikeshare 0.1969 -> 0.1907; but worldcup98's
     /// 0.2173 -> 0.2244, whose validation weeks (the tournament's start) taught it the wrong way
     /// round for its test's.
-    pub bold: Option<f64>,
+    pub departure: Option<f64>,
 }
 
 /// The validation errors a regime's size of error is shrunk with towards 1: three days' worth
@@ -444,9 +444,10 @@ impl Regime {
     /// This regime with the forecast `yhat` of an hour whose value a week before is `last_week`
     /// (NaN: not known at the origin), for an error of scale `scale`.
     #[must_use]
-    pub fn with_bold(self, yhat: f64, last_week: f64, scale: f64) -> Self {
+    pub fn with_departure(self, yhat: f64, last_week: f64, scale: f64) -> Self {
         Self {
-            bold: (last_week.is_finite() && scale > 0.0).then(|| (yhat - last_week).abs() / scale),
+            departure: (last_week.is_finite() && scale > 0.0)
+                .then(|| (yhat - last_week).abs() / scale),
             ..self
         }
     }
@@ -467,7 +468,7 @@ impl Regime {
 }
 
 /// The demand of the hour a week before target `pos`, when it is before origin `p` (NaN
-/// otherwise, or when not observed): what [`Regime::with_bold`] compares a forecast with.
+/// otherwise, or when not observed): what [`Regime::with_departure`] compares a forecast with.
 pub fn last_week(frame: &Frame, p: usize, pos: usize) -> f64 {
     pos.checked_sub(168)
         .filter(|t| *t < p)
@@ -517,11 +518,11 @@ pub struct RegimeSizes {
     #[serde(default)]
     pub spread: Vec<RegimeErrors>,
     /// The departure from last week's bounds between its quarters, and the errors by quarter
-    /// (see [`Regime::bold`]); empty in artifacts written before.
+    /// (see [`Regime::departure`]); empty in artifacts written before.
     #[serde(default)]
-    pub bold_edges: Vec<f64>,
+    pub departure_edges: Vec<f64>,
     #[serde(default)]
-    pub bold: Vec<RegimeErrors>,
+    pub departure: Vec<RegimeErrors>,
 }
 
 /// The quarter that `value` is in, once `edges` are learnt. A value at an edge is in the quarter
@@ -565,14 +566,14 @@ impl RegimeSizes {
         quarter_size(&self.spread_edges, &self.spread, regime.spread)
     }
 
-    fn bold(&self, regime: &Regime) -> f64 {
-        quarter_size(&self.bold_edges, &self.bold, regime.bold)
+    fn departure(&self, regime: &Regime) -> f64 {
+        quarter_size(&self.departure_edges, &self.departure, regime.departure)
     }
 
     /// The size of error of hours in `regime` against the usual of the same lead: the product
     /// of its factors' learnt sizes (1 for a level never seen).
     fn of(&self, regime: &Regime) -> f64 {
-        self.wet(regime) * self.weather(regime) * self.spread(regime) * self.bold(regime)
+        self.wet(regime) * self.weather(regime) * self.spread(regime) * self.departure(regime)
     }
 }
 
@@ -769,12 +770,13 @@ impl Calibration {
                 r.spread[q].add(size / earlier);
             }
         }
-        let mut bolds: Vec<f64> = new.iter().filter_map(|e| e.3.bold).collect();
-        learn_quarters(&mut r.bold_edges, &mut r.bold, &mut bolds);
+        let mut departures: Vec<f64> = new.iter().filter_map(|e| e.3.departure).collect();
+        learn_quarters(&mut r.departure_edges, &mut r.departure, &mut departures);
         for e in &new {
-            if let (Some(q), Some(size)) = (quarter(&r.bold_edges, e.3.bold), relative(e)) {
+            if let (Some(q), Some(size)) = (quarter(&r.departure_edges, e.3.departure), relative(e))
+            {
                 let earlier = r.wet(&e.3) * r.weather(&e.3) * r.spread(&e.3);
-                r.bold[q].add(size / earlier);
+                r.departure[q].add(size / earlier);
             }
         }
         let new: Vec<(usize, u8, f64)> = new
@@ -889,10 +891,11 @@ impl Calibration {
                 let f = if clip { f.max(0.0) } else { f };
                 let mut cond = origin.at(frame, pos);
                 let s = scale(f, level);
-                cond.regime =
-                    cond.regime
-                        .with_spread(spread, s)
-                        .with_bold(f, last_week(frame, p, pos), s);
+                cond.regime = cond.regime.with_spread(spread, s).with_departure(
+                    f,
+                    last_week(frame, p, pos),
+                    s,
+                );
                 let hour = frame.local[pos].hour;
                 let b = self.band_adapted(f, level, i + 1, hour, tolerance, &cond, adapt);
                 (f, b.ordered(f, clip), cond.doubts(self, adapt))
@@ -1329,7 +1332,7 @@ mod tests {
             wet: Some(wet),
             weather: None,
             spread: None,
-            bold: None,
+            departure: None,
         }
     }
 
@@ -1393,7 +1396,7 @@ mod tests {
             wet: None,
             weather: Some(3),
             spread: None,
-            bold: None,
+            departure: None,
         };
         assert_eq!(cal.regime_size(&storm), 1.0);
         assert_eq!(cal.regime_size(&Regime::default()), 1.0);
@@ -1420,7 +1423,7 @@ mod tests {
                 wet: Some(wet),
                 weather: Some(if wet { 2 } else { 0 }),
                 spread: None,
-                bold: None,
+                departure: None,
             },
         );
         let cal = Calibration::default().with_regime_errors(errors, true);
@@ -1428,13 +1431,13 @@ mod tests {
             wet: Some(true),
             weather: Some(2),
             spread: None,
-            bold: None,
+            departure: None,
         };
         let storm_only = Regime {
             wet: None,
             weather: Some(2),
             spread: None,
-            bold: None,
+            departure: None,
         };
         let (wet, storm) = (cal.regime_size(&rain(true)), cal.regime_size(&storm_only));
         // Wet errors are 20 / (0.25 * 20 + 0.75 * 5) = 2.29 times the usual: rain's size, shrunk,
@@ -1457,23 +1460,27 @@ mod tests {
                     let away = 40.0 * crate::bench::uniform(&mut s);
                     let e = (5.0 + away / 4.0) * crate::bench::normal(&mut s);
                     let sc = scale(100.0, 100.0);
-                    let regime = Regime::default().with_bold(100.0, 100.0 + away, sc);
+                    let regime = Regime::default().with_departure(100.0, 100.0 + away, sc);
                     ((lead, midnight(lead), e, sc), regime)
                 })
                 .collect()
         };
         let cal = Calibration::default().with_regime_errors(draw(4000), true);
-        let size =
-            |away: f64| cal.regime_size(&Regime::default().with_bold(100.0, 100.0 - away, 100.0));
+        let size = |away: f64| {
+            cal.regime_size(&Regime::default().with_departure(100.0, 100.0 - away, 100.0))
+        };
         rises_by_quarter(size);
         // Last week's hour unknown at the origin: sized as usual.
-        let unknown = Regime::default().with_bold(100.0, f64::NAN, 100.0);
-        assert_eq!(unknown.bold, None);
+        let unknown = Regime::default().with_departure(100.0, f64::NAN, 100.0);
+        assert_eq!(unknown.departure, None);
         assert_eq!(cal.regime_size(&unknown), 1.0);
         // Recalibration adds errors to the quarters learnt first.
         let more = cal.with_regime_errors(draw(500), true);
-        assert_eq!(more.regimes.bold_edges, cal.regimes.bold_edges);
-        assert_eq!(more.regimes.bold.iter().map(|q| q.n).sum::<usize>(), 4500);
+        assert_eq!(more.regimes.departure_edges, cal.regimes.departure_edges);
+        assert_eq!(
+            more.regimes.departure.iter().map(|q| q.n).sum::<usize>(),
+            4500
+        );
         // Served alike (`Calibration::bands`): last week's hour at 100, a forecast of 100 is
         // trusted more than one of 130, which names why; from lead 169 on, last week's hour is
         // after the origin and nothing is said.
@@ -1489,9 +1496,9 @@ mod tests {
         }
         assert!(away[168..].iter().all(|p| p.1.is_empty()));
         // An artifact written before reads with none.
-        let read = without_regimes(&cal, &["bold_edges", "bold"]);
+        let read = without_regimes(&cal, &["departure_edges", "departure"]);
         assert_eq!(
-            read.regime_size(&Regime::default().with_bold(100.0, 63.0, 100.0)),
+            read.regime_size(&Regime::default().with_departure(100.0, 63.0, 100.0)),
             1.0
         );
     }

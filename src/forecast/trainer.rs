@@ -565,9 +565,11 @@ fn errors<'a>(
         let s = scale(f, level(w, q));
         (
             (lead, hour, y - f, s),
-            Regime::of(frame, t)
-                .with_spread(spread, s)
-                .with_bold(f, last_week(frame, q, t), s),
+            Regime::of(frame, t).with_spread(spread, s).with_departure(
+                f,
+                last_week(frame, q, t),
+                s,
+            ),
         )
     })
 }
@@ -999,7 +1001,7 @@ mod tests {
                 wet: Some(true),
                 weather: Some(2),
                 spread: None,
-                bold: None,
+                departure: None,
             }
         );
         assert_eq!(
@@ -1008,7 +1010,7 @@ mod tests {
                 wet: Some(false),
                 weather: Some(0),
                 spread: None,
-                bold: None,
+                departure: None,
             }
         );
         // Forecasts from every sixth hour: errors of 4 when dry, 16 when wet, alternating.

@@ -24,7 +24,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for bin in "${bins[@]}"; do
   valgrind --tool=callgrind --callgrind-out-file="$work/out" \
-    "$bin" bench train --series "$series" --days 365 --workers 1 >/dev/null 2>"$work/log"
+    "$bin" bench train --series "$series" --days 365 --workers 1 >/dev/null 2>"$work/log" ||
+    { cat "$work/log" >&2; exit 1; }
   total=$(sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' "$work/log")
   [ -n "$total" ] || { cat "$work/log" >&2; exit 1; }
   awk -v b="$bin" -v t="$total" -v n="$series" \

@@ -452,6 +452,23 @@ impl Regime {
         }
     }
 
+    /// This regime (target `pos`'s weather) with what forecast `yhat` from origin `p` adds: its
+    /// members' `spread` and its departure from the same hour last week, for an error of scale
+    /// `scale`. Validation errors and served bands are sized by the same regime through it.
+    #[must_use]
+    pub fn with_forecast(
+        self,
+        frame: &Frame,
+        p: usize,
+        pos: usize,
+        yhat: f64,
+        spread: f64,
+        scale: f64,
+    ) -> Self {
+        self.with_spread(spread, scale)
+            .with_departure(yhat, last_week(frame, p, pos), scale)
+    }
+
     /// The weather of target `pos`.
     pub fn of(frame: &Frame, pos: usize) -> Self {
         let mut r = Self::default();
@@ -469,7 +486,7 @@ impl Regime {
 
 /// The demand of the hour a week before target `pos`, when it is before origin `p` (NaN
 /// otherwise, or when not observed): what [`Regime::with_departure`] compares a forecast with.
-pub fn last_week(frame: &Frame, p: usize, pos: usize) -> f64 {
+fn last_week(frame: &Frame, p: usize, pos: usize) -> f64 {
     pos.checked_sub(168)
         .filter(|t| *t < p)
         .map_or(f64::NAN, |t| frame.y[t])
@@ -890,12 +907,9 @@ impl Calibration {
                 let pos = p + i;
                 let f = if clip { f.max(0.0) } else { f };
                 let mut cond = origin.at(frame, pos);
-                let s = scale(f, level);
-                cond.regime = cond.regime.with_spread(spread, s).with_departure(
-                    f,
-                    last_week(frame, p, pos),
-                    s,
-                );
+                cond.regime = cond
+                    .regime
+                    .with_forecast(frame, p, pos, f, spread, scale(f, level));
                 let hour = frame.local[pos].hour;
                 let b = self.band_adapted(f, level, i + 1, hour, tolerance, &cond, adapt);
                 (f, b.ordered(f, clip), cond.doubts(self, adapt))

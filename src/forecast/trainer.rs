@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::confidence::{Calibration, Regime, Residual, last_week, scale};
+use super::confidence::{Calibration, Regime, Residual, scale};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::models::{Corrected, Holdout, LastHour, Model, ModelSpec, member_weight};
@@ -565,11 +565,7 @@ fn errors<'a>(
         let s = scale(f, level(w, q));
         (
             (lead, hour, y - f, s),
-            Regime::of(frame, t).with_spread(spread, s).with_departure(
-                f,
-                last_week(frame, q, t),
-                s,
-            ),
+            Regime::of(frame, t).with_forecast(frame, q, t, f, spread, s),
         )
     })
 }

@@ -2,8 +2,10 @@
 # The training benchmark's cost in instructions, which unlike seconds does not depend on the
 # machine's speed or load: `prescale bench train --series N --workers 1` under valgrind's
 # callgrind, which counts the instructions executed (the same count on every run of the same
-# binary and inputs). Given two or more binaries (a build of another commit, say), it runs each
-# on the same series, so that a change's cost is compared without the noise of wall time.
+# binary and inputs; across machines, the C library's fill and copy routines are chosen for the
+# processor as valgrind presents it, and they are about 9% of the count). Given two or more
+# binaries (a build of another commit, say), it runs each on the same series, so that a change's
+# cost is compared without the noise of wall time.
 # Prints instructions in all and per series. About 15 s per series per binary.
 #
 #   benches/instructions.sh [SERIES] [BINARY...]      (default: 4, this checkout's release build)

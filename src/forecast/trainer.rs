@@ -240,6 +240,7 @@ fn fit_and_choose(
     t.fit_seconds = started.elapsed().as_secs_f64();
     t.candidate_points = points;
     t.specs = tuned;
+    t.calibration = t.calibration.with_special_days(frame, end);
     (t, fitted)
 }
 
@@ -877,6 +878,41 @@ mod tests {
     }
 
     #[test]
+    fn a_trained_calibration_knows_the_holidays_of_its_history_for_the_serving_loop() {
+        use crate::domain::Holiday;
+        // 2025-05-01 and 2026-05-01 are holidays; the series runs from 2025-01-01 (local) and
+        // trains on what is before 2026-01-01.
+        let holidays = ["2025-05-01", "2026-05-01"].map(|d| Holiday {
+            date: d.parse().unwrap(),
+            name: "h".into(),
+        });
+        let cal = Calendar::new(TimeZone::LIMA, CalendarName::None, holidays);
+        let y = |i: usize| 100.0 + 40.0 * ((i % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
+        let frame = |skip_days: i64, days: usize| {
+            let start = Hour::from_unix(1_735_707_600 + 86_400 * skip_days).unwrap();
+            Frame::from_parts(
+                "t",
+                start,
+                (0..24 * days).map(y).collect(),
+                &cal,
+                Vec::new(),
+                &[],
+            )
+        };
+        let long = frame(0, 365);
+        let w = Windows::new(&long.y);
+        let specs = [ModelSpec::SeasonalNaive { period: 24 }];
+        let t = train(&long, &w, long.len(), &specs, &TrainOptions::default());
+        // The serving loop reads the last weeks only: from 2026-04-01, 40 days.
+        let short = frame(455, 40);
+        let may_day = (0..short.len())
+            .find(|&p| short.local[p].month == 5 && short.local[p].holiday)
+            .unwrap();
+        assert!(t.calibration.held_a_year_before(&short, may_day));
+        assert!(!Calibration::default().held_a_year_before(&short, may_day));
+    }
+
+    #[test]
     fn a_served_model_is_recalibrated_on_its_own_forecasts_since_training() {
         // A weekly pattern, calm up to week 8, then off by 30% either way hour by hour.
         let y: Vec<f64> = (0..10 * 168)
@@ -1033,7 +1069,7 @@ mod tests {
                 history_hours: 10_000,
                 ..crate::forecast::confidence::Conditions::default()
             }
-            .at(&f, pos)
+            .at(&f, pos, &c)
         };
         let band = |pos: usize| c.band(100.0, 100.0, 3, f.local[pos].hour, 0.1, &cond(pos));
         let (b_wet, b_dry) = (band(24 + 3), band(3));

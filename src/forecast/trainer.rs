@@ -1069,7 +1069,7 @@ mod tests {
                 history_hours: 10_000,
                 ..crate::forecast::confidence::Conditions::default()
             }
-            .at(&f, pos, &c)
+            .at(&f, pos, pos, &c)
         };
         let band = |pos: usize| c.band(100.0, 100.0, 3, f.local[pos].hour, 0.1, &cond(pos));
         let (b_wet, b_dry) = (band(24 + 3), band(3));

@@ -106,12 +106,13 @@ pub const UNSEEN_SPECIAL_DAY: f64 = 2.0;
 /// (912 points, about 30 holidays) had a mean confidence of 0.52 -> 0.44 against a hit rate of
 /// 0.42, Brier 0.2375 -> 0.2204, 80% / 95% coverage 0.685 / 0.891 -> 0.772 / 0.935; those unlike
 /// the history (744 points) 0.56 -> 0.46 against 0.47. All points: mean Brier 0.1530 -> 0.1523,
-/// mean calibration error 0.0442 -> 0.0440; from every hour, until the day's morning shows (see
-/// [`DAY_SHOWN_BY`]), 0.1511 -> 0.1505 and 0.0345 -> 0.0355. Where holidays behaved as ordinary days it costs: on the shared test windows nyc_taxi's
-/// calibration error 0.035 -> 0.042 and uber_nyc's Brier 0.0742 -> 0.0754, the seven series of
-/// `scripts/components` Brier 0.1477 -> 0.1484; the Portuguese electricity's Brier 0.0398 ->
-/// 0.0403 (its 8 December, a holiday unlike the history that ran as usual, 0.998 -> 0.505, all
-/// hit; Christmas 0.984 -> 0.630, a quarter hit).
+/// mean calibration error 0.0442 -> 0.0440; from every hour (the rule applying until the day's
+/// morning shows, see [`DAY_SHOWN_BY`]) 0.1511 -> 0.1505 and 0.0345 -> 0.0355. Where holidays
+/// ran as ordinary days it costs: on the shared test windows nyc_taxi's calibration error 0.035
+/// -> 0.042 and uber_nyc's Brier 0.0742 -> 0.0754; the seven series of `scripts/components`
+/// Brier 0.1477 -> 0.1484; the Portuguese electricity's Brier 0.0398 -> 0.0403 (its 8 December,
+/// a holiday unlike the history that ran as usual, 0.998 -> 0.505, all hit; Christmas 0.984 ->
+/// 0.630, a quarter hit).
 pub const NEW_SPECIAL_DAY_ERROR: f64 = 0.23;
 
 /// The local hour from which a forecast's origin has seen enough of its target's day to size a
@@ -323,8 +324,7 @@ const NAMED_WIDENING: f64 = 1.05;
 /// until the series is retrained (`forecast_miss`). Published with every point, so that the
 /// scaler's log and an analyst can tell a held recommendation's cause: an expected one (a
 /// holiday validation never saw or the history did not hold a year before, an event) from one
-/// to fix (observations that stopped
-/// arriving). Serialized as the list of its names.
+/// to fix (observations that stopped arriving). Serialized as the list of its names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Doubts(u16);
 
@@ -2028,8 +2028,8 @@ mod tests {
     fn a_holiday_unlike_the_history_gets_a_band_of_a_share_of_the_day() {
         // 2026-01-06 was a holiday a year before (2025-01-06, 365 days back), and so was
         // 2026-11-26 (2025-11-27, 364 days back: a Thanksgiving that keeps its weekday);
-        // 2026-01-20 and 2026-01-27 were not (2025-01-20 and 2025-01-27 were ordinary days, and
-        // 2025-01-06 is neither 364 nor 371 days before either).
+        // 2026-01-20 was not (2025-01-20 was an ordinary day, and 2025-01-06 is neither 364 nor
+        // 371 days before it).
         let holidays = [
             "2025-01-06",
             "2025-11-27",

@@ -2,7 +2,7 @@
 //! the champion, and forecasts from the champion.
 
 use prescale::config::{Overrides, Settings};
-use prescale::domain::{CalendarName, SeriesId, TimeZone};
+use prescale::domain::{CalendarName, Holiday, Hour, SeriesId, TimeZone};
 use prescale::jobs::{predict, retrain};
 use prescale::store::ModelStatus;
 
@@ -548,5 +548,71 @@ on_each_backend!(
                 a.expected
             );
         }
+    }
+);
+
+on_each_backend!(
+    a_served_forecast_knows_the_holidays_of_its_training_history,
+    |db| {
+        // 406 days in Lima from 2025-01-01, no national calendar, three series holidays:
+        // 2025-01-20, 2026-01-20 (the same date a year later) and 2026-02-03 (a year before it,
+        // 2025-02-03, was an ordinary day). The model trains on all of it: its validation weeks
+        // hold 2026-02-03, so the rule for a holiday validation never saw is not in play.
+        let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00-05:00").unwrap();
+        let mut csv = String::from("timestamp,y\n");
+        for i in 0..24 * 406 {
+            let day = std::f64::consts::TAU * (i % 24) as f64 / 24.0;
+            let noise = ((i * 7919) % 13) as f64 - 6.0;
+            let y = (100.0 + 40.0 * day.sin() + noise).round();
+            let t = start + chrono::Duration::hours(i);
+            csv.push_str(&format!("{},{y}\n", t.to_rfc3339()));
+        }
+        let mut opts = options("rides");
+        opts.time_zone = Some(TimeZone::LIMA);
+        opts.calendar = Some(CalendarName::None);
+        import(&db, &db.write("rides.csv", &csv), &opts)
+            .await
+            .unwrap();
+        let id = opts.series;
+        let holidays: Vec<Holiday> = ["2025-01-20", "2026-01-20", "2026-02-03"]
+            .iter()
+            .map(|d| Holiday {
+                date: d.parse().unwrap(),
+                name: "feriado".into(),
+            })
+            .collect();
+        db.store
+            .put_custom_holidays(&id, &holidays, "test")
+            .await
+            .unwrap();
+        let s = settings(&db);
+        retrain::retrain(&db.store, &s, &id, &crate::helpers::quick_specs())
+            .await
+            .unwrap();
+        // Served, a forecast reads the last weeks only: the year before comes from the model.
+        let from = |at: &str| {
+            let at = chrono::DateTime::parse_from_rfc3339(at).unwrap().to_utc();
+            predict::forecast(&db.store, &s, &id, 18, Some(Hour::containing(at)))
+        };
+        let unseen = |p: &prescale::forecast::ForecastPoint| {
+            p.doubts.names().any(|n| n == "unseen_special_day")
+        };
+        let held = from("2026-01-20T00:00:00-05:00").await.unwrap();
+        assert!(held.points.iter().all(|p| !unseen(p)), "{:?}", held.points);
+        let new = from("2026-02-03T00:00:00-05:00").await.unwrap();
+        for p in &new.points {
+            // The band's mean absolute error is at least 0.23 of the forecast.
+            assert!(
+                unseen(p) && p.upper80 - p.expected > 0.2 * p.expected,
+                "{p:?}"
+            );
+        }
+        // From 06:00 the holiday's morning is observed: the usual band.
+        let morning = from("2026-02-03T06:00:00-05:00").await.unwrap();
+        assert!(
+            morning.points.iter().all(|p| !unseen(p)),
+            "{:?}",
+            morning.points
+        );
     }
 );

@@ -551,14 +551,18 @@ impl Regime {
 /// weekday (364 or 371 days back, for holidays that keep one, as Thanksgiving does).
 pub const A_YEAR_BEFORE: [u64; 4] = [364, 365, 366, 371];
 
+/// Whether hour `t` of `frame` is of a holiday or bridge day, with demand observed: what a
+/// history holds of special days.
+fn special_hour(frame: &Frame, t: usize) -> bool {
+    let l = &frame.local[t];
+    (l.holiday || l.bridge) && frame.y[t].is_finite()
+}
+
 /// The local days of `frame` before position `end` that are holidays or bridge days with demand
 /// observed, in order.
 fn special_days(frame: &Frame, end: usize) -> Vec<NaiveDate> {
     let mut days: Vec<NaiveDate> = (0..end.min(frame.len()))
-        .filter(|&t| {
-            let l = &frame.local[t];
-            (l.holiday || l.bridge) && frame.y[t].is_finite()
-        })
+        .filter(|&t| special_hour(frame, t))
         .map(|t| frame.local[t].date())
         .collect();
     days.dedup();
@@ -931,15 +935,10 @@ impl Calibration {
         A_YEAR_BEFORE.into_iter().any(|days| {
             let back = date - chrono::Days::new(days);
             // In the frame: the hour `days` back, give or take a daylight-saving shift.
-            let in_frame = (24 * days as usize)
-                .checked_sub(1)
-                .and_then(|h| pos.checked_sub(h))
-                .is_some_and(|t| {
-                    (t.saturating_sub(2)..=t).any(|t| {
-                        let l = &frame.local[t];
-                        l.date() == back && (l.holiday || l.bridge) && frame.y[t].is_finite()
-                    })
-                });
+            let in_frame = pos.checked_sub(24 * days as usize).is_some_and(|t| {
+                (t.saturating_sub(1)..=t + 1)
+                    .any(|t| frame.local[t].date() == back && special_hour(frame, t))
+            });
             in_frame || self.special_days.binary_search(&back).is_ok()
         })
     }
@@ -1075,8 +1074,6 @@ impl Calibration {
         adapt: &Adaptive,
     ) -> Band {
         let z = self.bucket_errors(bucket(lead));
-        let s =
-            (scale(yhat, level) * cond.inflation(self)).max(cond.least_scale(yhat, mean_abs(z)));
         if z.is_empty() {
             return Band {
                 lo80: yhat * 0.5,
@@ -1086,10 +1083,11 @@ impl Calibration {
                 confidence: 0.0,
             };
         }
+        let size = mean_abs(z);
+        let s = (scale(yhat, level) * cond.inflation(self)).max(cond.least_scale(yhat, size));
         let hit = hit_range(yhat, tolerance, cond.outcomes);
         let by_lead = conformal(z, yhat, s, hit, adapt);
         // The hour's block holds errors relative to their lead's: at this lead's size.
-        let size = mean_abs(z);
         let Some(by_hour) = self
             .hour_errors(hour)
             .filter(|_| size > 0.0)

@@ -96,16 +96,16 @@ pub const UNSEEN_SPECIAL_DAY: f64 = 2.0;
 /// Christmas that ran at 0.57 of the week before (the Portuguese client's electricity of
 /// `scripts/holdout`, confidence 0.97-0.99 on all its hours, 6 of its 24 hours within ±20%).
 ///
-/// Its size was set from daily demand, not from forecasts: over the 84 holidays of the shared
-/// datasets and `scripts/holdout`'s (each day's demand against the same weekday a week before
-/// and after), a holiday departed from the mean departure of its series' earlier holidays by a
-/// median of 0.23 of the day (mean 0.29; 67 holidays with two or more before them; more than 0.2
-/// for 55% of them).
+/// Its size was set from daily demand, not from forecasts (`scripts/holidays departures
+/// HOLDOUT_DIR/data`): over the 84 holidays of the shared datasets and `scripts/holdout`'s (each
+/// day's demand against the same weekday a week before and after), a holiday departed from the
+/// mean departure of its series' earlier holidays by a median of 0.23 of the day (mean 0.29; 67
+/// holidays with two or more before them; more than 0.2 for 57% of them).
 ///
-/// Measured, before -> after: over the 45 windows of `scripts/rolling`, the holidays' hours
-/// (912 points, about 30 holidays) had a mean confidence of 0.52 -> 0.44 against a hit rate of
-/// 0.42, Brier 0.2375 -> 0.2204, 80% / 95% coverage 0.685 / 0.891 -> 0.772 / 0.935; those unlike
-/// the history (744 points) 0.56 -> 0.46 against 0.47. All points: mean Brier 0.1530 -> 0.1523,
+/// Measured, before -> after (`scripts/holidays hours` on `scripts/rolling`'s runs): over its
+/// 45 windows, the holidays' hours (908 points, about 30 holidays) had a mean confidence of 0.52
+/// -> 0.44 against a hit rate of 0.42, Brier 0.2385 -> 0.2213, 80% / 95% coverage 0.688 / 0.895
+/// -> 0.775 / 0.939; those unlike the history (742 points) 0.56 -> 0.46 against 0.47. All points: mean Brier 0.1530 -> 0.1523,
 /// mean calibration error 0.0442 -> 0.0440; from every hour (the rule applying until the day's
 /// morning shows, see [`DAY_SHOWN_BY`]) 0.1511 -> 0.1505 and 0.0345 -> 0.0355. Where holidays
 /// ran as ordinary days it costs: on the shared test windows nyc_taxi's calibration error 0.035
@@ -120,10 +120,12 @@ pub const NEW_SPECIAL_DAY_ERROR: f64 = 0.23;
 /// holiday by it: from then on, the last hour's correction and the day's errors (see
 /// [`Conditions::recent_errors`]) know the holiday's level, and [`NEW_SPECIAL_DAY_ERROR`] no
 /// longer applies. The night hours before say little of a day. Measured over the 45 windows of
-/// `scripts/rolling` from every hour, on the holidays' hours by how many of the day's hours the
-/// origin had seen (0 / 1-3 / 4-6 / 7-9 / 10-12 / 13 or more), the rule at every origin moved
-/// the Brier score 0.2404 / 0.2578 / 0.2344 / 0.2036 / 0.1837 / 0.1748 -> 0.2134 / 0.2410 / 0.2373
-/// / 0.2275 / 0.2166 / 0.2141: it helps until the morning, and costs once the day is seen.
+/// `scripts/rolling` from every hour (`scripts/holidays hours`), on the holidays' hours by how
+/// many of the day's hours the origin had seen (0 / 1-3 / 4-6 / 7-9 / 10-12 / 13 or more), the
+/// rule at every origin moved the Brier score 0.2418 / 0.2589 / 0.2345 / 0.2036 / 0.1837 /
+/// 0.1748 -> 0.2146 / 0.2420 / 0.2374 / 0.2275 / 0.2166 / 0.2141: it helps until the morning, and
+/// costs once the day is seen. Before 06:00 only: 0.2145 / 0.2422 / 0.2349 / 0.2029 / 0.1820 /
+/// 0.1735.
 pub const DAY_SHOWN_BY: u8 = 6;
 
 /// What a point knows about itself that validation may not have covered.

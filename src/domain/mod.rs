@@ -9,6 +9,7 @@ pub mod series;
 pub mod weather;
 
 pub use calendar::{Calendar, CalendarName, DayKind, Holiday};
+pub(crate) use easter::easter_sunday;
 pub use events::{EventId, SpecialEvent};
 pub use series::{Demand, Hour, Observation, Series, SeriesId, TimeZone, Tolerance};
 pub use weather::{WeatherHour, WeatherKind, WeatherVariable, is_hourly_precipitation};

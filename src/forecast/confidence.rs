@@ -40,13 +40,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::models::{Forecast, Model};
-use crate::domain::is_hourly_precipitation;
+use crate::domain::{easter_sunday, is_hourly_precipitation};
 
 /// Lead buckets: 1, 2-3, 4-6, 7-12, 13-24, 25+ hours. Lead 1 has its own: the last hour's
 /// correction makes it the most accurate by far. Artifacts written before it was split have
@@ -550,8 +550,25 @@ impl Regime {
 }
 
 /// How far back a year before is, in days: the same date (365 or 366 days back) or the same
-/// weekday (364 or 371 days back, for holidays that keep one, as Thanksgiving does).
+/// weekday (364 or 371 days back, for holidays that keep one, as Thanksgiving does). Days near
+/// Easter also look back to the same day of last year's Easter (see [`EASTER_SEASON`]).
 pub const A_YEAR_BEFORE: [u64; 4] = [364, 365, 366, 371];
+
+/// How many days from Easter Sunday a holiday may be and still move with it: from Carnival (47
+/// days before) to Corpus Christi (60 days after), Peru's Jueves and Viernes Santo among them.
+/// Within these days a year before is also the same day counted from last year's Easter (350
+/// to 385 days back), so that a moveable holiday the history held is not taken for a new one.
+pub const EASTER_SEASON: i64 = 63;
+
+/// The days back that a year before `date` may be: [`A_YEAR_BEFORE`], and within
+/// [`EASTER_SEASON`] the same day counted from last year's Easter.
+fn years_back(date: NaiveDate) -> impl Iterator<Item = u64> {
+    let year = date.year();
+    let easter = easter_sunday(year);
+    let moved = ((date - easter).num_days().abs() <= EASTER_SEASON)
+        .then(|| (easter - easter_sunday(year - 1)).num_days() as u64);
+    A_YEAR_BEFORE.into_iter().chain(moved)
+}
 
 /// Whether hour `t` of `frame` is of a holiday or bridge day, with demand observed: what a
 /// history holds of special days.
@@ -929,12 +946,12 @@ impl Calibration {
     }
 
     /// Whether the history held a holiday or bridge day a year before target `pos`'s day (see
-    /// [`A_YEAR_BEFORE`]) with demand observed: in `frame` (before `pos`; a year back is
+    /// [`A_YEAR_BEFORE`] and [`EASTER_SEASON`]) with demand observed: in `frame` (before `pos`; a year back is
     /// before any origin of a horizon under a year) or in the training history this
     /// calibration knows (the serving loop reads only the last weeks).
     pub fn held_a_year_before(&self, frame: &Frame, pos: usize) -> bool {
         let date = frame.local[pos].date();
-        A_YEAR_BEFORE.into_iter().any(|days| {
+        years_back(date).any(|days| {
             let back = date - chrono::Days::new(days);
             // In the frame: the hour `days` back, give or take a daylight-saving shift.
             let in_frame = pos.checked_sub(24 * days as usize).is_some_and(|t| {
@@ -2097,6 +2114,60 @@ mod tests {
         }
         let pos = noon(&gap, "2026-01-06");
         assert!(usual.at(&gap, pos - 12, pos, &cal).unlike_history);
+    }
+
+    #[test]
+    fn a_moveable_holiday_held_a_year_before_is_not_unlike_the_history() {
+        use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
+        // Peru's calendar from 2025-01-01: Jueves and Viernes Santo were 17 and 18 April 2025
+        // and are 2 and 3 April 2026, 350 days later (Easter 20 April 2025, 5 April 2026).
+        let peru = Calendar::new(TimeZone::LIMA, CalendarName::Pe, []);
+        let start = Hour::from_unix(1_735_707_600).unwrap();
+        let frame = Frame::from_parts("t", start, vec![100.0; 24 * 700], &peru, Vec::new(), &[]);
+        let cal = Calibration::default();
+        let usual = Conditions {
+            history_hours: 10_000,
+            ..Conditions::default()
+        };
+        let unlike = |frame: &Frame, date: &str| {
+            let pos = noon(frame, date);
+            let cond = usual.at(frame, pos - 12, pos, &cal);
+            assert!(cond.special_day, "{date}");
+            cond.unlike_history
+        };
+        for date in ["2026-04-02", "2026-04-03"] {
+            assert!(!unlike(&frame, date), "{date}");
+        }
+        // Fixed-date holidays keep their rule; Fiestas Patrias is far from Easter.
+        assert!(!unlike(&frame, "2026-07-28"));
+        // Without demand on last year's Easter days, this year's are new to the history.
+        let mut gap = frame.clone();
+        let last_year = ["2025-04-17", "2025-04-18"].map(|d| d.parse::<NaiveDate>().unwrap());
+        for t in 0..gap.len() {
+            if last_year.contains(&gap.local[t].date()) {
+                gap.y[t] = f64::NAN;
+            }
+        }
+        for date in ["2026-04-02", "2026-04-03"] {
+            assert!(unlike(&gap, date), "{date}");
+        }
+        // The training history's recorded days answer where the serving frame is short (from
+        // 2026-02-01).
+        let short_start = Hour::from_unix(1_735_707_600 + 3600 * 24 * 396).unwrap();
+        let short = Frame::from_parts(
+            "t",
+            short_start,
+            vec![100.0; 24 * 90],
+            &peru,
+            Vec::new(),
+            &[],
+        );
+        let pos = noon(&short, "2026-04-02");
+        assert!(!cal.held_a_year_before(&short, pos));
+        let known = cal
+            .clone()
+            .with_special_days(&frame, noon(&frame, "2025-12-01"));
+        assert!(known.held_a_year_before(&short, pos));
     }
 
     #[test]

@@ -558,6 +558,14 @@ pub const A_YEAR_BEFORE: [u64; 4] = [364, 365, 366, 371];
 /// days before) to Corpus Christi (60 days after), Peru's Jueves and Viernes Santo among them.
 /// Within these days a year before is also the same day counted from last year's Easter (350
 /// to 385 days back), so that a moveable holiday the history held is not taken for a new one.
+///
+/// Measured on the only real series here with such holidays and a year before them, the
+/// Portuguese client's electricity over 2012-14 (`scripts/easter`: two windows holding Good
+/// Friday and Easter Sunday 2013 and 2014, from every hour), before -> after: those days' hours
+/// forecast from before 06:00 (1,596 points) had a mean confidence of 0.60 -> 0.99 against a hit
+/// rate of 0.98, Brier 0.1686 -> 0.0191; the windows' calibration error 0.022 -> 0.001 (2013) and
+/// 0.022 -> 0.001 (2014). The shared five's forecasts and the 45 windows of `scripts/rolling` are
+/// unchanged (their holidays are the United States', none of which moves with Easter).
 pub const EASTER_SEASON: i64 = 63;
 
 /// The days back that a year before `date` may be: [`A_YEAR_BEFORE`], and within

@@ -92,10 +92,9 @@ pub const UNSEEN_SPECIAL_DAY: f64 = 2.0;
 /// How much larger than usual the errors of an hour during a special event (or within three
 /// hours of its end) are taken to be: what an event's features may not capture of its crowd.
 /// worldcup98 is the only series here with events; larger factors trade its calibration error
-/// for Brier score. Measured on its two rolling windows from every hour (`prescale backtest
-/// FILE --events worldcup98_events.csv --origin-every 1 --horizon 24`, on the whole file and
-/// without its last 14 days), event hours counted from an hour before a match to three after
-/// its end: with 1.3 their mean confidence was 0.37 and 0.41 against hit rates of 0.30 and 0.33
+/// for Brier score. Measured on its two rolling windows from every hour (`scripts/events OUT`:
+/// the whole file and the file without its last 14 days), event hours counted from an hour
+/// before a match to three after its end: with 1.3 their mean confidence was 0.37 and 0.41 against hit rates of 0.30 and 0.33
 /// (other hours 0.45 and 0.46 against 0.49), Brier 0.2340 and 0.2151, calibration error 0.069
 /// and 0.026; with 1.6, event hours 0.32 and 0.37, Brier 0.2334 and 0.2133, calibration error
 /// 0.069 and 0.032; with 2.0, 0.28 and 0.32, Brier 0.2334 and 0.2135, calibration error 0.072 and
@@ -968,9 +967,9 @@ impl Calibration {
     }
 
     /// Whether the history held a holiday or bridge day a year before target `pos`'s day (see
-    /// [`A_YEAR_BEFORE`] and [`EASTER_SEASON`]) with demand observed: in `frame` (before `pos`; a year back is
-    /// before any origin of a horizon under a year) or in the training history this
-    /// calibration knows (the serving loop reads only the last weeks).
+    /// [`A_YEAR_BEFORE`] and [`EASTER_SEASON`]) with demand observed: in `frame` (before `pos`;
+    /// a year back is before any origin of a horizon under a year) or in the training history
+    /// this calibration knows (the serving loop reads only the last weeks).
     pub fn held_a_year_before(&self, frame: &Frame, pos: usize) -> bool {
         let date = frame.local[pos].date();
         years_back(date).any(|days| {

@@ -89,17 +89,17 @@ pub fn scale(yhat: f64, level: f64) -> f64 {
 /// but raised the calibration error on worldcup98's test window from 0.047 to 0.098.
 pub const UNSEEN_SPECIAL_DAY: f64 = 2.0;
 
-/// How much larger than usual the errors of an hour during a special event (or within three
-/// hours of its end) are taken to be: what an event's features may not capture of its crowd.
-/// worldcup98 is the only series here with events; larger factors trade its calibration error
-/// for Brier score. Measured on its two rolling windows from every hour (`scripts/events OUT`:
-/// the whole file and the file without its last 14 days), event hours counted from an hour
-/// before a match to three after its end: with 1.3 their mean confidence was 0.37 and 0.41 against hit rates of 0.30 and 0.33
-/// (other hours 0.45 and 0.46 against 0.49), Brier 0.2340 and 0.2151, calibration error 0.069
-/// and 0.026; with 1.6, event hours 0.32 and 0.37, Brier 0.2334 and 0.2133, calibration error
-/// 0.069 and 0.032; with 2.0, 0.28 and 0.32, Brier 0.2334 and 0.2135, calibration error 0.072 and
-/// 0.036. On the shared test window (midnight origins) the calibration error was 0.069 / 0.073 /
-/// 0.075 and Brier 0.2243 / 0.2232 / 0.2225: 1.3 is kept for the calibration target.
+/// How much larger than usual the errors of an hour during a special event (or within three hours
+/// of its end) are taken to be: what an event's features may not capture of its crowd. worldcup98
+/// is the only series here with events; larger factors trade its calibration error for Brier score.
+/// Measured on its two rolling windows from every hour (`scripts/events OUT`: the whole file and
+/// the file without its last 14 days), event hours counted from an hour before a match to three
+/// after its end: with 1.3 their mean confidence was 0.37 and 0.41 against hit rates of 0.30 and
+/// 0.33 (other hours 0.45 and 0.46 against 0.49), Brier 0.2340 and 0.2151, calibration error 0.069
+/// and 0.026; with 1.6, event hours 0.32 and 0.37, Brier 0.2334 and 0.2133, calibration error 0.069
+/// and 0.032; with 2.0, 0.28 and 0.32, Brier 0.2334 and 0.2135, calibration error 0.072 and 0.036.
+/// On the shared test window (midnight origins) the calibration error was 0.069 / 0.073 / 0.075 and
+/// Brier 0.2243 / 0.2232 / 0.2225: 1.3 is kept for the calibration target.
 pub const EVENT_ERROR: f64 = 1.3;
 
 /// The least mean absolute error, relative to the forecast, that a band is given on a holiday
@@ -115,18 +115,18 @@ pub const EVENT_ERROR: f64 = 1.3;
 /// mean departure of its series' earlier holidays by a median of 0.23 of the day (mean 0.29; 67
 /// holidays with two or more before them; more than 0.2 for 57% of them).
 ///
-/// Measured, before -> after (`scripts/holidays hours` on `scripts/rolling`'s runs): over its
-/// 45 windows, the holidays' hours (908 points, about 30 holidays) had a mean confidence of 0.52
-/// -> 0.44 against a hit rate of 0.42, Brier 0.2385 -> 0.2213, 80% / 95% coverage 0.688 / 0.895
-/// -> 0.775 / 0.939; those unlike the history (742 points) 0.56 -> 0.46 against 0.47. All points: mean Brier 0.1530 -> 0.1523,
-/// mean calibration error 0.0442 -> 0.0440; from every hour (the rule applying until the day's
-/// morning shows, see [`DAY_SHOWN_BY`]) 0.1511 -> 0.1505 and 0.0345 -> 0.0355. Where holidays
-/// ran as ordinary days it costs: on the shared test windows nyc_taxi's calibration error 0.035
-/// -> 0.042, uber_nyc's Brier 0.0742 -> 0.0754 and worldcup98's calibration error 0.068 ->
-/// 0.069 (its Brier 0.2244 -> 0.2243); the seven series of `scripts/components` Brier 0.1477 ->
-/// 0.1484; the Portuguese electricity's Brier 0.0398 -> 0.0403 (its 8 December, a holiday unlike
-/// the history that ran as usual, 0.998 -> 0.505, all hit; Christmas 0.984 -> 0.630, a quarter
-/// hit).
+/// Measured, before -> after (`scripts/holidays hours` on `scripts/rolling`'s runs): over its 45
+/// windows, the holidays' hours (908 points, about 30 holidays) had a mean confidence of 0.52 ->
+/// 0.44 against a hit rate of 0.42, Brier 0.2385 -> 0.2213, 80% / 95% coverage 0.688 / 0.895 ->
+/// 0.775 / 0.939; those unlike the history (742 points) 0.56 -> 0.46 against 0.47. All points: mean
+/// Brier 0.1530 -> 0.1523, mean calibration error 0.0442 -> 0.0440; from every hour (the rule
+/// applying until the day's morning shows, see [`DAY_SHOWN_BY`]) 0.1511 -> 0.1505 and 0.0345 ->
+/// 0.0355. Where holidays ran as ordinary days it costs: on the shared test windows nyc_taxi's
+/// calibration error 0.035 -> 0.042, uber_nyc's Brier 0.0742 -> 0.0754 and worldcup98's calibration
+/// error 0.068 -> 0.069 (its Brier 0.2244 -> 0.2243); the seven series of `scripts/components`
+/// Brier 0.1477 -> 0.1484; the Portuguese electricity's Brier 0.0398 -> 0.0403 (its 8 December, a
+/// holiday unlike the history that ran as usual, 0.998 -> 0.505, all hit; Christmas 0.984 -> 0.630,
+/// a quarter hit).
 pub const NEW_SPECIAL_DAY_ERROR: f64 = 0.23;
 
 /// The local hour from which a forecast's origin has seen enough of its target's day to size a

@@ -240,7 +240,7 @@ fn fit_and_choose(
     t.fit_seconds = started.elapsed().as_secs_f64();
     t.candidate_points = points;
     t.specs = tuned;
-    t.calibration = t.calibration.with_special_days(frame, end);
+    t.calibration = t.calibration.with_history(frame, end);
     (t, fitted)
 }
 

@@ -525,3 +525,74 @@ on_each_backend!(
         app.stop().await;
     }
 );
+
+on_each_backend!(
+    a_concert_larger_than_any_the_history_held_is_named_and_trusted_less,
+    |db| {
+        let app = spawn_app(&db).await;
+        let now = Hour::containing(Utc::now());
+        // Two series of the same synthetic demand. Ten days ago each had an event, of 70,000
+        // people for one and 20,000 for the other; a concert of 80,000 starts in three hours.
+        let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
+        let specs = quick_specs();
+        for (id, before) in [("seen", 70_000), ("new", 20_000)] {
+            crate::import::import_recent(&db, id, 3, 42).await;
+            let csv = format!(
+                "event_id,name,venue,city,starts_at,ends_at,expected_attendance\n\
+                 past-{id},Past,Estadio Nacional,Lima,{},{},{before}\n\
+                 concierto-{id},Concierto,Estadio Nacional,Lima,{},{},80000\n",
+                at(-240),
+                at(-237),
+                at(3),
+                at(6),
+            );
+            let series = SeriesId::parse(id).unwrap();
+            prescale::import::import_events(
+                &db.store,
+                &db.write(&format!("{id}-events.csv"), &csv),
+                std::slice::from_ref(&series),
+            )
+            .await
+            .unwrap();
+            retrain::retrain(&db.store, &app.settings, &series, &specs)
+                .await
+                .unwrap();
+        }
+        let mut points = Vec::new();
+        for id in ["seen", "new"] {
+            let v = app
+                .get(&format!("/v1/series/{id}/forecast?horizon=12"))
+                .await
+                .json();
+            points.push(v["points"].as_array().unwrap().clone());
+        }
+        let (seen, new) = (&points[0], &points[1]);
+        assert_eq!((seen.len(), new.len()), (12, 12));
+        let named = |p: &serde_json::Value, doubt: &str| {
+            p["doubts"]
+                .as_array()
+                .unwrap_or_else(|| panic!("doubts in {p}"))
+                .iter()
+                .any(|d| d == doubt)
+        };
+        let confidence = |p: &serde_json::Value| p["confidence"].as_f64().unwrap();
+        // The concert's hours are 3-5 hours from now, and the three after its end 6-9 (its end
+        // is at the start of hour 6).
+        let concert = (3..=9).map(at).collect::<Vec<_>>();
+        let mut concert_points = 0;
+        for (s, n) in seen.iter().zip(new) {
+            let hour = chrono::DateTime::parse_from_rfc3339(n["hour"].as_str().unwrap()).unwrap();
+            if concert.contains(&hour.to_rfc3339()) {
+                concert_points += 1;
+                assert!(named(s, "event") && !named(s, "unseen_event"), "{s}");
+                assert!(named(n, "event") && named(n, "unseen_event"), "{n}");
+                assert!(confidence(n) < confidence(s), "{n} vs {s}");
+                assert!(confidence(n) < 0.8, "{n}");
+            } else {
+                assert!(!named(n, "event") && !named(n, "unseen_event"), "{n}");
+            }
+        }
+        assert_eq!(concert_points, concert.len());
+        app.stop().await;
+    }
+);

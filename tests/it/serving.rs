@@ -6,9 +6,20 @@ use prescale::domain::{Hour, SeriesId, TimeZone};
 use prescale::forecast::confidence::{Band, Outcome};
 use prescale::jobs::{retrain, serving};
 
-use crate::api::spawn_app;
+use crate::api::{TestApp, spawn_app};
 use crate::helpers::{TestDb, on_each_backend, quick_specs, repo_file};
 use crate::import::{import, options};
+
+/// The points of series `id`'s forecast for the next 12 hours, computed (not yet published), as
+/// the API serves them.
+async fn computed_points(app: &TestApp, id: &str) -> Vec<serde_json::Value> {
+    let v = app
+        .get(&format!("/v1/series/{id}/forecast?horizon=12"))
+        .await
+        .json();
+    assert_eq!(v["source"], "computed", "{v}");
+    v["points"].as_array().unwrap().clone()
+}
 
 /// The first `days` days of the NASA series.
 fn nasa_days(db: &TestDb, days: i64) -> std::path::PathBuf {
@@ -474,16 +485,8 @@ on_each_backend!(
                 .map(|d| d.as_str().unwrap().to_owned())
                 .collect()
         };
-        let mut points = Vec::new();
-        for id in ["whole", "gappy"] {
-            let v = app
-                .get(&format!("/v1/series/{id}/forecast?horizon=12"))
-                .await
-                .json();
-            assert_eq!(v["source"], "computed", "{v}");
-            points.push(v["points"].as_array().unwrap().clone());
-        }
-        let (whole, gappy) = (&points[0], &points[1]);
+        let whole = &computed_points(&app, "whole").await;
+        let gappy = &computed_points(&app, "gappy").await;
         assert_eq!((whole.len(), gappy.len()), (12, 12));
         for (w, g) in whole.iter().zip(gappy) {
             assert!(!names(w).contains(&"missing_recent_data".to_owned()), "{w}");
@@ -558,15 +561,8 @@ on_each_backend!(
                 .await
                 .unwrap();
         }
-        let mut points = Vec::new();
-        for id in ["seen", "new"] {
-            let v = app
-                .get(&format!("/v1/series/{id}/forecast?horizon=12"))
-                .await
-                .json();
-            points.push(v["points"].as_array().unwrap().clone());
-        }
-        let (seen, new) = (&points[0], &points[1]);
+        let seen = &computed_points(&app, "seen").await;
+        let new = &computed_points(&app, "new").await;
         assert_eq!((seen.len(), new.len()), (12, 12));
         let named = |p: &serde_json::Value, doubt: &str| {
             p["doubts"]

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::config::{Overrides, Settings};
-use crate::domain::{Calendar, CalendarName, Hour, SeriesId, TimeZone};
+use crate::domain::{Calendar, CalendarName, Hour, SeriesId, SpecialEvent, TimeZone};
 use crate::import::{self, ImportOptions, ImportReport, Progress, Resample};
 use crate::store::{DatabaseUrl, SeriesStats, Store};
 
@@ -394,7 +394,8 @@ pub enum EventsCommand {
         series: Vec<SeriesId>,
         file: PathBuf,
     },
-    /// List stored events.
+    /// List stored events; of one series (--series), each with whether it will be unlike the
+    /// series' history (over 1.5 times the attendance of every earlier event with demand stored).
     List {
         #[arg(long)]
         series: Option<SeriesId>,
@@ -1959,41 +1960,62 @@ async fn events_cmd(settings: &Settings, cmd: EventsCommand) -> Result<String> {
         EventsCommand::List {
             series,
             json: as_json,
-        } => {
-            let events = store.events(series.as_ref()).await?;
-            if as_json {
-                json(&events)?
-            } else {
-                let rows: Vec<_> = events
-                    .iter()
-                    .map(|e| {
-                        let series: Vec<_> = e.series.iter().map(SeriesId::as_str).collect();
-                        vec![
-                            e.id.to_string(),
-                            e.name.clone(),
-                            utc_iso(e.starts_at),
-                            utc_iso(e.ends_at),
-                            e.expected_attendance.to_string(),
-                            series.join(","),
-                        ]
-                    })
-                    .collect();
-                table(
-                    &[
-                        "EVENT",
-                        "NAME",
-                        "STARTS (UTC)",
-                        "ENDS (UTC)",
-                        "ATTENDANCE",
-                        "SERIES",
-                    ],
-                    &rows,
-                )
-            }
-        }
+        } => events_list(&store, series.as_ref(), as_json).await?,
     };
     store.close().await;
     Ok(text)
+}
+
+/// `prescale events list`: the stored events; of one series, each with whether it will be
+/// unlike the series' history when it starts.
+async fn events_list(store: &Store, series: Option<&SeriesId>, as_json: bool) -> Result<String> {
+    let events: Vec<(SpecialEvent, Option<bool>)> = match series {
+        Some(id) => {
+            let events = store.events_against_history(id).await?;
+            if as_json {
+                return json(&events);
+            }
+            events
+                .into_iter()
+                .map(|e| (e.event, Some(e.unlike_history)))
+                .collect()
+        }
+        None => {
+            let events = store.events(None).await?;
+            if as_json {
+                return json(&events);
+            }
+            events.into_iter().map(|e| (e, None)).collect()
+        }
+    };
+    let rows: Vec<_> = events
+        .iter()
+        .map(|(e, unlike)| {
+            let series: Vec<_> = e.series.iter().map(SeriesId::as_str).collect();
+            let mut row = vec![
+                e.id.to_string(),
+                e.name.clone(),
+                utc_iso(e.starts_at),
+                utc_iso(e.ends_at),
+                e.expected_attendance.to_string(),
+                series.join(","),
+            ];
+            row.extend(unlike.map(|u| if u { "yes" } else { "no" }.to_owned()));
+            row
+        })
+        .collect();
+    let mut header = vec![
+        "EVENT",
+        "NAME",
+        "STARTS (UTC)",
+        "ENDS (UTC)",
+        "ATTENDANCE",
+        "SERIES",
+    ];
+    if series.is_some() {
+        header.push("UNLIKE HISTORY");
+    }
+    Ok(table(&header, &rows))
 }
 
 fn utc_iso(t: DateTime<Utc>) -> String {

@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::domain::{EventId, Hour, SeriesId, SpecialEvent, WeatherHour, WeatherKind};
+use crate::store::EventAgainstHistory;
 
 pub(super) async fn events_create(
     State(state): State<AppState>,
@@ -30,11 +31,23 @@ pub(super) struct EventsQuery {
     series: Option<SeriesId>,
 }
 
+/// The events; of one series (`?series=`), each with `unlike_history`: whether it will be unlike
+/// the series' history when it starts (its forecasts then name `unseen_event`).
 pub(super) async fn events_list(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<EventsQuery>,
-) -> Result<Json<Vec<SpecialEvent>>, ApiError> {
-    Ok(Json(state.store.events(q.series.as_ref()).await?))
+) -> Result<Json<Listed>, ApiError> {
+    Ok(Json(match &q.series {
+        Some(id) => Listed::OfSeries(state.store.events_against_history(id).await?),
+        None => Listed::All(state.store.events(None).await?),
+    }))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum Listed {
+    All(Vec<SpecialEvent>),
+    OfSeries(Vec<EventAgainstHistory>),
 }
 
 pub(super) async fn events_get(

@@ -208,7 +208,12 @@ pub(super) const ROUTES: &[Route] = &[
     },
     Route {
         query: &[opt("series", Kind::Series)],
-        ..read("/v1/events", "Special events (of one series with ?series=)")
+        ..read(
+            "/v1/events",
+            "Special events; of one series with ?series=, each with unlike_history: whether it \
+             will be more than 1.5 times the attendance of every event before it during which \
+             the series' demand was observed (its forecasts then name unseen_event)",
+        )
     },
     write(
         "/v1/events",

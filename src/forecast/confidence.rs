@@ -41,7 +41,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::features::{Windows, level};
@@ -138,6 +138,26 @@ pub const NEW_SPECIAL_DAY_ERROR: f64 = 0.23;
 /// events, opens with its largest match, so after its first day no event is larger than one
 /// seen.
 pub const NEW_EVENT_SIZE: f64 = 1.5;
+
+/// For each event given as (expected attendance, start, held: demand was observed during it),
+/// whether it will be unlike the history when it starts: larger than [`NEW_EVENT_SIZE`] times
+/// every held event that started before it. What a forecast from just before its start reads
+/// (see [`Conditions::new_event`]), for events taken one at a time (a forecast adds up those on
+/// at once).
+pub fn new_to_history(events: &[(u32, DateTime<Utc>, bool)]) -> Vec<bool> {
+    events
+        .iter()
+        .map(|&(size, start, _)| {
+            let largest = events
+                .iter()
+                .filter(|&&(_, earlier, held)| held && earlier < start)
+                .map(|&(n, ..)| n)
+                .max()
+                .unwrap_or(0);
+            f64::from(size) > NEW_EVENT_SIZE * f64::from(largest)
+        })
+        .collect()
+}
 
 /// How much larger than usual the errors of an hour during an event unlike the history (see
 /// [`NEW_EVENT_SIZE`]) are taken to be, in place of [`EVENT_ERROR`]: as for a holiday when
@@ -2367,6 +2387,26 @@ mod tests {
         let before: Calibration =
             serde_json::from_str(&json.replace(r#","largest_event":6.0"#, "")).unwrap();
         assert!(at(&serving, &before).0.new_event);
+    }
+
+    #[test]
+    fn a_listed_event_is_new_to_the_history_when_larger_than_every_held_one_before_it() {
+        let day = |d: i64| DateTime::<Utc>::from_timestamp(1_767_225_600 + 86_400 * d, 0).unwrap();
+        let events = [
+            (20_000, day(0), true),
+            // Not held (no demand observed): it does not count for the later ones.
+            (60_000, day(1), false),
+            (30_000, day(2), true),
+            (45_000, day(3), true),
+            (80_000, day(4), false),
+            (70_000, day(5), true),
+        ];
+        // The first has no history; 60,000 is 3 times 20,000; 30,000 is 1.5 times (not more);
+        // 45,000 is 1.5 times 30,000; 80,000 is 1.78 times 45,000; 70,000 is 1.56 times it.
+        assert_eq!(
+            new_to_history(&events),
+            [true, true, false, false, true, true]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use serde::Serialize;
 use sqlx::Row;
 
 use super::series::epoch;
@@ -107,7 +108,58 @@ impl Store {
     }
 }
 
+/// An event as listed for one series: with whether it will be unlike the series' history when
+/// it starts, so that its forecasts will be trusted less and its recommendations held (the
+/// forecast names it `unseen_event`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventAgainstHistory {
+    #[serde(flatten)]
+    pub event: SpecialEvent,
+    pub unlike_history: bool,
+}
+
 impl Store {
+    /// The events of series `id`, in order of start, each with whether it will be unlike the
+    /// series' history when it starts (see
+    /// [`new_to_history`](crate::forecast::confidence::new_to_history)): the history holds the
+    /// events during which a whole hour of its demand is stored.
+    ///
+    /// # Errors
+    /// As [`Store::events`].
+    pub async fn events_against_history(
+        &self,
+        id: &SeriesId,
+    ) -> Result<Vec<EventAgainstHistory>, StoreError> {
+        let events = self.events(Some(id)).await?;
+        let mut held = Vec::with_capacity(events.len());
+        for e in &events {
+            let (from, to) = e.hours();
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM observations WHERE series = $1 AND hour >= $2 \
+                 AND hour <= $3 AND partial = 0",
+            )
+            .bind(id.as_str())
+            .bind(from.unix())
+            .bind(to.unix())
+            .fetch_one(&self.pool)
+            .await?;
+            let n: i64 = row.try_get("n")?;
+            held.push((e.expected_attendance, e.starts_at, n > 0));
+        }
+        let new = crate::forecast::confidence::new_to_history(&held);
+        Ok(events
+            .into_iter()
+            .zip(new)
+            .map(|(event, unlike_history)| EventAgainstHistory {
+                event,
+                unlike_history,
+            })
+            .collect())
+    }
+}
+
+impl Store {
+    /// One event, if it exists.impl Store {
     /// One event, if it exists.
     ///
     /// # Errors

@@ -26,6 +26,7 @@ use sqlx::{AnyPool, Executor, SqlSafeStr};
 
 use crate::domain::DomainError;
 
+pub use events::EventAgainstHistory;
 pub use imports::{ImportBatch, ImportRecord};
 pub use jobs::JobRecord;
 pub use leader::Leadership;

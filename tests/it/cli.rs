@@ -121,6 +121,71 @@ fn import_creates_prescale_db_in_the_working_directory_and_series_list_shows_it(
 }
 
 #[test]
+fn events_list_of_a_series_says_which_events_will_be_unlike_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo_file("datasets/nasa_http_requests_hourly.csv");
+    let file = file.to_str().unwrap();
+    let out = prescale(dir.path(), &["import", "--series", "nasa", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Demand is stored for July and August 1995. The second event is three times the first,
+    // the third 1.17 times the second, the last (after the data) 2.86 times the third.
+    let events = dir.path().join("events.csv");
+    std::fs::write(
+        &events,
+        "event_id,name,venue,starts_at,ends_at,expected_attendance\n\
+         a,A,Here,1995-07-10T18:00:00Z,1995-07-10T21:00:00Z,20000\n\
+         b,B,Here,1995-07-20T18:00:00Z,1995-07-20T21:00:00Z,60000\n\
+         c,C,Here,1995-08-10T18:00:00Z,1995-08-10T21:00:00Z,70000\n\
+         d,D,Here,1995-09-10T18:00:00Z,1995-09-10T21:00:00Z,200000\n",
+    )
+    .unwrap();
+    let events = events.to_str().unwrap();
+    let out = prescale(
+        dir.path(),
+        &["events", "import", "--series", "nasa", events],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = prescale(dir.path(), &["events", "list", "--series", "nasa"]);
+    let text = stdout(&out);
+    assert!(text.contains("UNLIKE HISTORY"), "{text}");
+    let unlike: Vec<_> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            (
+                l.split_whitespace().next().unwrap(),
+                l.split_whitespace().last().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        unlike,
+        [("a", "yes"), ("b", "yes"), ("c", "no"), ("d", "yes")],
+        "{text}"
+    );
+    let out = prescale(
+        dir.path(),
+        &["events", "list", "--series", "nasa", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flags: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap(),
+                e["unlike_history"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(flags, [("a", true), ("b", true), ("c", false), ("d", true)]);
+    // Of no one series, events are listed as stored.
+    let out = prescale(dir.path(), &["events", "list"]);
+    assert!(!stdout(&out).contains("UNLIKE"), "{}", stdout(&out));
+}
+
+#[test]
 fn a_bad_file_exits_non_zero_with_file_line_and_column_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");

@@ -589,6 +589,17 @@ on_each_backend!(
             }
         }
         assert_eq!(concert_points, concert.len());
+        // The events API says so ahead: each series' first event had no history before it.
+        for (id, unlike) in [("seen", [true, false]), ("new", [true, true])] {
+            let v = app.get(&format!("/v1/events?series={id}")).await.json();
+            let flags: Vec<_> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["unlike_history"].as_bool().unwrap())
+                .collect();
+            assert_eq!(flags, unlike, "{v}");
+        }
         app.stop().await;
     }
 );

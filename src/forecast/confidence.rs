@@ -139,6 +139,12 @@ pub const NEW_SPECIAL_DAY_ERROR: f64 = 0.23;
 /// seen.
 pub const NEW_EVENT_SIZE: f64 = 1.5;
 
+/// Whether an event of `size` is unlike a history whose largest event was `largest` (both in
+/// the same unit): larger than [`NEW_EVENT_SIZE`] times it.
+fn larger_than_held(size: f64, largest: f64) -> bool {
+    size > NEW_EVENT_SIZE * largest
+}
+
 /// For each event given as (expected attendance, start, held: demand was observed during it),
 /// whether it will be unlike the history when it starts: larger than [`NEW_EVENT_SIZE`] times
 /// every held event that started before it. What a forecast from just before its start reads
@@ -154,7 +160,7 @@ pub fn new_to_history(events: &[(u32, DateTime<Utc>, bool)]) -> Vec<bool> {
                 .map(|&(n, ..)| n)
                 .max()
                 .unwrap_or(0);
-            f64::from(size) > NEW_EVENT_SIZE * f64::from(largest)
+            larger_than_held(f64::from(size), f64::from(largest))
         })
         .collect()
 }
@@ -309,7 +315,7 @@ impl Conditions {
             unlike_history: special_day && !shown && !cal.held_a_year_before(frame, pos),
             regime: Regime::of(frame, pos),
             event,
-            new_event: event && size > NEW_EVENT_SIZE * self.largest_event.max(cal.largest_event),
+            new_event: event && larger_than_held(size, self.largest_event.max(cal.largest_event)),
             ..self
         }
     }

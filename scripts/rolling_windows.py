@@ -10,18 +10,25 @@ def cut(shared, out, datasets):
     """Writes each window's CSV under OUT/data; returns (dataset, name, path) per window."""
     windows = []
     for ds in datasets:
-        lines = open(f"{shared}/datasets/{ds}.csv").read().splitlines()
-        header, rows = lines[0], lines[1:]
+        rows = len(open(f"{shared}/datasets/{ds}.csv").read().splitlines()) - 1
         step = 28 if ds == "dc_bikeshare_hourly" else 14
-        cut = 0
-        while len(rows) - cut * 24 >= (28 + 42) * 24:
-            name = f"{ds}_cut{cut}"
-            path = f"{out}/data/{name}.csv"
-            with open(path, "w") as f:
-                f.write("\n".join([header] + rows[:len(rows) - cut * 24]) + "\n")
-            windows.append((ds, name, path))
-            cut += step
+        days = 0
+        while rows - days * 24 >= (28 + 42) * 24:
+            windows.append(cut_one(shared, out, ds, days))
+            days += step
     return windows
+
+
+def cut_one(shared, out, ds, days, name=None):
+    """Writes dataset DS without its last DAYS days as OUT/data/NAME.csv (NAME: DS_cutDAYS);
+    returns (dataset, name, path)."""
+    lines = open(f"{shared}/datasets/{ds}.csv").read().splitlines()
+    header, rows = lines[0], lines[1:]
+    name = name or f"{ds}_cut{days}"
+    path = f"{out}/data/{name}.csv"
+    with open(path, "w") as f:
+        f.write("\n".join([header] + rows[:len(rows) - days * 24]) + "\n")
+    return (ds, name, path)
 
 
 def backtest(bin_, shared, out, windows, extra=()):

@@ -129,7 +129,7 @@ pub(super) const ROUTES: &[Route] = &[
         query: &[opt("horizon", Kind::Int(1, 168))],
         ..read(
             "/v1/series/{id}/forecast",
-            "Forecast: points {hour, expected, lower80, upper80, lower95, upper95, confidence, doubts (what widened the band: unseen_special_day, event, missing_recent_data, short_history, recent_errors, weather, members_disagree, recent_misses, unlike_last_week, unseen_event)}",
+            "Forecast: points {hour, expected, lower80, upper80, lower95, upper95, confidence, doubts (what widened the band: unseen_special_day, event, missing_recent_data, short_history, recent_errors, weather, members_disagree, recent_misses, unlike_last_week, unseen_event, event_in_lags)}",
         )
     },
     Route {

@@ -530,6 +530,66 @@ on_each_backend!(
 );
 
 on_each_backend!(
+    the_hours_a_day_after_an_event_are_named_and_trusted_less,
+    |db| {
+        let app = spawn_app(&db).await;
+        let now = Hour::containing(Utc::now());
+        // Two series of the same synthetic demand, each with a concert of 50,000 people: one
+        // from 20 to 18 hours ago, the other from 44 to 42 hours ago.
+        let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
+        let specs = quick_specs();
+        for (id, start) in [("yesterday", -20), ("two-days-ago", -44)] {
+            crate::import::import_recent(&db, id, 3, 42).await;
+            let csv = format!(
+                "event_id,name,venue,city,starts_at,ends_at,expected_attendance\n\
+                 concierto-{id},Concierto,Estadio Nacional,Lima,{},{},50000\n",
+                at(start),
+                at(start + 2),
+            );
+            let series = SeriesId::parse(id).unwrap();
+            prescale::import::import_events(
+                &db.store,
+                &db.write(&format!("{id}-events.csv"), &csv),
+                std::slice::from_ref(&series),
+            )
+            .await
+            .unwrap();
+            retrain::retrain(&db.store, &app.settings, &series, &specs)
+                .await
+                .unwrap();
+        }
+        let after = &computed_points(&app, "yesterday").await;
+        let other = &computed_points(&app, "two-days-ago").await;
+        assert_eq!((after.len(), other.len()), (12, 12));
+        let named = |p: &serde_json::Value, doubt: &str| {
+            p["doubts"]
+                .as_array()
+                .unwrap_or_else(|| panic!("doubts in {p}"))
+                .iter()
+                .any(|d| d == doubt)
+        };
+        let confidence = |p: &serde_json::Value| p["confidence"].as_f64().unwrap();
+        // Yesterday's concert hours were -20 and -19, and the three after its end -18 to -15:
+        // a day later, 4 to 9 hours from now.
+        let echo = (4..=9).map(at).collect::<Vec<_>>();
+        let mut echo_points = 0;
+        for (a, o) in after.iter().zip(other) {
+            let hour = chrono::DateTime::parse_from_rfc3339(a["hour"].as_str().unwrap()).unwrap();
+            assert!(!named(a, "event") && !named(o, "event_in_lags"), "{a} {o}");
+            if echo.contains(&hour.to_rfc3339()) {
+                echo_points += 1;
+                assert!(named(a, "event_in_lags"), "{a}");
+                assert!(confidence(a) < confidence(o), "{a} vs {o}");
+            } else {
+                assert!(!named(a, "event_in_lags"), "{a}");
+            }
+        }
+        assert_eq!(echo_points, echo.len());
+        app.stop().await;
+    }
+);
+
+on_each_backend!(
     a_concert_larger_than_any_the_history_held_is_named_and_trusted_less,
     |db| {
         let app = spawn_app(&db).await;

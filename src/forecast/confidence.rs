@@ -2352,25 +2352,38 @@ mod tests {
         assert!(known.held_a_year_before(&short, pos));
     }
 
+    /// An event of `people` from 20:00 to midnight of day `day` of a frame starting at `start`
+    /// (a local midnight).
+    fn evening_event(
+        start: crate::domain::Hour,
+        id: &str,
+        day: usize,
+        people: u32,
+    ) -> crate::domain::SpecialEvent {
+        crate::domain::SpecialEvent {
+            id: crate::domain::EventId::parse(id).unwrap(),
+            name: id.into(),
+            venue: String::new(),
+            latitude: None,
+            longitude: None,
+            starts_at: start.plus((24 * day + 20) as i64).to_utc(),
+            ends_at: start.plus((24 * day + 24) as i64).to_utc(),
+            expected_attendance: people,
+            series: Vec::new(),
+        }
+    }
+
     #[test]
     fn an_event_larger_than_any_the_history_held_gets_a_band_of_a_share_of_the_forecast() {
-        use crate::domain::{Calendar, CalendarName, EventId, Hour, SpecialEvent, TimeZone};
+        use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
         let calendar = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
         let start = Hour::from_unix(1_735_707_600).unwrap();
         // Events of 4 hours at 20:00 local on days 10 and 30, of `first` and `second` people.
         let frame = |first: u32, second: u32, y: Vec<f64>| {
-            let event = |id: &str, day: usize, people: u32| SpecialEvent {
-                id: EventId::parse(id).unwrap(),
-                name: id.into(),
-                venue: String::new(),
-                latitude: None,
-                longitude: None,
-                starts_at: start.plus((24 * day + 20) as i64).to_utc(),
-                ends_at: start.plus((24 * day + 24) as i64).to_utc(),
-                expected_attendance: people,
-                series: Vec::new(),
-            };
-            let events = [event("a", 10, first), event("b", 30, second)];
+            let events = [
+                evening_event(start, "a", 10, first),
+                evening_event(start, "b", 30, second),
+            ];
             Frame::from_parts("t", start, y, &calendar, Vec::new(), &events)
         };
         let observed = vec![100.0; 24 * 40];
@@ -2439,22 +2452,14 @@ mod tests {
 
     #[test]
     fn an_hour_whose_lags_held_an_event_it_does_not_is_trusted_as_an_event_hours() {
-        use crate::domain::{Calendar, CalendarName, EventId, Hour, SpecialEvent, TimeZone};
+        use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
         let calendar = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
         let start = Hour::from_unix(1_735_707_600).unwrap();
         // Two events of 50,000 people, from 20:00 to midnight local, on days 30 and 38.
-        let event = |id: &str, day: usize| SpecialEvent {
-            id: EventId::parse(id).unwrap(),
-            name: id.into(),
-            venue: String::new(),
-            latitude: None,
-            longitude: None,
-            starts_at: start.plus((24 * day + 20) as i64).to_utc(),
-            ends_at: start.plus((24 * day + 24) as i64).to_utc(),
-            expected_attendance: 50_000,
-            series: Vec::new(),
-        };
-        let events = [event("a", 30), event("b", 38)];
+        let events = [
+            evening_event(start, "a", 30, 50_000),
+            evening_event(start, "b", 38, 50_000),
+        ];
         let f = Frame::from_parts(
             "t",
             start,

@@ -21,6 +21,33 @@ async fn computed_points(app: &TestApp, id: &str) -> Vec<serde_json::Value> {
     v["points"].as_array().unwrap().clone()
 }
 
+/// Imports three weeks of synthetic demand as series `id` with the events of `rows` (lines of
+/// an events CSV, without its header), and trains it.
+async fn series_with_events(db: &TestDb, app: &TestApp, id: &str, rows: &str) {
+    crate::import::import_recent(db, id, 3, 42).await;
+    let csv = format!("event_id,name,venue,city,starts_at,ends_at,expected_attendance\n{rows}");
+    let series = SeriesId::parse(id).unwrap();
+    prescale::import::import_events(
+        &db.store,
+        &db.write(&format!("{id}-events.csv"), &csv),
+        std::slice::from_ref(&series),
+    )
+    .await
+    .unwrap();
+    retrain::retrain(&db.store, &app.settings, &series, &quick_specs())
+        .await
+        .unwrap();
+}
+
+/// Whether forecast point `p` (as the API serves it) names `doubt`.
+fn named(p: &serde_json::Value, doubt: &str) -> bool {
+    p["doubts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("doubts in {p}"))
+        .iter()
+        .any(|d| d == doubt)
+}
+
 /// The first `days` days of the NASA series.
 fn nasa_days(db: &TestDb, days: i64) -> std::path::PathBuf {
     let text =
@@ -537,37 +564,17 @@ on_each_backend!(
         // Two series of the same synthetic demand, each with a concert of 50,000 people: one
         // from 20 to 18 hours ago, the other from 44 to 42 hours ago.
         let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
-        let specs = quick_specs();
         for (id, start) in [("yesterday", -20), ("two-days-ago", -44)] {
-            crate::import::import_recent(&db, id, 3, 42).await;
-            let csv = format!(
-                "event_id,name,venue,city,starts_at,ends_at,expected_attendance\n\
-                 concierto-{id},Concierto,Estadio Nacional,Lima,{},{},50000\n",
+            let rows = format!(
+                "concierto-{id},Concierto,Estadio Nacional,Lima,{},{},50000\n",
                 at(start),
                 at(start + 2),
             );
-            let series = SeriesId::parse(id).unwrap();
-            prescale::import::import_events(
-                &db.store,
-                &db.write(&format!("{id}-events.csv"), &csv),
-                std::slice::from_ref(&series),
-            )
-            .await
-            .unwrap();
-            retrain::retrain(&db.store, &app.settings, &series, &specs)
-                .await
-                .unwrap();
+            series_with_events(&db, &app, id, &rows).await;
         }
         let after = &computed_points(&app, "yesterday").await;
         let other = &computed_points(&app, "two-days-ago").await;
         assert_eq!((after.len(), other.len()), (12, 12));
-        let named = |p: &serde_json::Value, doubt: &str| {
-            p["doubts"]
-                .as_array()
-                .unwrap_or_else(|| panic!("doubts in {p}"))
-                .iter()
-                .any(|d| d == doubt)
-        };
         let confidence = |p: &serde_json::Value| p["confidence"].as_f64().unwrap();
         // Yesterday's concert hours were -20 and -19, and the three after its end -18 to -15:
         // a day later, 4 to 9 hours from now.
@@ -597,40 +604,20 @@ on_each_backend!(
         // Two series of the same synthetic demand. Ten days ago each had an event, of 70,000
         // people for one and 20,000 for the other; a concert of 80,000 starts in three hours.
         let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
-        let specs = quick_specs();
         for (id, before) in [("seen", 70_000), ("new", 20_000)] {
-            crate::import::import_recent(&db, id, 3, 42).await;
-            let csv = format!(
-                "event_id,name,venue,city,starts_at,ends_at,expected_attendance\n\
-                 past-{id},Past,Estadio Nacional,Lima,{},{},{before}\n\
+            let rows = format!(
+                "past-{id},Past,Estadio Nacional,Lima,{},{},{before}\n\
                  concierto-{id},Concierto,Estadio Nacional,Lima,{},{},80000\n",
                 at(-240),
                 at(-237),
                 at(3),
                 at(6),
             );
-            let series = SeriesId::parse(id).unwrap();
-            prescale::import::import_events(
-                &db.store,
-                &db.write(&format!("{id}-events.csv"), &csv),
-                std::slice::from_ref(&series),
-            )
-            .await
-            .unwrap();
-            retrain::retrain(&db.store, &app.settings, &series, &specs)
-                .await
-                .unwrap();
+            series_with_events(&db, &app, id, &rows).await;
         }
         let seen = &computed_points(&app, "seen").await;
         let new = &computed_points(&app, "new").await;
         assert_eq!((seen.len(), new.len()), (12, 12));
-        let named = |p: &serde_json::Value, doubt: &str| {
-            p["doubts"]
-                .as_array()
-                .unwrap_or_else(|| panic!("doubts in {p}"))
-                .iter()
-                .any(|d| d == doubt)
-        };
         let confidence = |p: &serde_json::Value| p["confidence"].as_f64().unwrap();
         // The concert's hours are 3-5 hours from now, and the three after its end 6-9 (its end
         // is at the start of hour 6).

@@ -30,14 +30,14 @@
 //! 0.003; over all leads, the calibration error went 0.0371 -> 0.0372 and Brier stayed 0.1621.
 //!
 //! Conditions that make a forecast less trustworthy than the validation period widen the scale:
-//! a holiday or event hour (or an hour whose lags held an event), missing recent observations, a short history, and a last day whose
-//! errors were larger than usual (errors come in spells: a storm's first day warns of its
-//! second). Rain has its own size of error, learnt from validation, and so have a combination's
-//! hour whose members disagree and a forecast far from the same hour last week (see
-//! [`Regime`]). A holiday unlike the history has a band at least a share of the day wide (see
-//! [`Conditions::unlike_history`]), and so has an event larger than any the history held (see
-//! [`Conditions::new_event`]). Each point names the conditions that widened it (see
-//! [`Doubts`]).
+//! a holiday or event hour (or an hour whose lags held an event), missing recent observations, a
+//! short history, and a last day whose errors were larger than usual (errors come in spells: a
+//! storm's first day warns of its second). Rain has its own size of error, learnt from
+//! validation, and so have a combination's hour whose members disagree and a forecast far from
+//! the same hour last week (see [`Regime`]). A holiday unlike the history has a band at least a
+//! share of the day wide (see [`Conditions::unlike_history`]), and so has an event larger than
+//! any the history held (see [`Conditions::new_event`]). Each point names the conditions that
+//! widened it (see [`Doubts`]).
 
 use std::collections::BTreeMap;
 
@@ -219,7 +219,7 @@ pub struct Conditions {
     pub unlike_history: bool,
     /// The target hour's weather, as far as the size of its error goes.
     pub regime: Regime,
-    /// An event's hour: one in progress or ended within three hours (see [`event_hour`]).
+    /// An event's hour: one in progress or ended within three hours (its crowd leaving).
     pub event: bool,
     /// An event on or just ended (see [`Conditions::event`]) larger than [`NEW_EVENT_SIZE`]
     /// times any the history held. Its errors are taken as [`UNSEEN_EVENT`] times the usual, and
@@ -336,12 +336,12 @@ impl Conditions {
                 .iter()
                 .any(|back| pos.checked_sub(*back).is_some_and(|t| event_hour(frame, t)));
         Self {
-            event_in_lags,
             special_day,
             unlike_history: special_day && !shown && !cal.held_a_year_before(frame, pos),
             regime: Regime::of(frame, pos),
             event,
             new_event: event && larger_than_held(size, self.largest_event.max(cal.largest_event)),
+            event_in_lags,
             ..self
         }
     }
@@ -2451,7 +2451,7 @@ mod tests {
     }
 
     #[test]
-    fn an_hour_whose_lags_held_an_event_it_does_not_is_trusted_as_an_event_hours() {
+    fn an_hour_whose_lags_held_an_event_it_does_not_is_trusted_as_an_event_hour() {
         use crate::domain::{Calendar, CalendarName, Hour, TimeZone};
         let calendar = Calendar::new(TimeZone::LIMA, CalendarName::None, []);
         let start = Hour::from_unix(1_735_707_600).unwrap();

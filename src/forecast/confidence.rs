@@ -45,7 +45,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::features::{Windows, level};
-use super::frame::Frame;
+use super::frame::{EventTrack, Frame};
 use super::models::{Forecast, Model};
 use crate::domain::{easter_sunday, is_hourly_precipitation};
 
@@ -328,7 +328,7 @@ impl Conditions {
         let special_day = l.holiday || l.bridge;
         let shown = frame.local[p].date() == l.date() && frame.local[p].hour >= DAY_SHOWN_BY;
         let e = &frame.events;
-        let ended = e.since_end[pos] <= 3.0;
+        let ended = leaving(e, pos);
         let size = e.active[pos].max(if ended { e.last_size[pos] } else { 0.0 });
         let event = event_hour(frame, pos);
         let event_in_lags = !event
@@ -752,11 +752,18 @@ fn largest_event(frame: &Frame, end: usize) -> f64 {
 /// The lags an hour's forecast reads most, in hours: the same hour a day and a week before.
 const LAGS: [usize; 2] = [24, 168];
 
-/// Whether hour `t` of `frame` is an event's: one in progress, or ended within three hours (its
-/// crowd leaving).
+/// How many hours after an event's end its crowd is still leaving: those hours are the event's.
+const LEAVING_HOURS: f64 = 3.0;
+
+/// Whether hour `t` is within [`LEAVING_HOURS`] after an event's end.
+fn leaving(e: &EventTrack, t: usize) -> bool {
+    e.since_end[t] <= LEAVING_HOURS
+}
+
+/// Whether hour `t` of `frame` is an event's: one in progress, or its crowd leaving (see
+/// [`LEAVING_HOURS`]).
 fn event_hour(frame: &Frame, t: usize) -> bool {
-    let e = &frame.events;
-    e.active[t] > 0.0 || e.since_end[t] <= 3.0
+    frame.events.active[t] > 0.0 || leaving(&frame.events, t)
 }
 
 /// The demand of the hour a week before target `pos`, when it is before origin `p` (NaN

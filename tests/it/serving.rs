@@ -48,6 +48,11 @@ fn named(p: &serde_json::Value, doubt: &str) -> bool {
         .any(|d| d == doubt)
 }
 
+/// Forecast point `p`'s confidence (as the API serves it).
+fn confidence(p: &serde_json::Value) -> f64 {
+    p["confidence"].as_f64().unwrap()
+}
+
 /// The first `days` days of the NASA series.
 fn nasa_days(db: &TestDb, days: i64) -> std::path::PathBuf {
     let text =
@@ -519,10 +524,7 @@ on_each_backend!(
             assert!(!names(w).contains(&"missing_recent_data".to_owned()), "{w}");
             assert!(names(g).contains(&"missing_recent_data".to_owned()), "{g}");
             // The same forecast hour is trusted less without its last hours.
-            assert!(
-                g["confidence"].as_f64().unwrap() < w["confidence"].as_f64().unwrap(),
-                "{g} vs {w}"
-            );
+            assert!(confidence(g) < confidence(w), "{g} vs {w}");
         }
         // Published, the doubts are stored with each point and read back as computed.
         serving::publish_once(&db.store, &app.settings, now, 12, 2)
@@ -575,7 +577,6 @@ on_each_backend!(
         let after = &computed_points(&app, "yesterday").await;
         let other = &computed_points(&app, "two-days-ago").await;
         assert_eq!((after.len(), other.len()), (12, 12));
-        let confidence = |p: &serde_json::Value| p["confidence"].as_f64().unwrap();
         // Yesterday's concert hours were -20 and -19, and the three after its end -18 to -15:
         // a day later, 4 to 9 hours from now.
         let echo = (4..=9).map(at).collect::<Vec<_>>();
@@ -618,7 +619,6 @@ on_each_backend!(
         let seen = &computed_points(&app, "seen").await;
         let new = &computed_points(&app, "new").await;
         assert_eq!((seen.len(), new.len()), (12, 12));
-        let confidence = |p: &serde_json::Value| p["confidence"].as_f64().unwrap();
         // The concert's hours are 3-5 hours from now, and the three after its end 6-9 (its end
         // is at the start of hour 6).
         let concert = (3..=9).map(at).collect::<Vec<_>>();

@@ -9,7 +9,7 @@ use std::time::Instant;
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 
-use super::confidence::{Adaptive, Band, Conditions, Outcome};
+use super::confidence::{Band, Conditions, Corrections, Outcome};
 use super::features::{Windows, level};
 use super::frame::Frame;
 use super::metrics::{Metrics, Scored, mase_scale, metrics};
@@ -219,8 +219,8 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
     let mut served: Points = Vec::new();
     let window = 24 * RECALIBRATION_DAYS;
     // Every published band with an outcome, by target hour: the online corrections at an origin
-    // are replayed from those of the last `window` hours whose outcomes it knows, as serving
-    // replays its published forecasts.
+    // are replayed from those of the last `window` hours whose outcomes it knows (each group of
+    // hours from its own), as serving replays its published forecasts.
     let mut outcomes: BTreeMap<usize, (f64, Vec<(Band, bool)>)> = BTreeMap::new();
     let recent = |pts: &Points, o: usize| -> Points {
         pts.iter()
@@ -254,10 +254,11 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             trained = Some(t);
         }
         let calibration = calibrate(frame, &w, &recent(&served, o));
-        let adapt = Adaptive::replay(
+        let corrections = Corrections::replay(
+            frame,
             outcomes
                 .range(o.saturating_sub(window)..o)
-                .filter_map(|(_, (y, bands))| Outcome::of(*y, bands)),
+                .filter_map(|(t, (y, bands))| Some((*t, Outcome::of(*y, bands)?))),
         );
 
         let t = trained.as_ref().expect("fitted at the first origin");
@@ -303,7 +304,16 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
             recent_errors: calibration.recent_errors(last_day),
             ..Conditions::at_origin(frame, o)
         };
-        let bands = calibration.bands(frame, &fc, o, lvl, tolerance, &origin_cond, &adapt, clip);
+        let bands = calibration.bands(
+            frame,
+            &fc,
+            o,
+            lvl,
+            tolerance,
+            &origin_cond,
+            &corrections,
+            clip,
+        );
         for (i, (f, b, doubts)) in bands.into_iter().enumerate() {
             let pos = o + i;
             let y = frame.y[pos];

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::domain::{Hour, SeriesId};
 use crate::forecast::ForecastPoint;
-use crate::forecast::confidence::{Adaptive, Conditions};
+use crate::forecast::confidence::{Conditions, Corrections};
 use crate::forecast::features::{BASE_FEATURES, Windows, level};
 use crate::forecast::models::LOOKBACK_HOURS;
 use crate::forecast::registry::Registry;
@@ -92,15 +92,21 @@ pub async fn forecast(
     let origin_cond = Conditions::at_origin_for(&frame, &w, &artifact.model, &calibration, p, clip);
     let tol = series.tolerance.get();
     // The online corrections, replayed from what was published for the last days' hours and
-    // what came, as the backtest does at every origin.
+    // what came, as the backtest does at every origin: each group of hours from its own.
     let window = 24 * RECALIBRATION_DAYS as i64;
-    let adapt = Adaptive::replay(
-        store
-            .published_outcomes(id, frame.hour(p).plus(-window), frame.hour(p).plus(-1), tol)
-            .await?,
+    let first = frame.hour(0).unix();
+    let published = store
+        .published_outcomes(id, frame.hour(p).plus(-window), frame.hour(p).plus(-1), tol)
+        .await?;
+    let corrections = Corrections::replay(
+        &frame,
+        published.into_iter().map(|(hour, o)| {
+            let pos = usize::try_from((hour.unix() - first) / 3600).unwrap_or(usize::MAX);
+            (pos, o)
+        }),
     );
     let points = calibration
-        .bands(&frame, &yhat, p, lvl, tol, &origin_cond, &adapt, clip)
+        .bands(&frame, &yhat, p, lvl, tol, &origin_cond, &corrections, clip)
         .into_iter()
         .enumerate()
         .map(|(i, (f, b, doubts))| {

@@ -221,8 +221,9 @@ impl Store {
     }
 
     /// How the forecasts published for each observed target hour in `[from, to]` fared against
-    /// its observation (a hit being within `tolerance` of the expected demand), in hour order:
-    /// aggregated in the database, one row per hour, however often the hour was forecast.
+    /// its observation (a hit being within `tolerance` of the expected demand), in hour order,
+    /// each with its hour: aggregated in the database, one row per hour, however often the hour
+    /// was forecast.
     ///
     /// # Errors
     /// As [`Store::latest_published`].
@@ -232,7 +233,7 @@ impl Store {
         from: Hour,
         to: Hour,
         tolerance: f64,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<Vec<(Hour, Outcome)>, StoreError> {
         let rows = sqlx::query(
             "SELECT p.hour AS hour, COUNT(*) AS n, \
              SUM(CASE WHEN o.demand < p.lower80 OR o.demand > p.upper80 THEN 1 ELSE 0 END) AS miss80, \
@@ -254,11 +255,13 @@ impl Store {
                 let n = r.try_get::<i64, _>("n")? as f64;
                 let share =
                     |c: &str| -> Result<f64, StoreError> { Ok(r.try_get::<i64, _>(c)? as f64 / n) };
-                Ok(Outcome {
+                let hour = Hour::from_unix(r.try_get::<i64, _>("hour")?)?;
+                let outcome = Outcome {
                     miss80: share("miss80")?,
                     miss95: share("miss95")?,
                     confidence_gap: r.try_get::<f64, _>("confidence")? - share("hits")?,
-                })
+                };
+                Ok((hour, outcome))
             })
             .collect()
     }

@@ -420,11 +420,12 @@ on_each_backend!(
                     (band, (y - q.expected).abs() <= tol * q.expected.abs())
                 })
                 .collect();
-            recomputed.push(Outcome::of(y, &bands).unwrap());
+            recomputed.push((hour, Outcome::of(y, &bands).unwrap()));
         }
         assert_eq!(aggregated.len(), 8 * 24, "the hours of the last eight days");
         assert_eq!(aggregated.len(), recomputed.len());
-        for (a, b) in aggregated.iter().zip(&recomputed) {
+        for ((ha, a), (hb, b)) in aggregated.iter().zip(&recomputed) {
+            assert_eq!(ha, hb);
             assert!(
                 (a.miss80 - b.miss80).abs() < 1e-12
                     && (a.miss95 - b.miss95).abs() < 1e-12
@@ -433,7 +434,9 @@ on_each_backend!(
             );
         }
         assert!(
-            recomputed.iter().any(|o| o.miss80 > 0.0 && o.miss80 < 1.0),
+            recomputed
+                .iter()
+                .any(|(_, o)| o.miss80 > 0.0 && o.miss80 < 1.0),
             "some hours are partly missed"
         );
         let adapted = forecast().await.unwrap();

@@ -601,6 +601,69 @@ on_each_backend!(
 );
 
 on_each_backend!(
+    missed_forecasts_of_an_events_hours_lower_the_confidence_of_such_hours_alone,
+    |db| {
+        let app = spawn_app(&db).await;
+        let now = Hour::containing(Utc::now());
+        // Two series of the same synthetic demand, each with a concert of 50,000 people from 20
+        // to 18 hours ago.
+        let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
+        for id in ["missed", "unmissed"] {
+            let rows = format!(
+                "concierto-{id},Concierto,Estadio Nacional,Lima,{},{},50000\n",
+                at(-20),
+                at(-18),
+            );
+            series_with_events(&db, &app, id, &rows).await;
+        }
+        // For one, forecasts of the concert's hours and of the three after its end (-20 to
+        // -15) were published an hour before each, far off and sure of themselves.
+        let id = SeriesId::parse("missed").unwrap();
+        let version = db.store.champion(&id).await.unwrap().unwrap().version;
+        for h in -20..=-15 {
+            let point = prescale::store::PublishedPoint {
+                issued_at: now.plus(h - 1),
+                model_version: version,
+                lead: 1,
+                point: prescale::forecast::ForecastPoint {
+                    hour: now.plus(h),
+                    expected: 1e9,
+                    lower80: 1e9,
+                    upper80: 1e9,
+                    lower95: 1e9,
+                    upper95: 1e9,
+                    confidence: 0.99,
+                    doubts: Default::default(),
+                },
+            };
+            db.store.publish(&id, &[point]).await.unwrap();
+        }
+        let missed = &computed_points(&app, "missed").await;
+        let unmissed = &computed_points(&app, "unmissed").await;
+        assert_eq!((missed.len(), unmissed.len()), (12, 12));
+        // The hours a day after the concert's (4 to 9 hours from now) are corrected by those
+        // misses: trusted less, and named. The other hours are as they were.
+        let echo = (4..=9).map(at).collect::<Vec<_>>();
+        let mut echo_points = 0;
+        for (m, u) in missed.iter().zip(unmissed) {
+            let hour = chrono::DateTime::parse_from_rfc3339(m["hour"].as_str().unwrap()).unwrap();
+            if echo.contains(&hour.to_rfc3339()) {
+                echo_points += 1;
+                assert!(
+                    named(m, "recent_misses") && !named(u, "recent_misses"),
+                    "{m} {u}"
+                );
+                assert!(confidence(m) < confidence(u) - 0.01, "{m} vs {u}");
+            } else {
+                assert_eq!(m, u);
+            }
+        }
+        assert_eq!(echo_points, echo.len());
+        app.stop().await;
+    }
+);
+
+on_each_backend!(
     a_concert_larger_than_any_the_history_held_is_named_and_trusted_less,
     |db| {
         let app = spawn_app(&db).await;

@@ -773,9 +773,9 @@ fn event_in_lags(frame: &Frame, t: usize) -> bool {
 }
 
 /// Whether hour `t` of `frame` is one that events shape: an event's, or one whose lags held an
-/// event (see [`Corrections`]).
+/// event (see [`Corrections`]). A position past the frame is not.
 pub fn eventful(frame: &Frame, t: usize) -> bool {
-    event_hour(frame, t) || event_in_lags(frame, t)
+    t < frame.len() && (event_hour(frame, t) || event_in_lags(frame, t))
 }
 
 /// The demand of the hour a week before target `pos`, when it is before origin `p` (NaN
@@ -1488,6 +1488,7 @@ pub struct Corrections {
 
 impl Corrections {
     /// The same corrections for every hour.
+    #[cfg(test)]
     pub fn uniform(adapt: Adaptive) -> Self {
         Self {
             ordinary: adapt,
@@ -1496,23 +1497,23 @@ impl Corrections {
     }
 
     /// The corrections learnt from the outcomes of `hours` (position in `frame`, outcome), in
-    /// hour order: each group's from its own hours, starting from the default. A position
-    /// outside the frame counts as an ordinary hour.
+    /// hour order: each group's from its own hours, starting from the default.
     pub fn replay(frame: &Frame, hours: impl IntoIterator<Item = (usize, Outcome)>) -> Self {
         let mut c = Self::default();
         for (t, o) in hours {
-            if t < frame.len() && eventful(frame, t) {
-                c.eventful.learn(&o);
+            let group = if eventful(frame, t) {
+                &mut c.eventful
             } else {
-                c.ordinary.learn(&o);
-            }
+                &mut c.ordinary
+            };
+            group.learn(&o);
         }
         c
     }
 
     /// The corrections of target hour `t` of `frame`.
     pub fn at(&self, frame: &Frame, t: usize) -> &Adaptive {
-        if t < frame.len() && eventful(frame, t) {
+        if eventful(frame, t) {
             &self.eventful
         } else {
             &self.ordinary
@@ -2659,8 +2660,8 @@ mod tests {
                 && one.confidence_scale < c.eventful.confidence_scale,
             "{c:?} {one:?}"
         );
-        // Each target hour reads its group's: the event's, the day after's at its hour, and an
-        // ordinary hour; a position past the frame is ordinary.
+        // Each target hour reads its group's: an hour a week after the event the eventful one;
+        // an ordinary hour, and a position past the frame, the ordinary one.
         assert_eq!(c.at(&f, 24 * 37 + 21), &c.eventful, "a week after");
         assert_eq!(c.at(&f, 24 * 39 + 12), &c.ordinary);
         assert_eq!(c.at(&f, 24 * 99), &c.ordinary);

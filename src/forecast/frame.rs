@@ -112,6 +112,13 @@ impl Frame {
         self.start.plus(pos as i64)
     }
 
+    /// The position of `hour` in the grid, when it is there.
+    pub fn position(&self, hour: Hour) -> Option<usize> {
+        usize::try_from((hour.unix() - self.start.unix()) / 3600)
+            .ok()
+            .filter(|&pos| pos < self.len())
+    }
+
     /// The exogenous columns as a model trained on `names` reads them: in that order, a column
     /// this frame lacks as missing values (NaN) throughout, a column it has beyond them dropped.
     /// Models read exogenous columns by position, and a frame from the store has the weather
@@ -523,6 +530,25 @@ mod tests {
         let path = dir.path().join("d.csv");
         std::fs::write(&path, body).unwrap();
         Frame::from_csv(&path, None, &[]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_hour_has_a_position_only_within_the_grid() {
+        let f = read(
+            "timestamp,y\n2024-01-01T00:00:00+00:00,1\n2024-01-01T01:00:00+00:00,2\n\
+             2024-01-01T02:00:00+00:00,3\n",
+        )
+        .unwrap();
+        assert_eq!(f.len(), 3);
+        for pos in 0..3 {
+            assert_eq!(f.position(f.hour(pos)), Some(pos));
+        }
+        assert_eq!(
+            f.position(f.hour(0).plus(-1)),
+            None,
+            "before the first hour"
+        );
+        assert_eq!(f.position(f.hour(2).plus(1)), None, "after the last");
     }
 
     #[test]

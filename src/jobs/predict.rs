@@ -92,18 +92,17 @@ pub async fn forecast(
     let origin_cond = Conditions::at_origin_for(&frame, &w, &artifact.model, &calibration, p, clip);
     let tol = series.tolerance.get();
     // The online corrections, replayed from what was published for the last days' hours and
-    // what came, as the backtest does at every origin: each group of hours from its own.
+    // what came, as the backtest does at every origin: each group of hours from its own. The
+    // frame holds those days whole (see `HISTORY_HOURS`).
     let window = 24 * RECALIBRATION_DAYS as i64;
-    let first = frame.hour(0).unix();
     let published = store
         .published_outcomes(id, frame.hour(p).plus(-window), frame.hour(p).plus(-1), tol)
         .await?;
     let corrections = Corrections::replay(
         &frame,
-        published.into_iter().map(|(hour, o)| {
-            let pos = usize::try_from((hour.unix() - first) / 3600).unwrap_or(usize::MAX);
-            (pos, o)
-        }),
+        published
+            .into_iter()
+            .filter_map(|(hour, o)| Some((frame.position(hour)?, o))),
     );
     let points = calibration
         .bands(&frame, &yhat, p, lvl, tol, &origin_cond, &corrections, clip)

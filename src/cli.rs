@@ -15,6 +15,16 @@ use crate::domain::{Calendar, CalendarName, Hour, SeriesId, SpecialEvent, TimeZo
 use crate::import::{self, ImportOptions, ImportReport, Progress, Resample};
 use crate::store::{DatabaseUrl, SeriesStats, Store};
 
+/// A count of days or hours that must be at least 1: clap names the flag and the value
+/// otherwise (`--origin-every 0` would read as every hour, `--refit-every-days 0` as every
+/// origin).
+fn at_least_one(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("must be a whole number of at least 1".to_owned()),
+    }
+}
+
 /// prescale: forecasts hourly demand and scales services ahead of it.
 #[derive(Debug, Parser)]
 #[command(name = "prescale", version, about)]
@@ -215,13 +225,13 @@ pub struct BacktestArgs {
     /// Special events CSV (e.g. worldcup98_events.csv).
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
-    #[arg(long, default_value_t = 28)]
+    #[arg(long, default_value_t = 28, value_parser = at_least_one)]
     pub test_days: usize,
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 24, value_parser = at_least_one)]
     pub origin_every: usize,
     #[arg(long, default_value_t = 24)]
     pub horizon: usize,
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = at_least_one)]
     pub refit_every_days: usize,
     /// Confidence = P(actual within ±tolerance of the forecast).
     #[arg(long, default_value_t = 0.2)]
@@ -291,9 +301,9 @@ pub struct SimulateArgs {
     pub tz: Option<TimeZone>,
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
-    #[arg(long, default_value_t = 28)]
+    #[arg(long, default_value_t = 28, value_parser = at_least_one)]
     pub test_days: usize,
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = at_least_one)]
     pub refit_every_days: usize,
     /// How long a new instance takes to serve.
     #[arg(long, default_value_t = 5)]

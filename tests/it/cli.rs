@@ -210,6 +210,41 @@ fn a_bad_file_exits_non_zero_with_file_line_and_column_and_writes_nothing() {
 }
 
 #[test]
+fn a_count_of_zero_days_or_hours_is_refused_with_the_flag_and_value_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo_file("datasets/nasa_http_requests_hourly.csv");
+    let forecasts = dir.path().join("out");
+    for (command, flag, value) in [
+        ("backtest", "--test-days", "0"),
+        ("backtest", "--origin-every", "0"),
+        ("backtest", "--refit-every-days", "0"),
+        ("backtest", "--origin-every", "x"),
+        ("simulate", "--test-days", "0"),
+        ("simulate", "--refit-every-days", "0"),
+    ] {
+        // Where each command would write.
+        let output = match command {
+            "backtest" => "--forecasts-out",
+            _ => "--json-out",
+        };
+        let mut args = vec![command, file.to_str().unwrap(), flag, value];
+        args.extend([output, forecasts.to_str().unwrap()]);
+        if command == "simulate" {
+            args.extend(["--target", "target.toml"]);
+        }
+        let out = prescale(dir.path(), &args);
+        assert!(!out.status.success(), "{command} {flag} {value}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("invalid value '{value}' for '{flag}"))
+                && err.contains("at least 1"),
+            "{command} {flag} {value}: {err}"
+        );
+        assert!(!forecasts.exists());
+    }
+}
+
+#[test]
 fn holidays_lists_a_calendar_year_as_a_table_or_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = prescale(

@@ -25,6 +25,18 @@ fn at_least_one(raw: &str) -> Result<usize, String> {
     }
 }
 
+/// Days of history to train on: at least what training needs
+/// ([`MIN_HISTORY_DAYS`](crate::forecast::trainer::MIN_HISTORY_DAYS)).
+fn at_least_a_week(raw: &str) -> Result<usize, String> {
+    let least = crate::forecast::trainer::MIN_HISTORY_DAYS;
+    match raw.parse::<usize>() {
+        Ok(n) if n >= least => Ok(n),
+        _ => Err(format!(
+            "must be a whole number of days, at least {least} (what training needs)"
+        )),
+    }
+}
+
 /// prescale: forecasts hourly demand and scales services ahead of it.
 #[derive(Debug, Parser)]
 #[command(name = "prescale", version, about)]
@@ -327,9 +339,9 @@ pub enum BenchCommand {
     /// Publish one serving cycle for N series with models, in a fresh temporary SQLite store (or
     /// --postgres), then prune by the retention settings.
     Publish {
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
         series: usize,
-        #[arg(long, default_value_t = 42)]
+        #[arg(long, default_value_t = 42, value_parser = at_least_a_week)]
         days: usize,
         /// Days of hourly publications (24 hours each) stored before the timed cycle, as in
         /// steady state, where each forecast replays the last 28 days' for its corrections.
@@ -347,11 +359,11 @@ pub enum BenchCommand {
     },
     /// Train N synthetic series of D days each, on all cores (or --workers).
     Train {
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
         series: usize,
-        #[arg(long, default_value_t = 365)]
+        #[arg(long, default_value_t = 365, value_parser = at_least_a_week)]
         days: usize,
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         workers: Option<usize>,
         #[arg(long)]
         json: bool,

@@ -210,7 +210,7 @@ fn a_bad_file_exits_non_zero_with_file_line_and_column_and_writes_nothing() {
 }
 
 #[test]
-fn a_count_of_zero_days_or_hours_is_refused_with_the_flag_and_value_and_writes_nothing() {
+fn a_count_of_zero_days_hours_or_series_is_refused_with_the_flag_and_value_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = repo_file("datasets/nasa_http_requests_hourly.csv");
     let forecasts = dir.path().join("out");
@@ -241,6 +241,29 @@ fn a_count_of_zero_days_or_hours_is_refused_with_the_flag_and_value_and_writes_n
             "{command} {flag} {value}: {err}"
         );
         assert!(!forecasts.exists());
+    }
+    // The benchmarks: a series count of zero, or fewer days than training needs, would report
+    // a run that trained nothing.
+    for (args, says) in [
+        (["bench", "train", "--series", "0"], "at least 1"),
+        (["bench", "train", "--workers", "0"], "at least 1"),
+        (
+            ["bench", "train", "--days", "6"],
+            "at least 7 (what training needs)",
+        ),
+        (
+            ["bench", "publish", "--days", "3"],
+            "at least 7 (what training needs)",
+        ),
+    ] {
+        let out = prescale(dir.path(), &args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("invalid value '{}' for '{}", args[3], args[2]))
+                && err.contains(says),
+            "{args:?}: {err}"
+        );
     }
 }
 

@@ -103,7 +103,7 @@ pub enum Command {
         #[arg(long)]
         all: bool,
         /// Series trained at once (default: the number of cores).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         parallel: Option<usize>,
         #[arg(long)]
         json: bool,

@@ -242,9 +242,10 @@ fn a_count_of_zero_days_hours_or_series_is_refused_with_the_flag_and_value_and_w
         );
         assert!(!forecasts.exists());
     }
-    // The benchmarks: a series count of zero, or fewer days than training needs, would report
-    // a run that trained nothing.
+    // Training and the benchmarks: no series at once, or fewer days than training needs,
+    // would report a run that trained nothing.
     for (args, says) in [
+        (["train", "--all", "--parallel", "0"], "at least 1"),
         (["bench", "train", "--series", "0"], "at least 1"),
         (["bench", "train", "--workers", "0"], "at least 1"),
         (

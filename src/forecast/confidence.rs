@@ -2200,15 +2200,19 @@ mod tests {
         assert_eq!(r.errors[2].len(), 41);
     }
 
-    #[test]
-    fn an_hour_forecast_many_times_counts_once_with_its_misses_averaged() {
-        let band = |confidence: f64| Band {
+    /// A band of 90-110 (80%) and 80-120 (95%) with `confidence`.
+    fn band(confidence: f64) -> Band {
+        Band {
             lo80: 90.0,
             hi80: 110.0,
             lo95: 80.0,
             hi95: 120.0,
             confidence,
-        };
+        }
+    }
+
+    #[test]
+    fn an_hour_forecast_many_times_counts_once_with_its_misses_averaged() {
         // 24 forecasts of an hour that came in at 115: each outside 80%, inside 95%.
         let many = Outcome::of(115.0, &vec![(band(0.9), false); 24]).unwrap();
         let once = Outcome::of(115.0, &[(band(0.9), false)]).unwrap();
@@ -2623,13 +2627,6 @@ mod tests {
         let f = frame(&[evening_event(start, "a", 30, 50_000)]);
         // Days 30-37: the event's hours and those a day or a week after it were missed with a
         // confidence of 0.9; the others hit more often than their confidence of 0.5 said.
-        let band = |confidence: f64| Band {
-            lo80: 90.0,
-            hi80: 110.0,
-            lo95: 80.0,
-            hi95: 120.0,
-            confidence,
-        };
         let outcome = |t: usize| {
             if eventful(&f, t) {
                 Outcome::of(150.0, &[(band(0.9), false)])

@@ -53,6 +53,31 @@ fn confidence(p: &serde_json::Value) -> f64 {
     p["confidence"].as_f64().unwrap()
 }
 
+/// The points of two forecasts of the same 12 hours side by side, each pair with whether its
+/// hour is one of `hours` (RFC 3339, as `Hour::to_utc().to_rfc3339()` writes them); every one
+/// of `hours` is among them.
+fn side_by_side<'a>(
+    a: &'a [serde_json::Value],
+    b: &'a [serde_json::Value],
+    hours: &[String],
+) -> Vec<(bool, &'a serde_json::Value, &'a serde_json::Value)> {
+    assert_eq!((a.len(), b.len()), (12, 12));
+    let pairs: Vec<_> = a
+        .iter()
+        .zip(b)
+        .map(|(p, q)| {
+            assert_eq!(p["hour"], q["hour"]);
+            let hour = chrono::DateTime::parse_from_rfc3339(p["hour"].as_str().unwrap()).unwrap();
+            (hours.contains(&hour.to_rfc3339()), p, q)
+        })
+        .collect();
+    assert_eq!(
+        pairs.iter().filter(|(within, ..)| *within).count(),
+        hours.len()
+    );
+    pairs
+}
+
 /// The first `days` days of the NASA series.
 fn nasa_days(db: &TestDb, days: i64) -> std::path::PathBuf {
     let text =
@@ -579,23 +604,18 @@ on_each_backend!(
         }
         let after = &computed_points(&app, "yesterday").await;
         let other = &computed_points(&app, "two-days-ago").await;
-        assert_eq!((after.len(), other.len()), (12, 12));
         // Yesterday's concert hours were -20 and -19, and the three after its end -18 to -15:
         // a day later, 4 to 9 hours from now.
         let echo = (4..=9).map(at).collect::<Vec<_>>();
-        let mut echo_points = 0;
-        for (a, o) in after.iter().zip(other) {
-            let hour = chrono::DateTime::parse_from_rfc3339(a["hour"].as_str().unwrap()).unwrap();
+        for (within, a, o) in side_by_side(after, other, &echo) {
             assert!(!named(a, "event") && !named(o, "event_in_lags"), "{a} {o}");
-            if echo.contains(&hour.to_rfc3339()) {
-                echo_points += 1;
+            if within {
                 assert!(named(a, "event_in_lags"), "{a}");
                 assert!(confidence(a) < confidence(o), "{a} vs {o}");
             } else {
                 assert!(!named(a, "event_in_lags"), "{a}");
             }
         }
-        assert_eq!(echo_points, echo.len());
         app.stop().await;
     }
 );
@@ -640,15 +660,11 @@ on_each_backend!(
         }
         let missed = &computed_points(&app, "missed").await;
         let unmissed = &computed_points(&app, "unmissed").await;
-        assert_eq!((missed.len(), unmissed.len()), (12, 12));
         // The hours a day after the concert's (4 to 9 hours from now) are corrected by those
         // misses: trusted less, and named. The other hours are as they were.
         let echo = (4..=9).map(at).collect::<Vec<_>>();
-        let mut echo_points = 0;
-        for (m, u) in missed.iter().zip(unmissed) {
-            let hour = chrono::DateTime::parse_from_rfc3339(m["hour"].as_str().unwrap()).unwrap();
-            if echo.contains(&hour.to_rfc3339()) {
-                echo_points += 1;
+        for (within, m, u) in side_by_side(missed, unmissed, &echo) {
+            if within {
                 assert!(
                     named(m, "recent_misses") && !named(u, "recent_misses"),
                     "{m} {u}"
@@ -658,7 +674,6 @@ on_each_backend!(
                 assert_eq!(m, u);
             }
         }
-        assert_eq!(echo_points, echo.len());
         app.stop().await;
     }
 );
@@ -684,15 +699,11 @@ on_each_backend!(
         }
         let seen = &computed_points(&app, "seen").await;
         let new = &computed_points(&app, "new").await;
-        assert_eq!((seen.len(), new.len()), (12, 12));
         // The concert's hours are 3-5 hours from now, and the three after its end 6-9 (its end
         // is at the start of hour 6).
         let concert = (3..=9).map(at).collect::<Vec<_>>();
-        let mut concert_points = 0;
-        for (s, n) in seen.iter().zip(new) {
-            let hour = chrono::DateTime::parse_from_rfc3339(n["hour"].as_str().unwrap()).unwrap();
-            if concert.contains(&hour.to_rfc3339()) {
-                concert_points += 1;
+        for (within, s, n) in side_by_side(seen, new, &concert) {
+            if within {
                 assert!(named(s, "event") && !named(s, "unseen_event"), "{s}");
                 assert!(named(n, "event") && named(n, "unseen_event"), "{n}");
                 assert!(confidence(n) < confidence(s), "{n} vs {s}");
@@ -701,7 +712,6 @@ on_each_backend!(
                 assert!(!named(n, "event") && !named(n, "unseen_event"), "{n}");
             }
         }
-        assert_eq!(concert_points, concert.len());
         // The events API says so ahead: each series' first event had no history before it.
         for (id, unlike) in [("seen", [true, false]), ("new", [true, true])] {
             let v = app.get(&format!("/v1/events?series={id}")).await.json();

@@ -39,6 +39,20 @@ async fn series_with_events(db: &TestDb, app: &TestApp, id: &str, rows: &str) {
         .unwrap();
 }
 
+/// Series of the same synthetic demand (see [`series_with_events`]), each `(id, start)` with a
+/// concert of 50,000 people at the Estadio Nacional from `start` hours from `now`, for two hours.
+async fn with_a_concert(db: &TestDb, app: &TestApp, now: Hour, series: &[(&str, i64)]) {
+    let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
+    for &(id, start) in series {
+        let rows = format!(
+            "concierto-{id},Concierto,Estadio Nacional,Lima,{},{},50000\n",
+            at(start),
+            at(start + 2),
+        );
+        series_with_events(db, app, id, &rows).await;
+    }
+}
+
 /// Whether forecast point `p` (as the API serves it) names `doubt`.
 fn named(p: &serde_json::Value, doubt: &str) -> bool {
     p["doubts"]
@@ -593,15 +607,8 @@ on_each_backend!(
         let now = Hour::containing(Utc::now());
         // Two series of the same synthetic demand, each with a concert of 50,000 people: one
         // from 20 to 18 hours ago, the other from 44 to 42 hours ago.
+        with_a_concert(&db, &app, now, &[("yesterday", -20), ("two-days-ago", -44)]).await;
         let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
-        for (id, start) in [("yesterday", -20), ("two-days-ago", -44)] {
-            let rows = format!(
-                "concierto-{id},Concierto,Estadio Nacional,Lima,{},{},50000\n",
-                at(start),
-                at(start + 2),
-            );
-            series_with_events(&db, &app, id, &rows).await;
-        }
         let after = &computed_points(&app, "yesterday").await;
         let other = &computed_points(&app, "two-days-ago").await;
         // Yesterday's concert hours were -20 and -19, and the three after its end -18 to -15:
@@ -627,15 +634,8 @@ on_each_backend!(
         let now = Hour::containing(Utc::now());
         // Two series of the same synthetic demand, each with a concert of 50,000 people from 20
         // to 18 hours ago.
+        with_a_concert(&db, &app, now, &[("missed", -20), ("unmissed", -20)]).await;
         let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
-        for id in ["missed", "unmissed"] {
-            let rows = format!(
-                "concierto-{id},Concierto,Estadio Nacional,Lima,{},{},50000\n",
-                at(-20),
-                at(-18),
-            );
-            series_with_events(&db, &app, id, &rows).await;
-        }
         // For one, forecasts of the concert's hours and of the three after its end (-20 to
         // -15) were published an hour before each, far off and sure of themselves.
         let id = SeriesId::parse("missed").unwrap();

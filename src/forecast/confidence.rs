@@ -45,7 +45,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::features::{Windows, level};
-use super::frame::{EventTrack, Frame};
+use super::frame::Frame;
 use super::models::{Forecast, Model};
 use crate::domain::{easter_sunday, is_hourly_precipitation};
 
@@ -328,9 +328,9 @@ impl Conditions {
         let special_day = l.holiday || l.bridge;
         let shown = frame.local[p].date() == l.date() && frame.local[p].hour >= DAY_SHOWN_BY;
         let e = &frame.events;
-        let ended = leaving(e, pos);
+        let ended = e.leaving(pos);
         let size = e.active[pos].max(if ended { e.last_size[pos] } else { 0.0 });
-        let event = event_hour(frame, pos);
+        let event = e.on(pos);
         let event_in_lags = event_in_lags(frame, pos);
         Self {
             special_day,
@@ -749,33 +749,19 @@ fn largest_event(frame: &Frame, end: usize) -> f64 {
 /// The lags an hour's forecast reads most, in hours: the same hour a day and a week before.
 const LAGS: [usize; 2] = [24, 168];
 
-/// How many hours after an event's end its crowd is still leaving: those hours are the event's.
-const LEAVING_HOURS: f64 = 3.0;
-
-/// Whether hour `t` is within [`LEAVING_HOURS`] after an event's end.
-fn leaving(e: &EventTrack, t: usize) -> bool {
-    e.since_end[t] <= LEAVING_HOURS
-}
-
-/// Whether hour `t` of `frame` is an event's: one in progress, or its crowd leaving (see
-/// [`LEAVING_HOURS`]).
-fn event_hour(frame: &Frame, t: usize) -> bool {
-    frame.events.active[t] > 0.0 || leaving(&frame.events, t)
-}
-
 /// Whether hour `t` of `frame` is not an event's but the same hour a day or a week before was
 /// (see [`Conditions::event_in_lags`]).
 fn event_in_lags(frame: &Frame, t: usize) -> bool {
-    !event_hour(frame, t)
+    !frame.events.on(t)
         && LAGS
             .iter()
-            .any(|back| t.checked_sub(*back).is_some_and(|s| event_hour(frame, s)))
+            .any(|back| t.checked_sub(*back).is_some_and(|s| frame.events.on(s)))
 }
 
 /// Whether hour `t` of `frame` is one that events shape: an event's, or one whose lags held an
 /// event (see [`Corrections`]). A position past the frame is not.
 pub fn eventful(frame: &Frame, t: usize) -> bool {
-    t < frame.len() && (event_hour(frame, t) || event_in_lags(frame, t))
+    t < frame.len() && (frame.events.on(t) || event_in_lags(frame, t))
 }
 
 /// The demand of the hour a week before target `pos`, when it is before origin `p` (NaN
@@ -1524,6 +1510,7 @@ impl Corrections {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forecast::features::testing::evening_event;
 
     /// The local hour of a target `lead` hours from a midnight origin.
     fn midnight(lead: usize) -> u8 {
@@ -2433,27 +2420,6 @@ mod tests {
         assert!(!cal.held_a_year_before(&short, pos));
         let known = cal.clone().with_history(&frame, noon(&frame, "2025-12-01"));
         assert!(known.held_a_year_before(&short, pos));
-    }
-
-    /// An event of `people` from 20:00 to midnight of day `day` of a frame starting at `start`
-    /// (a local midnight).
-    fn evening_event(
-        start: crate::domain::Hour,
-        id: &str,
-        day: usize,
-        people: u32,
-    ) -> crate::domain::SpecialEvent {
-        crate::domain::SpecialEvent {
-            id: crate::domain::EventId::parse(id).unwrap(),
-            name: id.into(),
-            venue: String::new(),
-            latitude: None,
-            longitude: None,
-            starts_at: start.plus((24 * day + 20) as i64).to_utc(),
-            ends_at: start.plus((24 * day + 24) as i64).to_utc(),
-            expected_attendance: people,
-            series: Vec::new(),
-        }
     }
 
     #[test]

@@ -378,6 +378,27 @@ pub(crate) mod testing {
         )
     }
 
+    /// An event of `people` from 20:00 to midnight of day `day` of a frame starting at `start`
+    /// (a local midnight).
+    pub(crate) fn evening_event(
+        start: crate::domain::Hour,
+        id: &str,
+        day: usize,
+        people: u32,
+    ) -> crate::domain::SpecialEvent {
+        crate::domain::SpecialEvent {
+            id: crate::domain::EventId::parse(id).unwrap(),
+            name: id.into(),
+            venue: String::new(),
+            latitude: None,
+            longitude: None,
+            starts_at: start.plus((24 * day + 20) as i64).to_utc(),
+            ends_at: start.plus((24 * day + 24) as i64).to_utc(),
+            expected_attendance: people,
+            series: Vec::new(),
+        }
+    }
+
     /// An ordinary day's demand at hour `i` of `f` on `level`: a daily shape in Lima, weekends
     /// at 60%.
     pub(crate) fn ordinary_shape(f: &Frame, i: usize, level: f64) -> f64 {

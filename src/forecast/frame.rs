@@ -481,7 +481,21 @@ fn interpolate(values: &[Option<f64>]) -> Vec<f64> {
     out
 }
 
+/// How many hours after an event's end its crowd is still leaving: those hours are the event's.
+const LEAVING_HOURS: f64 = 3.0;
+
 impl EventTrack {
+    /// Whether hour `t` is within [`LEAVING_HOURS`] after an event's end.
+    pub fn leaving(&self, t: usize) -> bool {
+        self.since_end[t] <= LEAVING_HOURS
+    }
+
+    /// Whether hour `t` is an event's: one in progress, or its crowd leaving (see
+    /// [`LEAVING_HOURS`]).
+    pub fn on(&self, t: usize) -> bool {
+        self.active[t] > 0.0 || self.leaving(t)
+    }
+
     fn build(start: Hour, n: usize, events: &[SpecialEvent]) -> Self {
         let mut t = Self {
             active: vec![0.0; n],

@@ -482,7 +482,7 @@ fn interpolate(values: &[Option<f64>]) -> Vec<f64> {
 }
 
 /// How many hours after an event's end its crowd is still leaving: those hours are the event's.
-const LEAVING_HOURS: f64 = 3.0;
+pub const LEAVING_HOURS: f64 = 3.0;
 
 impl EventTrack {
     /// Whether hour `t` is within [`LEAVING_HOURS`] after an event's end.

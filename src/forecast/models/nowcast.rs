@@ -681,7 +681,7 @@ mod tests {
             .values;
         assert!(blind.iter().all(|v| *v > 200.0), "{blind:?}");
         // A quiet hour's surprise still carries, into the concert's hours and past them.
-        let mut z = with.y.clone();
+        let mut z = with.y;
         z[24 * 30 + 19] = 150.0;
         let g = frame_with(z, &[], &[concert]);
         let lifted = model

@@ -693,13 +693,17 @@ fn grow(
         let (left_rows, right_rows) = work.rows.split(leaf.rows, goes_left);
         let (left_oob, right_oob) = work.oob.split(leaf.oob, goes_left);
         n_leaves += 1;
-        let last = n_leaves == p.leaves as usize;
+        // After the tree's last split, or one whose children are both too small to split, the
+        // children stay leaves: only their totals matter.
+        let splittable = |s: Span| s.len >= 2 * p.min_leaf as usize;
+        let last =
+            n_leaves == p.leaves as usize || !(splittable(left_rows) || splittable(right_rows));
         let left_small = left_rows.len <= right_rows.len;
         let small_rows = work
             .rows
             .get(if left_small { left_rows } else { right_rows });
-        // After the tree's last split the children stay leaves: only their totals matter. Else
-        // the smaller child's histogram is built, the larger's is the parent's minus it.
+        // Unless they stay leaves, the smaller child's histogram is built, the larger's is the
+        // parent's minus it.
         let (small_hist, (gs, ws)) = if last {
             (Vec::new(), totals_of_rows(b, small_rows, grad, w))
         } else {

@@ -39,10 +39,15 @@ async fn series_with_events(db: &TestDb, app: &TestApp, id: &str, rows: &str) {
         .unwrap();
 }
 
+/// The hour `h` hours from `now`, as the events CSV and the API write it (RFC 3339, UTC).
+fn hours_from(now: Hour) -> impl Fn(i64) -> String {
+    move |h| now.plus(h).to_utc().to_rfc3339()
+}
+
 /// Series of the same synthetic demand (see [`series_with_events`]), each `(id, start)` with a
 /// concert of 50,000 people at the Estadio Nacional from `start` hours from `now`, for two hours.
 async fn with_a_concert(db: &TestDb, app: &TestApp, now: Hour, series: &[(&str, i64)]) {
-    let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
+    let at = hours_from(now);
     for &(id, start) in series {
         let rows = format!(
             "concierto-{id},Concierto,Estadio Nacional,Lima,{},{},50000\n",
@@ -608,7 +613,7 @@ on_each_backend!(
         // Two series of the same synthetic demand, each with a concert of 50,000 people: one
         // from 20 to 18 hours ago, the other from 44 to 42 hours ago.
         with_a_concert(&db, &app, now, &[("yesterday", -20), ("two-days-ago", -44)]).await;
-        let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
+        let at = hours_from(now);
         let after = &computed_points(&app, "yesterday").await;
         let other = &computed_points(&app, "two-days-ago").await;
         // Yesterday's concert hours were -20 and -19, and the three after its end -18 to -15:
@@ -635,7 +640,7 @@ on_each_backend!(
         // Two series of the same synthetic demand, each with a concert of 50,000 people from 20
         // to 18 hours ago.
         with_a_concert(&db, &app, now, &[("missed", -20), ("unmissed", -20)]).await;
-        let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
+        let at = hours_from(now);
         // For one, forecasts of the concert's hours and of the three after its end (-20 to
         // -15) were published an hour before each, far off and sure of themselves.
         let id = SeriesId::parse("missed").unwrap();
@@ -685,7 +690,7 @@ on_each_backend!(
         let now = Hour::containing(Utc::now());
         // Two series of the same synthetic demand. Ten days ago each had an event, of 70,000
         // people for one and 20,000 for the other; a concert of 80,000 starts in three hours.
-        let at = |h: i64| now.plus(h).to_utc().to_rfc3339();
+        let at = hours_from(now);
         for (id, before) in [("seen", 70_000), ("new", 20_000)] {
             let rows = format!(
                 "past-{id},Past,Estadio Nacional,Lima,{},{},{before}\n\

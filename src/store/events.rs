@@ -57,28 +57,41 @@ impl Store {
     /// # Errors
     /// On database failure or a stored value that no longer parses.
     pub async fn events(&self, series: Option<&SeriesId>) -> Result<Vec<SpecialEvent>, StoreError> {
-        let cols = "e.id, e.name, e.venue, e.latitude, e.longitude, e.starts_at, e.ends_at, e.expected_attendance";
-        let rows = match series {
+        match series {
             Some(s) => {
-                let sql = format!(
-                    "SELECT {cols} FROM events e WHERE e.id IN (SELECT event FROM event_series WHERE series = $1) \
-                     ORDER BY e.starts_at, e.id"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(s.as_str())
-                    .fetch_all(&self.pool)
-                    .await?
+                self.events_where(Some((
+                    "e.id IN (SELECT event FROM event_series WHERE series = $1)",
+                    s.as_str(),
+                )))
+                .await
             }
-            None => {
-                let sql = format!("SELECT {cols} FROM events e ORDER BY e.starts_at, e.id");
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
+            None => self.events_where(None).await,
+        }
+    }
+
+    /// The events whose row `e` meets `filter`'s condition (SQL with one text parameter, `$1`,
+    /// bound to its value; every event without one), by start time, with their series: two
+    /// queries whatever their number.
+    async fn events_where(
+        &self,
+        filter: Option<(&str, &str)>,
+    ) -> Result<Vec<SpecialEvent>, StoreError> {
+        let (condition, value) = filter.unwrap_or(("TRUE", ""));
+        let fetch = |sql: String| {
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let q = if filter.is_some() { q.bind(value) } else { q };
+            q.fetch_all(&self.pool)
         };
-        let links = sqlx::query("SELECT event, series FROM event_series ORDER BY event, series")
-            .fetch_all(&self.pool)
-            .await?;
+        let cols = "e.id, e.name, e.venue, e.latitude, e.longitude, e.starts_at, e.ends_at, e.expected_attendance";
+        let rows = fetch(format!(
+            "SELECT {cols} FROM events e WHERE {condition} ORDER BY e.starts_at, e.id"
+        ))
+        .await?;
+        let links = fetch(format!(
+            "SELECT event, series FROM event_series \
+             WHERE event IN (SELECT e.id FROM events e WHERE {condition}) ORDER BY event, series"
+        ))
+        .await?;
         let mut by_event: BTreeMap<String, Vec<SeriesId>> = BTreeMap::new();
         for l in &links {
             by_event
@@ -131,21 +144,37 @@ impl Store {
         id: &SeriesId,
     ) -> Result<Vec<EventAgainstHistory>, StoreError> {
         let events = self.events(Some(id)).await?;
-        let mut held = Vec::with_capacity(events.len());
-        for e in &events {
-            let (from, to) = e.hours();
-            let row = sqlx::query(
-                "SELECT COUNT(*) AS n FROM observations WHERE series = $1 AND hour >= $2 \
-                 AND hour <= $3 AND partial = 0",
-            )
+        // Whether each event's hours (see `SpecialEvent::hours`: from the hour it starts in to
+        // the hour of its last second) hold a complete observation, in one query: hours are
+        // whole multiples of 3600 seconds, so an event's are its start and its last second
+        // floored to one (`%` keeps the dividend's sign in both SQLite and PostgreSQL).
+        let floor = |t: &str| format!("({t} - ((({t} % 3600) + 3600) % 3600))");
+        let (start, last) = (floor("e.starts_at"), floor("(e.ends_at - 1)"));
+        let sql = format!(
+            "SELECT e.id, CASE WHEN EXISTS (SELECT 1 FROM observations o WHERE o.series = $1 \
+             AND o.partial = 0 AND o.hour >= {start} \
+             AND o.hour <= CASE WHEN {last} > {start} THEN {last} ELSE {start} END) \
+             THEN 1 ELSE 0 END AS held \
+             FROM events e WHERE e.id IN (SELECT event FROM event_series WHERE series = $1)"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
-            .bind(from.unix())
-            .bind(to.unix())
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
-            let n: i64 = row.try_get("n")?;
-            held.push((e.expected_attendance, e.starts_at, n > 0));
+        let mut held_ids = std::collections::BTreeSet::new();
+        for r in &rows {
+            let held: i32 = r.try_get("held")?;
+            if held != 0 {
+                held_ids.insert(r.try_get::<String, _>("id")?);
+            }
         }
+        let held: Vec<_> = events
+            .iter()
+            .map(|e| {
+                let h = held_ids.contains(e.id.as_str());
+                (e.expected_attendance, e.starts_at, h)
+            })
+            .collect();
         let new = crate::forecast::confidence::new_to_history(&held);
         Ok(events
             .into_iter()
@@ -165,7 +194,10 @@ impl Store {
     /// # Errors
     /// As [`Store::events`].
     pub async fn event(&self, id: &EventId) -> Result<Option<SpecialEvent>, StoreError> {
-        Ok(self.events(None).await?.into_iter().find(|e| &e.id == id))
+        Ok(self
+            .events_where(Some(("e.id = $1", id.as_str())))
+            .await?
+            .pop())
     }
 
     /// Deletes an event (and its series links); true if it existed.

@@ -81,3 +81,116 @@ on_each_backend!(the_world_cup_schedule_imports, |db| {
         .sum();
     assert_eq!(total, 2_785_100, "FIFA's official tournament total");
 });
+
+on_each_backend!(
+    an_event_is_held_when_a_complete_hour_of_its_own_is_stored,
+    |db| {
+        // Each case is a series with demand stored (complete) at 10:00, 11:00 and 12:00 UTC on
+        // 2026-03-14 and a partial count at 18:00, an event of 10,000 people, and a probe: an event
+        // of 12,000 a week later, with no demand stored. The probe is unlike the history exactly
+        // when the first event was not held (12,000 is not 1.5 times 10,000, but is more than
+        // nothing). The listing asks the store once for all events; this pins which hours count as
+        // an event's own: from the hour it starts in to the hour of its last second, complete.
+        let cases = [
+            // Within 12:xx: held.
+            (
+                "inside",
+                "2026-03-14T12:15:00Z",
+                "2026-03-14T12:45:00Z",
+                true,
+            ),
+            // Ends on the hour of 10:00, so its last second is at 09:59:59: not held.
+            (
+                "ends-on-the-hour",
+                "2026-03-14T09:00:00Z",
+                "2026-03-14T10:00:00Z",
+                false,
+            ),
+            // Runs into 10:00 by a second: held.
+            (
+                "a-second-in",
+                "2026-03-14T09:00:00Z",
+                "2026-03-14T10:00:01Z",
+                true,
+            ),
+            // Starts at 12:59 and ends in the 13:00 hour: held by 12:00.
+            (
+                "from-12-59",
+                "2026-03-14T12:59:00Z",
+                "2026-03-14T13:30:00Z",
+                true,
+            ),
+            // Starts in 13:00, after the data: not held.
+            (
+                "after",
+                "2026-03-14T13:00:00Z",
+                "2026-03-14T15:00:00Z",
+                false,
+            ),
+            // Only a partial hour: not held.
+            (
+                "partial",
+                "2026-03-14T18:00:00Z",
+                "2026-03-14T19:00:00Z",
+                false,
+            ),
+        ];
+        let csv = "timestamp,y\n\
+        2026-03-14T10:00:00Z,5\n2026-03-14T11:00:00Z,5\n2026-03-14T12:00:00Z,5\n";
+        let demand = db.write("demand.csv", csv);
+        for (case, from, to, held) in cases {
+            crate::import::import(&db, &demand, &crate::import::options(case))
+                .await
+                .unwrap();
+            let id = SeriesId::parse(case).unwrap();
+            let partial = prescale::domain::Observation {
+                hour: prescale::domain::Hour::containing(
+                    chrono::DateTime::parse_from_rfc3339("2026-03-14T18:00:00Z")
+                        .unwrap()
+                        .to_utc(),
+                ),
+                demand: prescale::domain::Demand::new(5.0).unwrap(),
+            };
+            db.store.put_partial(&id, &[partial]).await.unwrap();
+            let rows = format!(
+                "event_id,name,venue,starts_at,ends_at,expected_attendance\n\
+             {case}-event,E,Here,{from},{to},10000\n\
+             {case}-probe,P,Here,2026-03-21T18:00:00Z,2026-03-21T21:00:00Z,12000\n"
+            );
+            let file = db.write(&format!("{case}.csv"), &rows);
+            import_events(&db.store, &file, std::slice::from_ref(&id))
+                .await
+                .unwrap();
+            let listed = db.store.events_against_history(&id).await.unwrap();
+            let flags: Vec<(&str, bool)> = listed
+                .iter()
+                .map(|e| (e.event.id.as_str(), e.unlike_history))
+                .collect();
+            assert_eq!(
+                flags,
+                [
+                    (format!("{case}-event").as_str(), true),
+                    (format!("{case}-probe").as_str(), !held)
+                ],
+                "{case}"
+            );
+            assert_eq!(listed[0].event.series, std::slice::from_ref(&id), "{case}");
+        }
+        // One event by id, with its series.
+        let one = db
+            .store
+            .event(&prescale::domain::EventId::parse("inside-event").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.series, [SeriesId::parse("inside").unwrap()]);
+        assert!(
+            db.store
+                .event(&prescale::domain::EventId::parse("nothing").unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(db.store.events(None).await.unwrap().len(), 2 * cases.len());
+    }
+);

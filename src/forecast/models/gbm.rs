@@ -681,15 +681,11 @@ fn grow(
         let mut leaf = open.swap_remove(pick);
         let c = leaf.best.take().expect("picked with a split");
         let col = &b.cols[c.feature];
-        let nan_code = b.edges[c.feature].len();
-        let goes_left = |r: u32| {
-            let code = col[r as usize] as usize;
-            if code == nan_code {
-                c.nan_left
-            } else {
-                code <= c.bin
-            }
-        };
+        // Which codes go left: those up to the split's bin, and NaN's code where it goes.
+        let mut left = [false; 256];
+        left[..=c.bin].fill(true);
+        left[b.edges[c.feature].len()] = c.nan_left;
+        let goes_left = |r: u32| left[col[r as usize] as usize];
         let (left_rows, right_rows) = work.rows.split(leaf.rows, goes_left);
         let (left_oob, right_oob) = work.oob.split(leaf.oob, goes_left);
         n_leaves += 1;

@@ -76,11 +76,14 @@ impl Store {
         &self,
         filter: Option<(&str, &str)>,
     ) -> Result<Vec<SpecialEvent>, StoreError> {
-        let (condition, value) = filter.unwrap_or(("TRUE", ""));
+        let condition = filter.map_or("TRUE", |(condition, _)| condition);
         let fetch = |sql: String| {
             let q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            let q = if filter.is_some() { q.bind(value) } else { q };
-            q.fetch_all(&self.pool)
+            match filter {
+                Some((_, value)) => q.bind(value),
+                None => q,
+            }
+            .fetch_all(&self.pool)
         };
         let cols = "e.id, e.name, e.venue, e.latitude, e.longitude, e.starts_at, e.ends_at, e.expected_attendance";
         let rows = fetch(format!(

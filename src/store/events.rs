@@ -10,6 +10,9 @@ use super::series::epoch;
 use super::{Store, StoreError};
 use crate::domain::{EventId, SeriesId, SpecialEvent};
 
+/// The condition on an event row `e` that it moves the series `$1`.
+const SERIES_EVENTS: &str = "e.id IN (SELECT event FROM event_series WHERE series = $1)";
+
 impl Store {
     /// Inserts or replaces events (with their series lists) in one transaction.
     ///
@@ -59,23 +62,23 @@ impl Store {
     pub async fn events(&self, series: Option<&SeriesId>) -> Result<Vec<SpecialEvent>, StoreError> {
         match series {
             Some(s) => {
-                self.events_where(Some((
-                    "e.id IN (SELECT event FROM event_series WHERE series = $1)",
-                    s.as_str(),
-                )))
-                .await
+                self.events_where(Some((SERIES_EVENTS, s.as_str())), None)
+                    .await
             }
-            None => self.events_where(None).await,
+            None => self.events_where(None, None).await,
         }
+        .map(|rows| rows.into_iter().map(|(e, _)| e).collect())
     }
 
     /// The events whose row `e` meets `filter`'s condition (SQL with one text parameter, `$1`,
-    /// bound to its value; every event without one), by start time, with their series: two
+    /// bound to its value; every event without one), by start time, with their series and the
+    /// value of the SQL condition `flag` on each (false without one; it may read `$1` too): two
     /// queries whatever their number.
     async fn events_where(
         &self,
         filter: Option<(&str, &str)>,
-    ) -> Result<Vec<SpecialEvent>, StoreError> {
+        flag: Option<&str>,
+    ) -> Result<Vec<(SpecialEvent, bool)>, StoreError> {
         let condition = filter.map_or("TRUE", |(condition, _)| condition);
         let fetch = |sql: String| {
             let q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -86,8 +89,10 @@ impl Store {
             .fetch_all(&self.pool)
         };
         let cols = "e.id, e.name, e.venue, e.latitude, e.longitude, e.starts_at, e.ends_at, e.expected_attendance";
+        let flag = flag.unwrap_or("FALSE");
         let rows = fetch(format!(
-            "SELECT {cols} FROM events e WHERE {condition} ORDER BY e.starts_at, e.id"
+            "SELECT {cols}, CASE WHEN {flag} THEN 1 ELSE 0 END AS flag \
+             FROM events e WHERE {condition} ORDER BY e.starts_at, e.id"
         ))
         .await?;
         let links = fetch(format!(
@@ -106,7 +111,8 @@ impl Store {
             .map(|r| {
                 let id: String = r.try_get("id")?;
                 let attendance: i64 = r.try_get("expected_attendance")?;
-                Ok(SpecialEvent {
+                let flag: i32 = r.try_get("flag")?;
+                let event = SpecialEvent {
                     id: EventId::parse(&id)?,
                     name: r.try_get("name")?,
                     venue: r.try_get("venue")?,
@@ -118,7 +124,8 @@ impl Store {
                         StoreError::CorruptText(format!("attendance {attendance} of event {id}"))
                     })?,
                     series: by_event.remove(&id).unwrap_or_default(),
-                })
+                };
+                Ok((event, flag != 0))
             })
             .collect()
     }
@@ -146,43 +153,30 @@ impl Store {
         &self,
         id: &SeriesId,
     ) -> Result<Vec<EventAgainstHistory>, StoreError> {
-        let events = self.events(Some(id)).await?;
         // Whether each event's hours (see `SpecialEvent::hours`: from the hour it starts in to
-        // the hour of its last second) hold a complete observation, in one query: hours are
-        // whole multiples of 3600 seconds, so an event's are its start and its last second
-        // floored to one (`%` keeps the dividend's sign in both SQLite and PostgreSQL).
+        // the hour of its last second) hold a complete observation, asked in the same statement
+        // as the events, so that both answers are of one state of the store: hours are whole
+        // multiples of 3600 seconds, so an event's are its start and its last second floored to
+        // one (`%` keeps the dividend's sign in both SQLite and PostgreSQL).
         let floor = |t: &str| format!("({t} - ((({t} % 3600) + 3600) % 3600))");
         let (start, last) = (floor("e.starts_at"), floor("(e.ends_at - 1)"));
-        let sql = format!(
-            "SELECT e.id, CASE WHEN EXISTS (SELECT 1 FROM observations o WHERE o.series = $1 \
+        let held = format!(
+            "EXISTS (SELECT 1 FROM observations o WHERE o.series = $1 \
              AND o.partial = 0 AND o.hour >= {start} \
-             AND o.hour <= CASE WHEN {last} > {start} THEN {last} ELSE {start} END) \
-             THEN 1 ELSE 0 END AS held \
-             FROM events e WHERE e.id IN (SELECT event FROM event_series WHERE series = $1)"
+             AND o.hour <= CASE WHEN {last} > {start} THEN {last} ELSE {start} END)"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
+        let rows = self
+            .events_where(Some((SERIES_EVENTS, id.as_str())), Some(&held))
             .await?;
-        let mut held_ids = std::collections::BTreeSet::new();
-        for r in &rows {
-            let held: i32 = r.try_get("held")?;
-            if held != 0 {
-                held_ids.insert(r.try_get::<String, _>("id")?);
-            }
-        }
-        let held: Vec<_> = events
+        let held: Vec<_> = rows
             .iter()
-            .map(|e| {
-                let h = held_ids.contains(e.id.as_str());
-                (e.expected_attendance, e.starts_at, h)
-            })
+            .map(|(e, h)| (e.expected_attendance, e.starts_at, *h))
             .collect();
         let new = crate::forecast::confidence::new_to_history(&held);
-        Ok(events
+        Ok(rows
             .into_iter()
             .zip(new)
-            .map(|(event, unlike_history)| EventAgainstHistory {
+            .map(|((event, _), unlike_history)| EventAgainstHistory {
                 event,
                 unlike_history,
             })
@@ -198,9 +192,10 @@ impl Store {
     /// As [`Store::events`].
     pub async fn event(&self, id: &EventId) -> Result<Option<SpecialEvent>, StoreError> {
         Ok(self
-            .events_where(Some(("e.id = $1", id.as_str())))
+            .events_where(Some(("e.id = $1", id.as_str())), None)
             .await?
-            .pop())
+            .pop()
+            .map(|(e, _)| e))
     }
 
     /// Deletes an event (and its series links); true if it existed.

@@ -949,6 +949,25 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         "confidence by doubt (points, mean confidence/hit rate): {}",
         groups.join("; ")
     );
+    let groups: Vec<String> = m
+        .by_correction
+        .iter()
+        .map(|g| {
+            let range = match (g.from, g.to) {
+                (None, Some(to)) => format!("below {to:.1}"),
+                (Some(from), None) => format!("{from:.1} up"),
+                (from, to) => format!("{:.1}-{:.1}", from.unwrap_or(0.0), to.unwrap_or(0.0)),
+            };
+            format!("{range} {} {:.2}/{:.2}", g.n, g.mean_confidence, g.hit_rate)
+        })
+        .collect();
+    if !groups.is_empty() {
+        let _ = writeln!(
+            o,
+            "confidence by the online correction's scale (points, mean confidence/hit rate): {}",
+            groups.join("; ")
+        );
+    }
     let dates = |d: &[chrono::NaiveDate]| {
         let s: Vec<String> = d.iter().map(ToString::to_string).collect();
         if s.is_empty() {

@@ -220,6 +220,7 @@ pub fn build(
             hit: (y - r.yhat).abs() <= tolerance * r.yhat.abs(),
             // A forecasts file does not carry them.
             doubts: Default::default(),
+            correction: None,
         })
         .collect();
     let horizon = rows.iter().map(|r| r.lead).max().unwrap_or(1);

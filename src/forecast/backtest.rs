@@ -347,6 +347,7 @@ pub fn run(frame: &Frame, p: &Protocol, specs: &[ModelSpec], tolerance: f64) -> 
                     confidence: b.confidence,
                     hit: (y - f).abs() <= tolerance * f.abs(),
                     doubts,
+                    correction: Some(corrections.at(frame, pos).confidence_scale),
                 });
             }
             rows.push(row);

@@ -24,6 +24,9 @@ pub struct Scored {
     pub hit: bool,
     /// What widened the point's band (none when its source does not say, as a forecasts file).
     pub doubts: Doubts,
+    /// The online correction's confidence scale the point was published with (see
+    /// [`Adaptive`](super::confidence::Adaptive)); `None` when its source does not say.
+    pub correction: Option<f64>,
 }
 
 /// The protocol's metrics over scored points.
@@ -54,6 +57,52 @@ pub struct Metrics {
     /// doubt (a point with two counts in both): whether each doubt lowers confidence as much as
     /// it lowers the hit rate. Groups without points are left out.
     pub by_doubt: Vec<DoubtCalibration>,
+    /// Confidence against hit rate by the online correction's confidence scale at publication
+    /// (see [`by_correction`]): whether the correction's moves carry information. Empty when
+    /// the points do not say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_correction: Vec<CorrectionCalibration>,
+}
+
+/// The points published with an online confidence scale in `[from, to)` (unbounded where
+/// `None`): how many, their mean confidence and hit rate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CorrectionCalibration {
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+    pub n: usize,
+    pub mean_confidence: f64,
+    pub hit_rate: f64,
+}
+
+/// The edges of [`by_correction`]'s groups.
+const CORRECTION_EDGES: [f64; 5] = [0.8, 0.9, 1.0, 1.1, 1.2];
+
+/// Points given as (confidence, hit, confidence scale), grouped by the scale at 0.8, 0.9, 1.0, 1.1
+/// and 1.2 (each group from its lower edge), groups without points left out. The correction narrows confidence when
+/// published forecasts hit less often than they said, and widens it when more often; were its
+/// moves all signal, every group would be calibrated, and a group's confidence above its hit rate
+/// that falls below it as the scale grows says the moves overshoot.
+pub fn by_correction(points: &[(f64, bool, f64)]) -> Vec<CorrectionCalibration> {
+    let k = CORRECTION_EDGES.len();
+    let mut acc = vec![(0usize, 0.0, 0.0); k + 1];
+    for &(c, hit, scale) in points {
+        let g = CORRECTION_EDGES.partition_point(|e| *e <= scale);
+        acc[g].0 += 1;
+        acc[g].1 += c;
+        acc[g].2 += f64::from(u8::from(hit));
+    }
+    acc.into_iter()
+        .enumerate()
+        .filter(|(_, a)| a.0 > 0)
+        .map(|(g, (n, c, h))| CorrectionCalibration {
+            from: g.checked_sub(1).map(|i| CORRECTION_EDGES[i]),
+            to: CORRECTION_EDGES.get(g).copied(),
+            n,
+            mean_confidence: c / n as f64,
+            hit_rate: h / n as f64,
+        })
+        .collect()
 }
 
 /// The points of one doubt (or of none): how many, their mean confidence and hit rate.
@@ -430,6 +479,12 @@ pub fn metrics(points: &[Scored], scale: f64, horizon: usize) -> Metrics {
                 .map(|p| (p.confidence, p.hit, p.doubts))
                 .collect::<Vec<_>>(),
         ),
+        by_correction: by_correction(
+            &points
+                .iter()
+                .filter_map(|p| Some((p.confidence, p.hit, p.correction?)))
+                .collect::<Vec<_>>(),
+        ),
     }
 }
 
@@ -450,6 +505,7 @@ mod tests {
             confidence: 0.5,
             hit: true,
             doubts: Doubts::default(),
+            correction: None,
         }
     }
 
@@ -488,6 +544,53 @@ mod tests {
         assert!(close(by[1].2, 0.3) && close(by[1].3, 0.5));
         assert!(close(by[2].2, 0.2) && close(by[2].3, 1.0));
         assert_eq!(metrics(&pts, 1.0, 24).by_doubt, by_doubt(&triples));
+    }
+
+    #[test]
+    fn confidence_is_told_apart_by_the_online_correction_at_publication() {
+        let at = |confidence: f64, hit: bool, correction: Option<f64>| Scored {
+            confidence,
+            hit,
+            correction,
+            ..point(1, 10.0, 10.0)
+        };
+        let pts = [
+            at(0.9, true, Some(0.5)),
+            at(0.7, false, Some(0.79)),
+            // An edge opens its group: 0.8 is in [0.8, 0.9), 1.0 (untouched) in [1.0, 1.1).
+            at(0.6, true, Some(0.8)),
+            at(0.5, true, Some(1.0)),
+            at(0.3, true, Some(1.25)),
+            at(0.2, false, Some(4.0)),
+            // A point whose source does not say is left out.
+            at(0.1, true, None),
+        ];
+        let by: Vec<_> = metrics(&pts, 1.0, 24)
+            .by_correction
+            .into_iter()
+            .map(|g| (g.from, g.to, g.n, g.mean_confidence, g.hit_rate))
+            .collect();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert_eq!(
+            by.iter().map(|g| (g.0, g.1, g.2)).collect::<Vec<_>>(),
+            [
+                (None, Some(0.8), 2),
+                (Some(0.8), Some(0.9), 1),
+                (Some(1.0), Some(1.1), 1),
+                (Some(1.2), None, 2),
+            ]
+        );
+        assert!(close(by[0].3, 0.8) && close(by[0].4, 0.5));
+        assert!(close(by[3].3, 0.25) && close(by[3].4, 0.5));
+        // Without any point that says, there are no groups (and none in the JSON).
+        let none = metrics(&[at(0.5, true, None)], 1.0, 24);
+        assert!(none.by_correction.is_empty());
+        assert!(
+            serde_json::to_value(&none)
+                .unwrap()
+                .get("by_correction")
+                .is_none()
+        );
     }
 
     #[test]

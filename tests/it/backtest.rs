@@ -82,6 +82,16 @@ fn the_backtest_metrics_are_recomputed_from_its_forecasts() {
     assert!(m.mase < 1.0, "MASE {}", m.mase);
     // One shock per origin for the calibration floor: one origin a day.
     assert_eq!(m.calibration_error_floor.unwrap().origin_days, 28);
+    // Every point says the online correction it was published with; the first origin's had
+    // no outcomes to learn from (a scale of 1), and later ones moved.
+    let by = &m.by_correction;
+    assert_eq!(by.iter().map(|g| g.n).sum::<usize>(), m.n_points);
+    let untouched = by
+        .iter()
+        .find(|g| g.from == Some(1.0))
+        .expect("the 1.0-1.1 group");
+    assert!(untouched.n >= 24, "{by:?}");
+    assert!(by.len() >= 2, "the correction never moved: {by:?}");
     for r in &result.rows {
         assert!(
             r.lo95 <= r.lo80 && r.lo80 <= r.yhat && r.yhat <= r.hi80 && r.hi80 <= r.hi95,

@@ -953,12 +953,13 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         .by_correction
         .iter()
         .map(|g| {
-            let range = match (g.from, g.to) {
-                (None, Some(to)) => format!("below {to:.1}"),
-                (Some(from), None) => format!("{from:.1} up"),
-                (from, to) => format!("{:.1}-{:.1}", from.unwrap_or(0.0), to.unwrap_or(0.0)),
-            };
-            format!("{range} {} {:.2}/{:.2}", g.n, g.mean_confidence, g.hit_rate)
+            format!(
+                "{} {} {:.2}/{:.2}",
+                g.range(),
+                g.n,
+                g.mean_confidence,
+                g.hit_rate
+            )
         })
         .collect();
     if !groups.is_empty() {

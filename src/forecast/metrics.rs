@@ -75,14 +75,26 @@ pub struct CorrectionCalibration {
     pub hit_rate: f64,
 }
 
+impl CorrectionCalibration {
+    /// The group's range, as the CLI prints it: "below 0.8", "0.8-0.9", ..., "1.2 up".
+    pub fn range(&self) -> String {
+        match (self.from, self.to) {
+            (None, Some(to)) => format!("below {to:.1}"),
+            (Some(from), None) => format!("{from:.1} up"),
+            (Some(from), Some(to)) => format!("{from:.1}-{to:.1}"),
+            (None, None) => "any".to_owned(),
+        }
+    }
+}
+
 /// The edges of [`by_correction`]'s groups.
 const CORRECTION_EDGES: [f64; 5] = [0.8, 0.9, 1.0, 1.1, 1.2];
 
-/// Points given as (confidence, hit, confidence scale), grouped by the scale at 0.8, 0.9, 1.0, 1.1
-/// and 1.2 (each group from its lower edge), groups without points left out. The correction narrows confidence when
-/// published forecasts hit less often than they said, and widens it when more often; were its
-/// moves all signal, every group would be calibrated, and a group's confidence above its hit rate
-/// that falls below it as the scale grows says the moves overshoot.
+/// Points given as (confidence, hit, confidence scale), grouped by the scale at 0.8, 0.9, 1.0,
+/// 1.1 and 1.2 (each group from its lower edge), groups without points left out. The correction
+/// lowers confidence when published forecasts hit less often than they said, and raises it when
+/// more often. Were its moves all signal, every group would be calibrated; confidence above the
+/// hit rate at low scales and below it at high ones says the moves overshoot.
 pub fn by_correction(points: &[(f64, bool, f64)]) -> Vec<CorrectionCalibration> {
     let k = CORRECTION_EDGES.len();
     let mut acc = vec![(0usize, 0.0, 0.0); k + 1];
@@ -582,6 +594,12 @@ mod tests {
         );
         assert!(close(by[0].3, 0.8) && close(by[0].4, 0.5));
         assert!(close(by[3].3, 0.25) && close(by[3].4, 0.5));
+        let ranges: Vec<String> = metrics(&pts, 1.0, 24)
+            .by_correction
+            .iter()
+            .map(CorrectionCalibration::range)
+            .collect();
+        assert_eq!(ranges, ["below 0.8", "0.8-0.9", "1.0-1.1", "1.2 up"]);
         // Without any point that says, there are no groups (and none in the JSON).
         let none = metrics(&[at(0.5, true, None)], 1.0, 24);
         assert!(none.by_correction.is_empty());

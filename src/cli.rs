@@ -252,6 +252,10 @@ pub struct BacktestArgs {
     /// profile24x7, ets168x4, mstl, ridge, boosted, direct.
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
+    /// The boosting candidates' row-sampling seed (0, as training uses): other seeds tell how
+    /// much of a result is the draw of rows (`scripts/seeds`).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// One row per (origin, target): origin,timestamp,yhat,lo80,hi80,lo95,hi95,confidence.
     #[arg(long, value_name = "FILE")]
     pub forecasts_out: Option<PathBuf>,
@@ -882,7 +886,10 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
     };
     // Its errors name the file (and line, column, value).
     let frame = Frame::from_csv(&args.file, args.tz, &events)?;
-    let specs = model_specs(&args.models)?;
+    let specs: Vec<_> = model_specs(&args.models)?
+        .into_iter()
+        .map(|s| s.with_seed(args.seed))
+        .collect();
     let protocol = Protocol {
         test_days: args.test_days,
         origin_every: args.origin_every,
@@ -901,13 +908,20 @@ fn backtest_cmd(args: &BacktestArgs) -> Result<String> {
         write_forecasts(path, &result.rows)?;
     }
     if let Some(path) = &args.json_out {
-        write_atomically(path, &serde_json::to_string_pretty(&result)?)?;
+        let mut json = serde_json::to_value(&result)?;
+        json["seed"] = args.seed.into();
+        write_atomically(path, &serde_json::to_string_pretty(&json)?)?;
     }
     let m = &result.metrics;
     let mut o = String::new();
+    let seed = if args.seed == 0 {
+        String::new()
+    } else {
+        format!(" (boosting's row-sampling seed {})", args.seed)
+    };
     let _ = writeln!(
         o,
-        "{}: {} origins from {}, {} scored points",
+        "{}: {} origins from {}, {} scored points{seed}",
         result.dataset, result.n_origins, result.first_origin, m.n_points
     );
     let _ = writeln!(

@@ -937,6 +937,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_subsample_drawn_from_another_seed_gives_another_model_and_the_whole_sample_does_not() {
+        let (x, y) = data(500);
+        let fit = |subsample: f64, seed: u64| {
+            let p = GbmParams {
+                subsample,
+                seed,
+                ..GbmParams::default()
+            };
+            serde_json::to_string(&Gbm::fit(&x, 500, 2, &y, None, &p)).unwrap()
+        };
+        assert_ne!(fit(0.8, 0), fit(0.8, 1));
+        assert_eq!(fit(0.8, 1), fit(0.8, 1));
+        assert_eq!(fit(1.0, 0), fit(1.0, 1));
+    }
+
     /// A step learnt from noisy labels, held out against the noise-free step: past some trees
     /// the ensemble fits the noise and the held-out error rises again.
     fn noisy_step() -> (Vec<f64>, Vec<f64>, HeldOut) {

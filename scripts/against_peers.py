@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pooled import pooled
+from pooled import best_peer, pooled
 
 shared, out, models, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 names = [os.path.basename(f)[:-4] for f in files]
@@ -38,15 +38,12 @@ def skill(s):
 
 for name in names:
     m = json.load(open(f"{out}/{name}.M.json"))["metrics"]
-    peers = json.load(open(f"{out}/peers/{name}.json"))["models"]
-    ok = {k: v["metrics"]["mase"] for k, v in peers.items()
-          if v.get("status") == "ok" and v["metrics"].get("mase") is not None}
-    best = min(ok, key=ok.get)
-    ratio = m["mase"] / ok[best]
+    best, best_mase = best_peer(f"{out}/peers/{name}.json")
+    ratio = m["mase"] / best_mase
     ratios.append(ratio)
     floor = (m.get("calibration_error_floor") or {}).get("median", float("nan"))
     b = m["brier"]
-    print(f"| {name} | {m['mase']:.4f} | {ok[best]:.4f} ({best}) | {ratio:.3f} "
+    print(f"| {name} | {m['mase']:.4f} | {best_mase:.4f} ({best}) | {ratio:.3f} "
           f"| {m['coverage80']:.3f} | {m['coverage95']:.3f} | {m['calibration_error']:.3f} "
           f"| {floor:.3f} | {b['score']:.4f} ({skill(b['skill'])}) |")
 print(f"\ngeometric mean of the ratios over {len(ratios)} series: "

@@ -2,8 +2,11 @@
 for scripts/accuracy and scripts/windows: ten equal-width bins, and a hit is the backtest's,
 |y - yhat| <= 20% of yhat. One dataset's 600-700 points leave its calibration error at the noise
 floor; pooled, thousands of points show a systematic miscalibration if there is one. `scored`
-reads a forecasts file for the other scripts that score its points (rolling, regimes)."""
+reads a forecasts file for the other scripts that score its points (rolling, regimes), and
+`best_peer` finds what prescale is held against in a peers' results file (accuracy, seeds,
+against_peers.py)."""
 import csv
+import json
 
 
 def scored(path):
@@ -39,3 +42,13 @@ def pooled(paths):
         "skill": 1 - brier / total / (rate * (1 - rate)) if 0 < rate < 1 else float("nan"),
         "bins": bins,
     }
+
+
+def best_peer(results):
+    """The peer with the lowest MASE among those that ran, as (name, MASE), in a peers' results
+    file (`bench/peers` writes one per dataset: {"models": {name: {"status", "metrics"}}})."""
+    models = json.load(open(results))["models"]
+    ok = {k: v["metrics"]["mase"] for k, v in models.items()
+          if v.get("status") == "ok" and v.get("metrics", {}).get("mase") is not None}
+    best = min(ok, key=ok.get)
+    return best, ok[best]
